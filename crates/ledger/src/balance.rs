@@ -1,0 +1,207 @@
+//! Balances: the fold of product.md §4, kept incrementally in the `balances`
+//! table and provable against a full recomputation.
+//!
+//! The balance of a key (item, lot, serial, location, status) is the fold of
+//! its movements in (HLC, node) order where a `count` *sets* the running
+//! quantity and every other kind *adds* its signed quantity. Incrementally:
+//! a non-count movement newer than the key's newest count adds; one older is
+//! absorbed by that count; a count newer than the newest count resets the
+//! balance to its quantity plus every non-count movement after it.
+
+use crate::clock::Hlc;
+use crate::error::Result;
+use crate::model::{MovementKind, StockStatus};
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A balance key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BalanceKey {
+    /// Item id.
+    pub item_id: Uuid,
+    /// Lot number ('' = none).
+    pub lot: String,
+    /// Serial ('' = none).
+    pub serial: String,
+    /// Location id.
+    pub location_id: Uuid,
+    /// Status.
+    pub status: StockStatus,
+}
+
+/// One immutable movement as stored.
+#[derive(Debug, Clone)]
+pub struct MovementRecord {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// HLC.
+    pub hlc: Hlc,
+    /// Recording node.
+    pub node_id: Uuid,
+    /// Wall time at the recording node.
+    pub recorded_at_ms: i64,
+    /// Acting user.
+    pub user_id: Uuid,
+    /// Kind.
+    pub kind: MovementKind,
+    /// The key it changes.
+    pub key: BalanceKey,
+    /// Signed change, or the counted quantity for a count.
+    pub quantity: i64,
+    /// For a count: the balance this station knew at count time.
+    pub expected_quantity: Option<i64>,
+    /// Unit cost, decimal string.
+    pub unit_cost: Option<String>,
+    /// Department.
+    pub department_id: Option<Uuid>,
+    /// Supplier.
+    pub supplier_id: Option<Uuid>,
+    /// Document.
+    pub document_id: Option<Uuid>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// The movement this one compensates.
+    pub corrects: Option<Uuid>,
+    /// Manager who overrode a refusal.
+    pub override_by: Option<Uuid>,
+    /// Free note.
+    pub note: String,
+}
+
+/// The cached balance of a key (0 when the key has never moved).
+pub(crate) fn balance_of(conn: &Connection, key: &BalanceKey) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT quantity FROM balances WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5",
+    )?;
+    Ok(stmt
+        .query_row(params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Appends a movement and updates its key's cached balance, inside the caller's transaction.
+pub(crate) fn record(tx: &Transaction<'_>, m: &MovementRecord, expires_on: Option<NaiveDate>) -> Result<()> {
+    let key = &m.key;
+    let existing: Option<(i64, i64, Option<i64>, Option<Uuid>)> = tx
+        .prepare_cached(
+            "SELECT key_id, quantity, last_count_hlc, last_count_node FROM balances
+             WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5",
+        )?
+        .query_row(params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let (key_id, quantity, last_count) = match existing {
+        Some((key_id, quantity, Some(hlc), Some(node))) => (key_id, quantity, Some((hlc, node))),
+        Some((key_id, quantity, _, _)) => (key_id, quantity, None),
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO balances (item_id, lot, serial, location_id, status, expires_on, quantity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            )?
+            .execute(params![
+                key.item_id,
+                key.lot,
+                key.serial,
+                key.location_id,
+                key.status.as_str(),
+                expires_on.map(|d| d.to_string())
+            ])?;
+            (tx.last_insert_rowid(), 0, None)
+        }
+    };
+    let newer_than_count = |hlc: i64, node: Uuid| match last_count {
+        None => true,
+        Some((count_hlc, count_node)) => (hlc, node) > (count_hlc, count_node),
+    };
+    if m.kind == MovementKind::Count {
+        if newer_than_count(m.hlc.0, m.node_id) {
+            let after: i64 = tx
+                .prepare_cached(
+                    "SELECT coalesce(sum(quantity), 0) FROM movements
+                     WHERE key_id = ?1 AND kind <> 'count' AND (hlc, node_id) > (?2, ?3)",
+                )?
+                .query_row(params![key_id, m.hlc.0, m.node_id], |r| r.get(0))?;
+            tx.prepare_cached(
+                "UPDATE balances SET quantity = ?2, last_count_hlc = ?3, last_count_node = ?4 WHERE key_id = ?1",
+            )?
+            .execute(params![key_id, m.quantity + after, m.hlc.0, m.node_id])?;
+        }
+    } else if newer_than_count(m.hlc.0, m.node_id) {
+        tx.prepare_cached("UPDATE balances SET quantity = ?2 WHERE key_id = ?1")?
+            .execute(params![key_id, quantity + m.quantity])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO movements (id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id,
+            status, quantity, expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects,
+            override_by, note, key_id)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
+    )?
+    .execute(params![
+        m.id,
+        m.hlc.0,
+        m.node_id,
+        m.recorded_at_ms,
+        m.user_id,
+        m.kind.as_str(),
+        key.item_id,
+        key.lot,
+        key.serial,
+        key.location_id,
+        key.status.as_str(),
+        m.quantity,
+        m.expected_quantity,
+        m.unit_cost,
+        m.department_id,
+        m.supplier_id,
+        m.document_id,
+        m.reason,
+        m.corrects,
+        m.override_by,
+        m.note,
+        key_id
+    ])?;
+    Ok(())
+}
+
+/// A key whose cached balance differs from the fold of its movements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceMismatch {
+    /// The balances row.
+    pub key_id: i64,
+    /// What the cache says.
+    pub cached: i64,
+    /// What the fold of the movements says.
+    pub folded: i64,
+}
+
+/// Recomputes every balance from the movements (HLC order, counts set,
+/// everything else adds) and lists the keys whose cache disagrees. Empty = proven.
+pub fn verify(conn: &Connection) -> Result<Vec<BalanceMismatch>> {
+    let mut cached = std::collections::BTreeMap::new();
+    let mut stmt = conn.prepare("SELECT key_id, quantity FROM balances")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+        let (key, qty) = row?;
+        cached.insert(key, qty);
+    }
+    let mut folded: std::collections::BTreeMap<i64, i64> = cached.keys().map(|k| (*k, 0)).collect();
+    let mut stmt = conn.prepare("SELECT key_id, kind, quantity FROM movements ORDER BY key_id, hlc, node_id")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+        let (key, kind, qty) = row?;
+        let entry = folded.entry(key).or_insert(0);
+        if kind == MovementKind::Count.as_str() {
+            *entry = qty;
+        } else {
+            *entry += qty;
+        }
+    }
+    Ok(folded
+        .into_iter()
+        .filter_map(|(key_id, folded)| {
+            let cached = cached.get(&key_id).copied().unwrap_or(0);
+            (cached != folded).then_some(BalanceMismatch { key_id, cached, folded })
+        })
+        .collect())
+}

@@ -1,0 +1,29 @@
+//! MedLedger's core: the immutable stock ledger of one workstation in SQLite.
+//!
+//! Stock changes only by appending movements; documents post all of their
+//! movements in one transaction or none; balances are the fold of the
+//! movements (a count sets, everything else adds) and are cached in the same
+//! transaction. Time and ids are injected. Every refusal is a typed
+//! [`LedgerError`] with a stable code and a message in Chinese or English.
+//! This crate knows nothing of Tauri, HTTP or the terminal.
+
+pub mod balance;
+pub mod bench;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod ids;
+pub mod master;
+pub mod model;
+pub mod posting;
+pub mod query;
+pub mod store;
+
+pub use clock::{Clock, Hlc, ManualClock, SystemClock};
+pub use error::{LedgerError, Result};
+pub use ids::{IdSource, RandomIds};
+pub use master::{NewLocation, NewUser};
+pub use model::*;
+pub use posting::{PostedRef, DOCUMENT_LINES_MAX, LINE_QUANTITY_MAX};
+pub use query::{MovementFilter, StockFilter};
+pub use store::{Ledger, INITIAL_ADMIN, SCHEMA_VERSION};

@@ -1,0 +1,345 @@
+//! Read models: the stock list, movement history, traces, FEFO choices and
+//! documents. Reads never write; they join codes and names in for the shells.
+
+use crate::error::{LedgerError, Result};
+use crate::model::*;
+use crate::posting::document_id;
+use crate::store::Ledger;
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, Row};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What the stock list shows.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StockFilter {
+    /// Only this location (code).
+    pub location: Option<String>,
+    /// Only items whose code, GTIN, name or lot/serial contains this text.
+    pub search: Option<String>,
+    /// Include keys whose quantity is zero.
+    #[serde(default)]
+    pub include_zero: bool,
+}
+
+/// What the movement history shows.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MovementFilter {
+    /// Newest first instead of oldest first.
+    #[serde(default)]
+    pub newest_first: bool,
+    /// At most this many rows (none: all).
+    pub limit: Option<u32>,
+}
+
+struct ItemInfo {
+    code: String,
+    gtin: Option<String>,
+    name: String,
+    name_en: String,
+    unit: String,
+}
+
+struct LocationInfo {
+    code: String,
+    name: String,
+    name_en: String,
+}
+
+impl Ledger {
+    /// One row per balance key with a non-zero quantity (or all keys), ordered
+    /// by item code, expiry, lot, serial, location, status.
+    pub fn stock(&self, filter: &StockFilter) -> Result<Vec<StockRow>> {
+        // Items and locations are few next to balance keys: load them once and
+        // scan the balances table alone (it carries the lot's expiry).
+        let items = item_infos(&self.conn)?;
+        let locations = location_infos(&self.conn)?;
+        let location_id = match &filter.location {
+            Some(code) if !code.is_empty() => Some(
+                locations
+                    .iter()
+                    .find(|(_, l)| l.code == *code)
+                    .map(|(id, _)| *id)
+                    .ok_or_else(|| LedgerError::UnknownLocation(code.clone()))?,
+            ),
+            _ => None,
+        };
+        let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT item_id, lot, serial, location_id, status, expires_on, quantity FROM balances
+             WHERE (?1 OR quantity <> 0) AND (?2 IS NULL OR location_id = ?2)",
+        )?;
+        let mut rows = Vec::new();
+        let mut query = stmt.query(params![filter.include_zero, location_id])?;
+        while let Some(r) = query.next()? {
+            let item_id: Uuid = r.get(0)?;
+            let location_id: Uuid = r.get(3)?;
+            let (Some(item), Some(location)) = (items.get(&item_id), locations.get(&location_id)) else {
+                continue;
+            };
+            let lot: String = r.get(1)?;
+            let serial: String = r.get(2)?;
+            if let Some(needle) = &search {
+                let hit = [&item.code, &item.name, &item.name_en, &lot, &serial]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(needle.as_str()))
+                    || item.gtin.as_deref().is_some_and(|g| g.contains(needle.as_str()));
+                if !hit {
+                    continue;
+                }
+            }
+            rows.push(StockRow {
+                item: item_id.to_string(),
+                code: item.code.clone(),
+                gtin: item.gtin.clone(),
+                name: item.name.clone(),
+                name_en: item.name_en.clone(),
+                unit: item.unit.clone(),
+                lot: non_empty(lot),
+                expiry: r.get::<_, Option<String>>(5)?.and_then(|d| d.parse().ok()),
+                serial: non_empty(serial),
+                location: location.code.clone(),
+                location_name: location.name.clone(),
+                location_name_en: location.name_en.clone(),
+                status: StockStatus::parse(&r.get::<_, String>(4)?).unwrap_or(StockStatus::Available),
+                quantity: r.get(6)?,
+            });
+        }
+        rows.sort_by(|a, b| {
+            (&a.code, a.expiry.is_none(), a.expiry, &a.lot, &a.serial, &a.location, a.status.as_str()).cmp(&(
+                &b.code,
+                b.expiry.is_none(),
+                b.expiry,
+                &b.lot,
+                &b.serial,
+                &b.location,
+                b.status.as_str(),
+            ))
+        });
+        Ok(rows)
+    }
+
+    /// Movements in (HLC, node) order, oldest first unless asked otherwise.
+    pub fn movements(&self, filter: &MovementFilter) -> Result<Vec<MovementView>> {
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "{MOVEMENT_SELECT} ORDER BY m.hlc {order}, m.node_id {order} LIMIT ?1"
+        );
+        let limit = filter.limit.map_or(-1, i64::from);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([limit], movement_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every movement of a lot number or serial, oldest first.
+    pub fn trace(&self, lot_or_serial: &str) -> Result<Vec<MovementView>> {
+        let needle = lot_or_serial.trim();
+        if needle.is_empty() {
+            return Err(LedgerError::InvalidInput { field: "lot", reason: "give a lot number or a serial".into() });
+        }
+        let sql = format!(
+            "{MOVEMENT_SELECT} WHERE m.id IN (SELECT id FROM movements WHERE lot = ?1 UNION SELECT id FROM movements WHERE serial = ?1)
+             ORDER BY m.hlc, m.node_id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([needle], movement_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The lots (and serials) of an item available at a location, in FEFO order:
+    /// earliest expiry first, lots without expiry last. Expired ones are listed
+    /// but marked, and never picked by an issue.
+    pub fn fefo_choices(&self, item: &str, location: &str) -> Result<Vec<LotChoice>> {
+        let item_id = crate::master::resolve_item(&self.conn, item)?
+            .ok_or_else(|| LedgerError::UnknownItem(item.to_string()))?;
+        let location_id = crate::master::lookup_id(&self.conn, "SELECT id FROM locations WHERE code = ?1", location)?
+            .ok_or_else(|| LedgerError::UnknownLocation(location.to_string()))?;
+        let mut rows = fefo_rows(&self.conn, item_id, location_id, self.clock.today())?;
+        rows.extend(serial_rows(&self.conn, item_id, location_id, self.clock.today())?);
+        Ok(rows)
+    }
+
+    /// A document with its lines and movements, by number or id.
+    pub fn document(&self, number_or_id: &str) -> Result<DocumentView> {
+        let id = document_id(&self.conn, number_or_id)?;
+        let mut view = self.conn.query_row(
+            "SELECT d.id, d.number, d.kind, d.status, l.code, t.code, dp.code, s.code, cu.username, pu.username,
+                    d.posted_at_ms, d.reason, d.note
+             FROM documents d
+             LEFT JOIN locations l ON l.id = d.location_id LEFT JOIN locations t ON t.id = d.to_location_id
+             LEFT JOIN departments dp ON dp.id = d.department_id LEFT JOIN suppliers s ON s.id = d.supplier_id
+             LEFT JOIN users cu ON cu.id = d.created_by LEFT JOIN users pu ON pu.id = d.posted_by
+             WHERE d.id = ?1",
+            [id],
+            |r| {
+                Ok(DocumentView {
+                    id: r.get::<_, Uuid>(0)?.to_string(),
+                    number: r.get(1)?,
+                    kind: DocumentKind::parse(&r.get::<_, String>(2)?).unwrap_or(DocumentKind::Receipt),
+                    status: DocumentStatus::parse(&r.get::<_, String>(3)?).unwrap_or(DocumentStatus::Draft),
+                    location: r.get(4)?,
+                    to_location: r.get(5)?,
+                    department: r.get(6)?,
+                    supplier: r.get(7)?,
+                    created_by: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                    posted_by: r.get(9)?,
+                    posted_at: r.get::<_, Option<i64>>(10)?.map(rfc3339),
+                    reason: r.get(11)?,
+                    note: r.get(12)?,
+                    lines: Vec::new(),
+                    movements: Vec::new(),
+                })
+            },
+        )?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT l.line_no, i.code, i.name, i.name_en, l.lot, l.expires_on, l.serial, l.quantity, l.unit_cost
+             FROM document_lines l JOIN items i ON i.id = l.item_id WHERE l.document_id = ?1 ORDER BY l.line_no",
+        )?;
+        view.lines = stmt
+            .query_map([id], |r| {
+                Ok(DocumentLineView {
+                    line_no: r.get(0)?,
+                    item: r.get(1)?,
+                    item_name: r.get(2)?,
+                    item_name_en: r.get(3)?,
+                    lot: non_empty(r.get(4)?),
+                    expiry: r.get::<_, Option<String>>(5)?.and_then(|d| d.parse().ok()),
+                    serial: non_empty(r.get(6)?),
+                    quantity: r.get(7)?,
+                    unit_cost: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt =
+            self.conn.prepare_cached(&format!("{MOVEMENT_SELECT} WHERE m.document_id = ?1 ORDER BY m.hlc, m.node_id"))?;
+        view.movements = stmt.query_map([id], movement_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(view)
+    }
+
+    /// Recent documents, newest first (drafts included), without lines.
+    pub fn documents(&self, limit: u32) -> Result<Vec<DocumentView>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM documents ORDER BY coalesce(posted_at_ms, created_at_ms) DESC, number DESC LIMIT ?1",
+        )?;
+        let ids: Vec<Uuid> = stmt.query_map([i64::from(limit)], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        ids.into_iter()
+            .map(|id| {
+                let mut doc = self.document(&id.to_string())?;
+                doc.movements.clear();
+                Ok(doc)
+            })
+            .collect()
+    }
+}
+
+/// Available non-serial stock of an item at a location in FEFO order.
+pub(crate) fn fefo_rows(conn: &Connection, item_id: Uuid, location_id: Uuid, today: NaiveDate) -> Result<Vec<LotChoice>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT lot, expires_on, quantity FROM balances
+         WHERE item_id = ?1 AND location_id = ?2 AND status = 'available' AND serial = '' AND quantity > 0
+         ORDER BY expires_on IS NULL, expires_on, lot",
+    )?;
+    let rows = stmt
+        .query_map(params![item_id, location_id], |r| choice_row(r, None, today))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+fn serial_rows(conn: &Connection, item_id: Uuid, location_id: Uuid, today: NaiveDate) -> Result<Vec<LotChoice>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT lot, expires_on, quantity, serial FROM balances
+         WHERE item_id = ?1 AND location_id = ?2 AND status = 'available' AND serial <> '' AND quantity > 0
+         ORDER BY expires_on IS NULL, expires_on, lot, serial",
+    )?;
+    let rows = stmt
+        .query_map(params![item_id, location_id], |r| {
+            let serial: String = r.get(3)?;
+            choice_row(r, Some(serial), today)
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+fn choice_row(r: &Row<'_>, serial: Option<String>, today: NaiveDate) -> rusqlite::Result<LotChoice> {
+    let expiry: Option<NaiveDate> = r.get::<_, Option<String>>(1)?.and_then(|d| d.parse().ok());
+    Ok(LotChoice {
+        lot: non_empty(r.get(0)?),
+        expiry,
+        serial,
+        quantity: r.get(2)?,
+        expired: expiry.is_some_and(|e| e < today),
+    })
+}
+
+fn item_infos(conn: &Connection) -> Result<HashMap<Uuid, ItemInfo>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.id, i.code, i.name, i.name_en, i.unit,
+            (SELECT min(identifier) FROM item_identifiers g WHERE g.item_id = i.id AND g.scheme = 'gtin' AND length(g.identifier) = 14)
+         FROM items i",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, Uuid>(0)?,
+            ItemInfo { code: r.get(1)?, name: r.get(2)?, name_en: r.get(3)?, unit: r.get(4)?, gtin: r.get(5)? },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn location_infos(conn: &Connection) -> Result<HashMap<Uuid, LocationInfo>> {
+    let mut stmt = conn.prepare_cached("SELECT id, code, name, name_en FROM locations")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Uuid>(0)?, LocationInfo { code: r.get(1)?, name: r.get(2)?, name_en: r.get(3)? }))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// Milliseconds since the epoch as RFC 3339 in UTC.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+const MOVEMENT_SELECT: &str = "SELECT m.id, m.hlc, m.recorded_at_ms, m.node_id, u.username, m.kind, i.code, i.name,
+    i.name_en, m.lot, m.serial, l.code, m.status, m.quantity, m.expected_quantity, m.unit_cost, dp.code, s.code,
+    m.document_id, d.number, m.reason, m.corrects, ou.username, m.note
+    FROM movements m
+    JOIN users u ON u.id = m.user_id JOIN items i ON i.id = m.item_id JOIN locations l ON l.id = m.location_id
+    LEFT JOIN departments dp ON dp.id = m.department_id LEFT JOIN suppliers s ON s.id = m.supplier_id
+    LEFT JOIN documents d ON d.id = m.document_id LEFT JOIN users ou ON ou.id = m.override_by";
+
+fn movement_row(r: &Row<'_>) -> rusqlite::Result<MovementView> {
+    Ok(MovementView {
+        id: r.get::<_, Uuid>(0)?.to_string(),
+        hlc: r.get(1)?,
+        recorded_at: rfc3339(r.get(2)?),
+        node: r.get::<_, Uuid>(3)?.to_string(),
+        user: r.get(4)?,
+        kind: MovementKind::parse(&r.get::<_, String>(5)?).unwrap_or(MovementKind::Adjust),
+        item: r.get(6)?,
+        item_name: r.get(7)?,
+        item_name_en: r.get(8)?,
+        lot: non_empty(r.get(9)?),
+        serial: non_empty(r.get(10)?),
+        location: r.get(11)?,
+        status: StockStatus::parse(&r.get::<_, String>(12)?).unwrap_or(StockStatus::Available),
+        quantity: r.get(13)?,
+        expected_quantity: r.get(14)?,
+        unit_cost: r.get(15)?,
+        department: r.get(16)?,
+        supplier: r.get(17)?,
+        document: r.get::<_, Option<Uuid>>(18)?.map(|u| u.to_string()),
+        document_number: r.get(19)?,
+        reason: r.get(20)?,
+        corrects: r.get::<_, Option<Uuid>>(21)?.map(|u| u.to_string()),
+        override_by: r.get(22)?,
+        note: r.get(23)?,
+    })
+}

@@ -1,0 +1,179 @@
+//! Opening the SQLite file: pragmas, forward-only migrations gated on
+//! `PRAGMA user_version`, the node identity, and HLC stamping.
+
+use crate::clock::{Clock, Hlc, SystemClock};
+use crate::error::{LedgerError, Result};
+use crate::ids::{IdSource, RandomIds};
+use crate::model::{NodeInfo, Role};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::Path;
+use uuid::Uuid;
+
+/// The migrations, in order; `user_version` = how many have been applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a writer waits for another process's lock before failing.
+pub const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// The username `init` creates, with the admin role.
+pub const INITIAL_ADMIN: &str = "admin";
+
+/// The node's identity, loaded once per open.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub id: Uuid,
+    pub site_code: String,
+    pub name: String,
+}
+
+/// One workstation's ledger: a SQLite file plus the injected clock and id source.
+pub struct Ledger {
+    pub(crate) conn: Connection,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) ids: Box<dyn IdSource>,
+    pub(crate) node: Option<Node>,
+    pub(crate) hlc: Hlc,
+}
+
+impl Ledger {
+    /// Opens (creating if needed) with the system clock and OS entropy.
+    pub fn open(path: &Path) -> Result<Ledger> {
+        Ledger::open_with(path, Box::new(SystemClock), Box::new(RandomIds::from_entropy()))
+    }
+
+    /// Opens with an injected clock and id source (tests, simulations).
+    pub fn open_with(path: &Path, clock: Box<dyn Clock>, ids: Box<dyn IdSource>) -> Result<Ledger> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let node = load_node(&conn)?;
+        let hlc_high: i64 = match node {
+            Some(_) => conn.query_row("SELECT hlc_high FROM node", [], |r| r.get(0))?,
+            None => 0,
+        };
+        Ok(Ledger { conn, clock, ids, node, hlc: Hlc(hlc_high) })
+    }
+
+    /// Creates this node's identity and the initial admin user.
+    pub fn init(&mut self, site_code: &str, name: &str) -> Result<NodeInfo> {
+        if self.node.is_some() {
+            return Err(LedgerError::AlreadyInitialised);
+        }
+        validate_site_code(site_code)?;
+        let now = self.clock.now_ms();
+        let id = self.ids.next_id(now);
+        let name = if name.trim().is_empty() { format!("MedLedger {site_code}") } else { name.trim().to_string() };
+        let hlc = self.hlc.tick(now);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO node (singleton, id, site_code, name, created_at_ms, hlc_high) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            params![id, site_code, name, now, hlc.0],
+        )?;
+        let admin_id = self.ids.next_id(now);
+        tx.execute(
+            "INSERT INTO users (id, username, display_name, role, language, created_hlc) VALUES (?1, ?2, ?3, ?4, 'zh', ?5)",
+            params![admin_id, INITIAL_ADMIN, "系统管理员 Administrator", Role::Admin.as_str(), hlc.0],
+        )?;
+        tx.commit()?;
+        self.hlc = hlc;
+        self.node = Some(Node { id, site_code: site_code.to_string(), name });
+        Ok(self.node_info()?)
+    }
+
+    /// This node's identity.
+    pub fn node_info(&self) -> Result<NodeInfo> {
+        let node = self.node()?;
+        Ok(NodeInfo { id: node.id.to_string(), site_code: node.site_code.clone(), name: node.name.clone() })
+    }
+
+    pub(crate) fn node(&self) -> Result<&Node> {
+        self.node.as_ref().ok_or(LedgerError::NotInitialised)
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The raw connection, for tests and benchmarks that inspect the file.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Starts a write transaction that takes the write lock at once, so two
+    /// processes never deadlock upgrading a read lock.
+    pub(crate) fn begin(&mut self) -> Result<Transaction<'_>> {
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// The next HLC for a local event plus the wall time it was taken at.
+pub(crate) fn stamp(hlc: &mut Hlc, clock: &dyn Clock) -> (Hlc, i64) {
+    let now = clock.now_ms();
+    *hlc = hlc.tick(now);
+    (*hlc, now)
+}
+
+/// Persists the HLC high-water mark inside the caller's transaction.
+pub(crate) fn persist_hlc(tx: &Transaction<'_>, hlc: Hlc) -> Result<()> {
+    tx.execute("UPDATE node SET hlc_high = max(hlc_high, ?1)", [hlc.0])?;
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    // WAL + synchronous=FULL: a commit the app acknowledged survives a power cut.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        return Err(LedgerError::InvalidInput { field: "database", reason: format!("cannot use WAL journal (got {mode})") });
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(LedgerError::DatabaseTooNew { found, supported: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > index as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn load_node(conn: &Connection) -> Result<Option<Node>> {
+    Ok(conn
+        .query_row("SELECT id, site_code, name FROM node", [], |r| {
+            Ok(Node { id: r.get(0)?, site_code: r.get(1)?, name: r.get(2)? })
+        })
+        .optional()?)
+}
+
+/// Site codes appear in every document number: 1–8 ASCII capitals or digits.
+pub const SITE_CODE_MAX: usize = 8;
+
+fn validate_site_code(code: &str) -> Result<()> {
+    let ok = !code.is_empty()
+        && code.len() <= SITE_CODE_MAX
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(LedgerError::InvalidInput {
+            field: "site",
+            reason: format!("'{code}' must be 1–{SITE_CODE_MAX} capital letters or digits, e.g. S01"),
+        })
+    }
+}
