@@ -1,1 +1,224 @@
-//! Benchmarks (filled in below).
+//! The ledger benchmark behind `medledger bench ledger`: builds a database of
+//! many movements over many balance keys through the real posting path, then
+//! measures, in the same run, durable single-line posting against a raw
+//! rusqlite insert of an equivalent row (same file, same pragmas), bulk
+//! posting, the full stock list and one lot's trace. Figures, not pass/fail.
+
+use crate::error::Result;
+use crate::master::NewLocation;
+use crate::model::*;
+use crate::query::StockFilter;
+use crate::store::{Ledger, INITIAL_ADMIN};
+use serde::Serialize;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// What to build and how often to measure.
+#[derive(Debug, Clone)]
+pub struct LedgerBenchOptions {
+    /// Movements in the database before measuring.
+    pub movements: usize,
+    /// Distinct balance keys among them.
+    pub keys: usize,
+    /// Single-line documents posted (and raw rows inserted) for the durability comparison.
+    pub single_posts: usize,
+}
+
+impl Default for LedgerBenchOptions {
+    fn default() -> Self {
+        LedgerBenchOptions { movements: 1_000_000, keys: 100_000, single_posts: 300 }
+    }
+}
+
+/// The figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerBenchReport {
+    /// Movements in the database when measuring started.
+    pub movements: i64,
+    /// Balance keys.
+    pub balance_keys: i64,
+    /// Seconds spent building the database through the posting API.
+    pub build_seconds: f64,
+    /// Lines per second while building (1,000-line documents).
+    pub build_lines_per_second: f64,
+    /// Durable single-line documents per second (one transaction each).
+    pub single_post_per_second: f64,
+    /// Median time of one durable single-line post, µs.
+    pub single_post_median_us: f64,
+    /// Raw rusqlite inserts of an equivalent row per second (one transaction each).
+    pub raw_insert_per_second: f64,
+    /// Median time of one raw insert, µs.
+    pub raw_insert_median_us: f64,
+    /// Our mean time over the raw mean time (target ≤ 1.5).
+    pub post_over_raw_ratio: f64,
+    /// Lines per second posting one 1,000-line receipt (median of 3).
+    pub receipt_1000_lines_per_second: f64,
+    /// Stock rows listed.
+    pub stock_rows: usize,
+    /// Time to list all on-hand stock, ms (median of 5; target < 50).
+    pub stock_list_ms: f64,
+    /// Movements in the traced lot.
+    pub trace_rows: usize,
+    /// Time to trace one lot, ms (median of 50; target < 5).
+    pub trace_ms: f64,
+}
+
+const BENCH_LINES: usize = 1_000;
+const LOTS_PER_ITEM: usize = 100;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn receipt(lines: Vec<LineRequest>) -> DocumentRequest {
+    DocumentRequest {
+        kind: DocumentKind::Receipt,
+        user: INITIAL_ADMIN.into(),
+        location: "MAIN".into(),
+        to_location: None,
+        department: None,
+        supplier: None,
+        lines,
+        note: String::new(),
+        override_: None,
+    }
+}
+
+/// Runs the benchmark in `dir` (a scratch folder the caller removes), reporting progress.
+pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<LedgerBenchReport> {
+    let path = dir.join("bench.sqlite");
+    let mut ledger = Ledger::open(&path)?;
+    ledger.init("B01", "bench")?;
+    ledger.add_location(&NewLocation {
+        code: "MAIN".into(),
+        name: "中心库".into(),
+        name_en: "Central storeroom".into(),
+        kind: LocationKind::Storeroom,
+        department: None,
+        min_temp_c: None,
+        max_temp_c: None,
+    })?;
+    ledger.add_department("ICU", "重症医学科", "ICU", "", None)?;
+    let keys = options.keys.max(LOTS_PER_ITEM);
+    let items = keys.div_ceil(LOTS_PER_ITEM);
+    for i in 0..items {
+        ledger.add_item(&NewItem {
+            code: format!("BENCH{i:06}"),
+            name: format!("测试耗材 {i}"),
+            pack_size: 1,
+            ..NewItem::default()
+        })?;
+    }
+    let key_line = |k: usize, quantity: i64| LineRequest {
+        item: format!("BENCH{:06}", k / LOTS_PER_ITEM),
+        lot: Some(format!("L{:06}-{:03}", k / LOTS_PER_ITEM, k % LOTS_PER_ITEM)),
+        expiry: Some(chrono::NaiveDate::from_ymd_opt(2030, 1, 1 + (k % 28) as u32).expect("valid date")),
+        quantity,
+        ..LineRequest::default()
+    };
+    // Build: first a receipt of every key, then alternate issues and receipts
+    // over the keys until the movement count is reached.
+    let started = Instant::now();
+    let mut written = 0usize;
+    let mut round = 0usize;
+    while written < options.movements {
+        let mut cursor = 0;
+        while cursor < keys && written < options.movements {
+            let end = (cursor + BENCH_LINES).min(keys).min(cursor + options.movements - written);
+            let lines: Vec<LineRequest> = (cursor..end).map(|k| key_line(k, if round == 0 { 1_000 } else { 10 })).collect();
+            let mut request = receipt(lines);
+            if round % 2 == 1 {
+                request.kind = DocumentKind::Issue;
+                request.department = Some("ICU".into());
+            }
+            ledger.post(&request)?;
+            written += end - cursor;
+            cursor = end;
+            if written % 100_000 < BENCH_LINES {
+                progress(&format!("built {written} / {} movements", options.movements));
+            }
+        }
+        round += 1;
+    }
+    let build = started.elapsed();
+
+    // Durable single-line posting versus raw inserts, interleaved so both see
+    // the same machine state; the raw table has the movement row's shape and key.
+    ledger.connection().execute_batch(
+        "CREATE TABLE bench_raw_movements (id BLOB PRIMARY KEY, hlc INTEGER NOT NULL, node_id BLOB NOT NULL,
+            recorded_at_ms INTEGER NOT NULL, user_id BLOB NOT NULL, kind TEXT NOT NULL, item_id BLOB NOT NULL,
+            lot TEXT NOT NULL, serial TEXT NOT NULL, location_id BLOB NOT NULL, status TEXT NOT NULL,
+            quantity INTEGER NOT NULL, expected_quantity INTEGER, unit_cost TEXT, department_id BLOB,
+            supplier_id BLOB, document_id BLOB, reason TEXT, corrects BLOB, override_by BLOB, note TEXT NOT NULL,
+            key_id INTEGER NOT NULL) WITHOUT ROWID;",
+    )?;
+    let mut ours = Vec::with_capacity(options.single_posts);
+    let mut raw = Vec::with_capacity(options.single_posts);
+    for n in 0..options.single_posts {
+        let request = receipt(vec![key_line((n * 7919) % keys, 1)]);
+        let t = Instant::now();
+        ledger.post(&request)?;
+        ours.push(t.elapsed());
+
+        let id = uuid::Uuid::now_v7();
+        let t = Instant::now();
+        let conn = ledger.connection();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.prepare_cached(
+            "INSERT INTO bench_raw_movements (id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial,
+                location_id, status, quantity, unit_cost, document_id, note, key_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'receive', ?6, ?7, '', ?8, 'available', 1, '1.00', ?9, '', ?10)",
+        )?
+        .execute(rusqlite::params![id, n as i64, id, n as i64, id, id, format!("L{n}"), id, id, n as i64])?;
+        conn.execute_batch("COMMIT")?;
+        raw.push(t.elapsed());
+    }
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() / v.len() as f64;
+    let ours_mean = mean(&ours);
+    let raw_mean = mean(&raw);
+    progress("single-line posting measured");
+
+    let mut bulk = Vec::new();
+    for r in 0..3 {
+        let lines: Vec<LineRequest> = (0..BENCH_LINES).map(|k| key_line((k * 31 + r * 17) % keys, 2)).collect();
+        let t = Instant::now();
+        ledger.post(&receipt(lines))?;
+        bulk.push(t.elapsed());
+    }
+    let bulk = median(bulk);
+
+    let mut stock_times = Vec::new();
+    let mut stock_rows = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        stock_rows = ledger.stock(&StockFilter::default())?.len();
+        stock_times.push(t.elapsed());
+    }
+    let mut trace_times = Vec::new();
+    let mut trace_rows = 0;
+    for n in 0..50 {
+        let lot = format!("L{:06}-{:03}", (n * 37) % items, n % LOTS_PER_ITEM);
+        let t = Instant::now();
+        trace_rows = ledger.trace(&lot)?.len();
+        trace_times.push(t.elapsed());
+    }
+    let movements: i64 = ledger.connection().query_row("SELECT count(*) FROM movements", [], |r| r.get(0))?;
+    let balance_keys: i64 = ledger.connection().query_row("SELECT count(*) FROM balances", [], |r| r.get(0))?;
+    Ok(LedgerBenchReport {
+        movements,
+        balance_keys,
+        build_seconds: build.as_secs_f64(),
+        build_lines_per_second: written as f64 / build.as_secs_f64(),
+        single_post_per_second: 1.0 / ours_mean,
+        single_post_median_us: median(ours).as_secs_f64() * 1e6,
+        raw_insert_per_second: 1.0 / raw_mean,
+        raw_insert_median_us: median(raw).as_secs_f64() * 1e6,
+        post_over_raw_ratio: ours_mean / raw_mean,
+        receipt_1000_lines_per_second: BENCH_LINES as f64 / bulk.as_secs_f64(),
+        stock_rows,
+        stock_list_ms: median(stock_times).as_secs_f64() * 1e3,
+        trace_rows,
+        trace_ms: median(trace_times).as_secs_f64() * 1e3,
+    })
+}
