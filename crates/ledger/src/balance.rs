@@ -32,7 +32,7 @@ pub struct BalanceKey {
 }
 
 /// One immutable movement as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MovementRecord {
     /// UUIDv7.
     pub id: Uuid,

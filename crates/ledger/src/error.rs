@@ -116,6 +116,9 @@ pub enum LedgerError {
     /// The operation needs a draft.
     #[error("document {0} is not a draft")]
     NotADraft(String),
+    /// A movement id already stored with different content.
+    #[error("movement {0} conflicts with the stored one")]
+    MovementConflict(String),
     /// SQLite failed; nothing was written.
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -168,6 +171,7 @@ impl LedgerError {
             AlreadyCorrected(_) => "already_corrected",
             NotReversible { .. } => "not_reversible",
             NotADraft(_) => "not_a_draft",
+            MovementConflict(_) => "movement_conflict",
             Storage(_) => "storage",
             Io(_) => "io",
         }
@@ -291,6 +295,9 @@ impl LedgerError {
             NotADraft(n) => pick(zh,
                 format!("单据 {n} 不是草稿，不能修改或过账。"),
                 format!("Document {n} is not a draft; it cannot be edited or posted.")),
+            MovementConflict(id) => pick(zh,
+                format!("变动 {id} 与已有记录内容不同，未应用。请主管在同步界面核对。"),
+                format!("Movement {id} differs from the stored one and was not applied. A manager should review it on the sync screen.")),
             Storage(e) => pick(zh,
                 format!("数据库错误，未写入任何数据：{e}。请重试；如反复出现请联系信息科。"),
                 format!("Database error, nothing was written: {e}. Try again; if it persists, call hospital IT.")),

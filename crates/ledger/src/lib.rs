@@ -7,6 +7,7 @@
 //! [`LedgerError`] with a stable code and a message in Chinese or English.
 //! This crate knows nothing of Tauri, HTTP or the terminal.
 
+pub mod apply;
 pub mod balance;
 pub mod bench;
 pub mod clock;

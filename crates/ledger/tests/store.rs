@@ -1,0 +1,113 @@
+//! The file itself: immutability enforced by SQLite triggers, durable pragmas,
+//! forward-only migrations that refuse a newer database, and a persisted HLC.
+
+mod common;
+use common::*;
+use ledger::*;
+
+#[test]
+fn update_and_delete_of_a_movement_are_aborted_by_the_database() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let conn = h.ledger.connection();
+    for sql in ["UPDATE movements SET quantity = 1000", "DELETE FROM movements", "UPDATE movements SET note = 'x'"] {
+        let error = conn.execute(sql, []).unwrap_err().to_string();
+        assert!(error.contains("movements are immutable"), "{sql}: {error}");
+    }
+    let quantity: i64 = conn.query_row("SELECT quantity FROM movements", [], |r| r.get(0)).unwrap();
+    assert_eq!(quantity, 10);
+}
+
+#[test]
+fn posted_documents_and_their_lines_are_frozen() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let conn = h.ledger.connection();
+    for sql in [
+        "UPDATE documents SET note = 'changed'",
+        "DELETE FROM documents",
+        "UPDATE document_lines SET quantity = 1",
+        "DELETE FROM document_lines",
+    ] {
+        assert!(conn.execute(sql, []).is_err(), "{sql} must be refused");
+    }
+}
+
+#[test]
+fn the_file_is_wal_with_foreign_keys_and_full_sync() {
+    let h = hospital();
+    let conn = h.ledger.connection();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 2));
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.sqlite");
+    drop(Ledger::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)).unwrap();
+    }
+    let error = Ledger::open(&path).err().expect("refused");
+    assert_eq!(error.code(), "database_too_new");
+    assert!(error.message(Lang::En).contains("Upgrade MedLedger"));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION + 1);
+}
+
+#[test]
+fn reopening_keeps_data_identity_and_never_reuses_a_timestamp() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let first = h.ledger.movement_records().unwrap()[0].hlc;
+    let node = h.ledger.node_info().unwrap();
+    let path = h.dir.path().join("ledger.sqlite");
+    drop(h.ledger);
+    // The PC clock is now an hour behind: the HLC must still move forward.
+    let clock = h.clock.clone();
+    clock.advance_ms(-3_600_000);
+    let mut ledger = Ledger::open_with(&path, Box::new(clock), Box::new(RandomIds::seeded(99))).unwrap();
+    assert_eq!(ledger.node_info().unwrap().id, node.id);
+    assert_eq!(ledger.init("S02", "").unwrap_err().code(), "already_initialised");
+    ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, None, None, 1)])).unwrap();
+    let records = ledger.movement_records().unwrap();
+    assert!(records[1].hlc > first, "{} must be after {}", records[1].hlc, first);
+    assert_eq!(on_hand(&ledger, SYRINGE, Some("L1"), "MAIN"), 9);
+}
+
+#[test]
+fn an_uninitialised_database_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("new.sqlite")).unwrap();
+    let error = ledger.post(&request(DocumentKind::Receipt, "admin", "MAIN", vec![])).unwrap_err();
+    assert_eq!(error.code(), "not_initialised");
+    assert_eq!(ledger.init("s 01", "").unwrap_err().code(), "invalid_input");
+    assert_eq!(ledger.init("TOOLONGSITE", "").unwrap_err().code(), "invalid_input");
+    assert_eq!(ledger.init("S01", "").unwrap().site_code, "S01");
+}
+
+#[test]
+fn every_error_has_a_message_in_both_languages() {
+    let errors = [
+        LedgerError::NotInitialised,
+        LedgerError::DatabaseTooNew { found: 9, supported: 1 },
+        LedgerError::LotExpired { lot: "L42".into(), expired_on: date("2026-03-31") },
+        LedgerError::InsufficientStock { item: "X".into(), location: "MAIN".into(), available: 1, requested: 2 },
+        LedgerError::MovementConflict("id".into()),
+    ];
+    for e in &errors {
+        let zh = e.message(Lang::Zh);
+        let en = e.message(Lang::En);
+        assert_ne!(zh, en);
+        assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+    }
+    assert_eq!(
+        errors[2].message(Lang::En),
+        "Lot L42 expired on 2026-03-31 — it cannot be issued. Scrap it or return it to the supplier."
+    );
+}
