@@ -400,7 +400,21 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version print normally and succeed.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            // Bad arguments: one line, exit 2, like every other bad input.
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let _ = writeln!(std::io::stderr(), "medledger: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     let lang = match cli.lang {
         Some(LangArg::Zh) => Lang::Zh,
         Some(LangArg::En) => Lang::En,

@@ -1,0 +1,177 @@
+//! The `medledger` command as a user runs it: the issue's invocations, JSON
+//! shapes, exit codes (0 ok, 2 bad input with one line on stderr, nothing
+//! written), and the demo hospital.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Db {
+    dir: tempfile::TempDir,
+}
+
+impl Db {
+    fn new() -> Db {
+        Db { dir: tempfile::tempdir().unwrap() }
+    }
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("ledger.sqlite")
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_medledger"))
+            .arg("--db")
+            .arg(self.path())
+            .args(args)
+            .env("LANG", "en_US.UTF-8")
+            .env_remove("LC_ALL")
+            .output()
+            .unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+    /// Bad input: exit 2, exactly one line on stderr, nothing written.
+    fn refused(&self, args: &[&str]) -> String {
+        let before = self.ok(&["movements", "--json"]);
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line on stderr: {stderr:?}");
+        assert_eq!(self.ok(&["movements", "--json"]), before, "{args:?} wrote something");
+        stderr
+    }
+}
+
+fn setup() -> Db {
+    let db = Db::new();
+    db.ok(&["init", "--site", "S01"]);
+    db.ok(&["location", "add", "--code", "MAIN", "--name", "中心库"]);
+    db.ok(&["location", "add", "--code", "ICU-STORE", "--name", "重症医学科二级库", "--kind", "department"]);
+    db.ok(&["department", "add", "--code", "ICU", "--name", "重症医学科"]);
+    db.ok(&["supplier", "add", "--code", "SUP1", "--name", "国药控股"]);
+    db.ok(&["item", "add", "--code", "09506000134352", "--name", "一次性使用无菌注射器", "--unit", "支"]);
+    db
+}
+
+#[test]
+fn the_walking_skeleton_receives_issues_transfers_counts_and_traces() {
+    let db = setup();
+    let receipt = db.json(&[
+        "receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--expiry", "2099-01-31", "--qty", "10",
+        "--supplier", "SUP1", "--unit-cost", "1.25",
+    ]);
+    assert_eq!(receipt["number"], "RK-S01-000001");
+    assert!(receipt["id"].as_str().unwrap().len() == 36);
+    assert_eq!(receipt["movements"][0]["quantity"], 10);
+    assert_eq!(receipt["movements"][0]["unit_cost"], "1.25");
+    db.ok(&["receive", "--location", "MAIN", "--item", "9506000134352", "--lot", "L0", "--expiry", "2098-12-31", "--qty", "5"]);
+
+    // FEFO: L0 expires first, so an issue of 7 takes all of L0 and 2 of L1.
+    let issue = db.json(&["issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "7"]);
+    assert_eq!(issue["number"], "CK-S01-000001");
+    let taken: Vec<(String, i64)> = issue["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["lot"].as_str().unwrap().to_string(), l["quantity"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(taken, vec![("L0".to_string(), 5), ("L1".to_string(), 2)]);
+
+    let transfer = db.json(&["transfer", "--from", "MAIN", "--to", "ICU-STORE", "--item", "09506000134352", "--lot", "L1", "--qty", "2"]);
+    assert_eq!(transfer["movements"].as_array().unwrap().len(), 2);
+    db.json(&["count", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--qty", "5"]);
+
+    let stock = db.json(&["stock"]);
+    let rows: Vec<(String, String, i64)> = stock
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["location"].as_str().unwrap().into(), r["lot"].as_str().unwrap().into(), r["quantity"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(rows, vec![("ICU-STORE".into(), "L1".into(), 2), ("MAIN".into(), "L1".into(), 5)]);
+    for field in ["item", "code", "name", "lot", "expiry", "serial", "location", "status", "quantity"] {
+        assert!(stock[0].get(field).is_some(), "stock rows carry {field}");
+    }
+    assert_eq!(stock[0]["expiry"], "2099-01-31");
+
+    let trace = db.json(&["trace", "L1"]);
+    let kinds: Vec<&str> = trace.as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["receive", "issue", "transfer_out", "transfer_in", "count"]);
+    assert_eq!(db.json(&["movements"]).as_array().unwrap().len(), 7);
+    assert_eq!(db.json(&["verify"])["ok"], true);
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let db = setup();
+    db.ok(&["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--expiry", "2099-01-31", "--qty", "3"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "4"], "insufficient_stock"),
+        (&["issue", "--location", "MAIN", "--department", "NOPE", "--item", "09506000134352", "--qty", "1"], "unknown_department"),
+        (&["receive", "--location", "MAIN", "--item", "12345", "--qty", "1"], "unknown_item"),
+        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--qty", "0"], "quantity_not_positive"),
+        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L9", "--expiry", "2001-01-01", "--qty", "1"], "lot_expired"),
+        (&["transfer", "--from", "MAIN", "--to", "MAIN", "--item", "09506000134352", "--qty", "1"], "same_location"),
+        (&["--user", "nobody", "receive", "--location", "MAIN", "--item", "09506000134352", "--qty", "1"], "unknown_user"),
+        (&["item", "add", "--code", "09506000134352", "--name", "dup"], "duplicate_code"),
+        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--qty", "lots"], "--qty"),
+        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--expiry", "2027-02-30", "--lot", "X", "--qty", "1"], "--expiry"),
+    ];
+    for (args, expected) in cases {
+        let stderr = db.refused(args);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn messages_follow_the_language() {
+    let db = setup();
+    let out = db.run(&["--lang", "zh", "issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "1"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("可用库存只有 0"), "{stderr}");
+}
+
+#[test]
+fn a_command_on_a_database_that_was_never_initialised_says_what_to_do() {
+    let db = Db::new();
+    let out = db.run(&["stock"]);
+    assert_eq!(out.status.code(), Some(0), "listing an empty ledger is fine");
+    let out = db.run(&["location", "add", "--code", "X", "--name", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("medledger init"));
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo")
+}
+
+#[test]
+fn the_demo_hospital_loads_with_realistic_stock() {
+    let db = Db::new();
+    db.ok(&["init", "--site", "S01", "--name", "演示医院中心库"]);
+    let summary = db.json(&["demo", "load", fixtures().to_str().unwrap()]);
+    assert!(summary["items"].as_i64().unwrap() >= 150, "{summary}");
+    let items = db.json(&["item", "list"]);
+    let categories: std::collections::BTreeSet<&str> =
+        items.as_array().unwrap().iter().map(|i| i["category"].as_str().unwrap()).collect();
+    for needed in ["syringe", "catheter", "suture", "ivd_reagent", "implant"] {
+        assert!(categories.contains(needed), "demo has {needed}");
+    }
+    assert!(items.as_array().unwrap().iter().any(|i| i["serialized"] == true && i["implantable"] == true));
+    assert!(items.as_array().unwrap().iter().any(|i| i["cold_chain"] == true));
+    let stock = db.json(&["stock"]);
+    let expiries: Vec<&str> = stock.as_array().unwrap().iter().filter_map(|r| r["expiry"].as_str()).collect();
+    assert!(expiries.iter().any(|e| *e < "2026-11-25"), "some stock already expired");
+    assert!(expiries.iter().any(|e| *e > "2029-01-01"), "some stock years ahead");
+    let locations: std::collections::BTreeSet<&str> =
+        stock.as_array().unwrap().iter().map(|r| r["location"].as_str().unwrap()).collect();
+    assert!(locations.contains("MAIN") && locations.contains("COLD") && locations.contains("ICU-STORE"));
+    assert_eq!(db.json(&["verify"])["ok"], true);
+}
