@@ -1,0 +1,78 @@
+# MedLedger — two commands on a fresh Debian/Ubuntu machine with a Rust toolchain:
+#   make run    install what is missing, build, open the desktop app on a demo database
+#   make test   install what is missing, run every test (Rust, front end, end-to-end)
+# Everything comes from the package registries (Debian, crates.io, npm).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+NPM ?= npm
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+
+# Debian packages: Tauri's build libraries, then what the end-to-end test drives.
+BUILD_PACKAGES := build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev \
+	libayatana-appindicator3-dev librsvg2-dev libxdo-dev fonts-noto-cjk
+TEST_PACKAGES := xvfb xauth webkit2gtk-driver
+
+DEMO_DB := target/demo/demo.sqlite
+APP := target/debug/medledger-app
+CLI := target/debug/medledger
+
+.PHONY: run test build deps test-deps ui-deps ui-build demo bench e2e check-bindings clean-demo
+
+run: deps ui-build
+	$(CARGO) build --bin medledger-app -p medledger-app
+	$(CARGO) build -p cli
+	$(MAKE) --no-print-directory demo
+	MEDLEDGER_DB=$(DEMO_DB) $(APP)
+
+test: deps test-deps ui-build
+	cd ui && $(NPM) test
+	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory check-bindings
+	$(MAKE) --no-print-directory e2e
+
+build: deps ui-build
+	$(CARGO) build --workspace
+
+# The end-to-end test drives the real app through tauri-driver + WebKitWebDriver
+# on its own Xvfb display; it saves screenshots under artifacts/.
+e2e: test-deps ui-build
+	$(CARGO) test --test e2e -- --ignored --nocapture
+
+# The TypeScript types are generated from the Rust DTOs by `cargo test`;
+# a clean clone must already hold exactly what the code generates.
+check-bindings:
+	@git diff --quiet -- ui/src/bindings || { echo "ui/src/bindings is stale: commit the regenerated files"; git diff --stat -- ui/src/bindings; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard ui/src/bindings)" || { echo "new generated bindings are not committed"; exit 1; }
+
+bench:
+	$(CARGO) run --release -p cli -- bench ledger
+
+# A fresh demo database from fixtures/ (rebuilt when the fixtures change).
+demo: $(DEMO_DB)
+$(DEMO_DB): $(wildcard fixtures/demo/*.csv)
+	@mkdir -p $(dir $@)
+	rm -f $@ $@-wal $@-shm
+	$(CLI) --db $@ init --site S01 --name "演示医院 Demo Hospital"
+	$(CLI) --db $@ demo load fixtures/demo
+
+clean-demo:
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+
+ui-deps: ui/node_modules/.package-lock.json
+ui/node_modules/.package-lock.json: ui/package.json ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+ui-build: ui-deps
+	cd ui && $(NPM) run build
+
+# System packages, installed only when missing: as root directly, else with sudo.
+deps:
+	@scripts/install-packages.sh $(BUILD_PACKAGES)
+	@command -v node >/dev/null && command -v $(NPM) >/dev/null || scripts/install-packages.sh nodejs npm
+
+test-deps: deps
+	@scripts/install-packages.sh $(TEST_PACKAGES)
+	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
