@@ -121,8 +121,11 @@ CREATE TABLE documents (
     note            TEXT NOT NULL DEFAULT ''
 );
 
+-- The foreign key is checked at commit so a new document's lines can be
+-- written before the document row itself, which is then inserted already
+-- posted (one write instead of an insert and an update).
 CREATE TABLE document_lines (
-    document_id   BLOB NOT NULL REFERENCES documents(id),
+    document_id   BLOB NOT NULL REFERENCES documents(id) DEFERRABLE INITIALLY DEFERRED,
     line_no       INTEGER NOT NULL,
     item_id       BLOB NOT NULL REFERENCES items(id),
     lot           TEXT NOT NULL DEFAULT '',

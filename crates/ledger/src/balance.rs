@@ -84,55 +84,43 @@ pub(crate) fn balance_of(conn: &Connection, key: &BalanceKey) -> Result<i64> {
 /// Appends a movement and updates its key's cached balance, inside the caller's transaction.
 pub(crate) fn record(tx: &Transaction<'_>, m: &MovementRecord, expires_on: Option<NaiveDate>) -> Result<()> {
     let key = &m.key;
-    let existing: Option<(i64, i64, Option<i64>, Option<Uuid>)> = tx
-        .prepare_cached(
-            "SELECT key_id, quantity, last_count_hlc, last_count_node FROM balances
-             WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5",
-        )?
-        .query_row(params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    let (key_id, quantity, last_count) = match existing {
-        Some((key_id, quantity, Some(hlc), Some(node))) => (key_id, quantity, Some((hlc, node))),
-        Some((key_id, quantity, _, _)) => (key_id, quantity, None),
-        None => {
-            tx.prepare_cached(
+    let expiry = expires_on.map(|d| d.to_string());
+    let key_id: i64 = if m.kind == MovementKind::Count {
+        // A count newer than the key's newest count resets the balance to the
+        // counted quantity plus every non-count movement after it.
+        let key_id: i64 = tx
+            .prepare_cached(
                 "INSERT INTO balances (item_id, lot, serial, location_id, status, expires_on, quantity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+                 ON CONFLICT (item_id, lot, serial, location_id, status) DO UPDATE SET quantity = quantity
+                 RETURNING key_id",
             )?
-            .execute(params![
-                key.item_id,
-                key.lot,
-                key.serial,
-                key.location_id,
-                key.status.as_str(),
-                expires_on.map(|d| d.to_string())
-            ])?;
-            (tx.last_insert_rowid(), 0, None)
-        }
+            .query_row(params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str(), expiry], |r| r.get(0))?;
+        tx.prepare_cached(
+            "UPDATE balances SET
+                quantity = ?2 + (SELECT coalesce(sum(quantity), 0) FROM movements
+                                 WHERE key_id = ?1 AND kind <> 'count' AND (hlc, node_id) > (?3, ?4)),
+                last_count_hlc = ?3, last_count_node = ?4
+             WHERE key_id = ?1 AND (last_count_hlc IS NULL OR (?3, ?4) > (last_count_hlc, last_count_node))",
+        )?
+        .execute(params![key_id, m.quantity, m.hlc.0, m.node_id])?;
+        key_id
+    } else {
+        // Anything else adds, unless the key's newest count is later (then it
+        // happened before the shelf was counted and the count absorbed it).
+        tx.prepare_cached(
+            "INSERT INTO balances (item_id, lot, serial, location_id, status, expires_on, quantity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (item_id, lot, serial, location_id, status) DO UPDATE SET quantity = CASE
+                 WHEN last_count_hlc IS NULL OR (?8, ?9) > (last_count_hlc, last_count_node) THEN quantity + ?7
+                 ELSE quantity END
+             RETURNING key_id",
+        )?
+        .query_row(
+            params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str(), expiry, m.quantity, m.hlc.0, m.node_id],
+            |r| r.get(0),
+        )?
     };
-    let newer_than_count = |hlc: i64, node: Uuid| match last_count {
-        None => true,
-        Some((count_hlc, count_node)) => (hlc, node) > (count_hlc, count_node),
-    };
-    if m.kind == MovementKind::Count {
-        if newer_than_count(m.hlc.0, m.node_id) {
-            let after: i64 = tx
-                .prepare_cached(
-                    "SELECT coalesce(sum(quantity), 0) FROM movements
-                     WHERE key_id = ?1 AND kind <> 'count' AND (hlc, node_id) > (?2, ?3)",
-                )?
-                .query_row(params![key_id, m.hlc.0, m.node_id], |r| r.get(0))?;
-            tx.prepare_cached(
-                "UPDATE balances SET quantity = ?2, last_count_hlc = ?3, last_count_node = ?4 WHERE key_id = ?1",
-            )?
-            .execute(params![key_id, m.quantity + after, m.hlc.0, m.node_id])?;
-        }
-    } else if newer_than_count(m.hlc.0, m.node_id) {
-        tx.prepare_cached("UPDATE balances SET quantity = ?2 WHERE key_id = ?1")?
-            .execute(params![key_id, quantity + m.quantity])?;
-    }
     tx.prepare_cached(
         "INSERT INTO movements (id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id,
             status, quantity, expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects,

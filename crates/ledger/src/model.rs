@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[cfg(feature = "ts")]
 use ts_rs::TS;
@@ -285,22 +286,23 @@ pub struct ItemView {
     pub reorder_point: i64,
 }
 
-/// One row of the stock list: a balance key and its quantity.
+/// One row of the stock list: a balance key and its quantity. Item and
+/// location texts are shared (`Arc<str>`) across the rows that repeat them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct StockRow {
     /// Item UUID.
-    pub item: String,
+    pub item: Arc<str>,
     /// Item primary code.
-    pub code: String,
+    pub code: Arc<str>,
     /// GTIN, when the item has one.
-    pub gtin: Option<String>,
+    pub gtin: Option<Arc<str>>,
     /// Chinese name.
-    pub name: String,
+    pub name: Arc<str>,
     /// English name.
-    pub name_en: String,
+    pub name_en: Arc<str>,
     /// Base unit.
-    pub unit: String,
+    pub unit: Arc<str>,
     /// Lot number, or null.
     pub lot: Option<String>,
     /// Expiry date of the lot.
@@ -309,11 +311,11 @@ pub struct StockRow {
     /// Serial number, or null.
     pub serial: Option<String>,
     /// Location code.
-    pub location: String,
+    pub location: Arc<str>,
     /// Location Chinese name.
-    pub location_name: String,
+    pub location_name: Arc<str>,
     /// Location English name.
-    pub location_name_en: String,
+    pub location_name_en: Arc<str>,
     /// Available or quarantined.
     pub status: StockStatus,
     /// On-hand quantity in base units.

@@ -9,7 +9,7 @@ use crate::balance::{balance_of, record, BalanceKey, MovementRecord};
 use crate::clock::{Clock, Hlc};
 use crate::error::{LedgerError, Result};
 use crate::ids::IdSource;
-use crate::master::{lookup_id, resolve_item};
+use crate::master::lookup_id;
 use crate::query::fefo_rows;
 use crate::model::*;
 use crate::store::{persist_hlc, stamp, Ledger, Node};
@@ -313,10 +313,24 @@ fn location_ref(conn: &Connection, code: &str) -> Result<LocationRef> {
 }
 
 fn item_ref(conn: &Connection, identifier: &str) -> Result<ItemRef> {
-    let id = resolve_item(conn, identifier)?.ok_or_else(|| LedgerError::UnknownItem(identifier.to_string()))?;
-    Ok(conn.prepare_cached("SELECT code, serialized, unit_price FROM items WHERE id = ?1")?.query_row([id], |r| {
-        Ok(ItemRef { id, code: r.get(0)?, serialized: r.get(1)?, unit_price: r.get(2)? })
-    })?)
+    let found = |text: &str| -> Result<Option<ItemRef>> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT i.id, i.code, i.serialized, i.unit_price FROM item_identifiers x JOIN items i ON i.id = x.item_id
+                 WHERE x.identifier = ?1",
+            )?
+            .query_row([text], |r| Ok(ItemRef { id: r.get(0)?, code: r.get(1)?, serialized: r.get(2)?, unit_price: r.get(3)? }))
+            .optional()?)
+    };
+    let identifier = identifier.trim();
+    if let Some(item) = found(identifier)? {
+        return Ok(item);
+    }
+    match crate::master::gtin14(identifier) {
+        Some(long) if long != identifier => found(&long)?,
+        _ => None,
+    }
+    .ok_or_else(|| LedgerError::UnknownItem(identifier.to_string()))
 }
 
 /// A known lot's expiry (outer None: the lot does not exist).
@@ -424,7 +438,7 @@ fn plan_receipt(
                 return Err(LedgerError::DuplicateSerial { serial });
             }
             let in_stock: bool = tx
-                .prepare_cached("SELECT EXISTS(SELECT 1 FROM balances WHERE item_id = ?1 AND serial = ?2 AND quantity > 0)")?
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM balances WHERE item_id = ?1 AND serial = ?2 AND serial <> '' AND quantity > 0)")?
                 .query_row(params![item.id, serial], |r| r.get(0))?;
             if in_stock {
                 return Err(LedgerError::SerialAlreadyInStock { item: item.code.clone(), serial });
@@ -568,8 +582,8 @@ fn plan_outgoing(
         if !serial.is_empty() {
             let found: Option<(String, Option<String>)> = tx
                 .prepare_cached(
-                    "SELECT lot, expires_on FROM balances WHERE item_id = ?1 AND serial = ?2 AND location_id = ?3
-                     AND status = 'available' AND quantity > 0",
+                    "SELECT lot, expires_on FROM balances WHERE item_id = ?1 AND serial = ?2 AND serial <> ''
+                     AND location_id = ?3 AND status = 'available' AND quantity > 0",
                 )?
                 .query_row(params![item.id, serial, source.id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
@@ -951,38 +965,13 @@ fn load_draft(tx: &Transaction<'_>, draft: &str) -> Result<(Uuid, DocumentReques
     Ok((id, request))
 }
 
-/// Writes a validated plan: document (as draft, so its lines may be added),
-/// new lots, lines, movements with their balances, then the number and the
-/// posted status, and the HLC high-water mark — all in the caller's transaction.
+/// Writes a validated plan: new lots and lines, then the document already
+/// posted with its number (or a draft flipped to posted), then the movements
+/// with their balances and the HLC high-water mark — all in the caller's
+/// transaction. Lines go first: their foreign key is checked at commit.
 fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Option<Uuid>) -> Result<PostedRef> {
     let now = w.clock.now_ms();
-    let doc_id = match draft {
-        Some(id) => id,
-        None => {
-            let id = w.ids.next_id(now);
-            tx.prepare_cached(
-                "INSERT INTO documents (id, kind, status, node_id, created_by, created_at_ms, location_id,
-                    to_location_id, department_id, supplier_id, override_by, reason, corrects_document, note)
-                 VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?
-            .execute(params![
-                id,
-                plan.kind.as_str(),
-                w.node.id,
-                plan.user_id,
-                now,
-                plan.location_id,
-                plan.to_location_id,
-                plan.department_id,
-                plan.supplier_id,
-                plan.override_by,
-                plan.reason,
-                plan.corrects_document,
-                plan.note
-            ])?;
-            id
-        }
-    };
+    let doc_id = draft.unwrap_or_else(|| w.ids.next_id(now));
     for (index, line) in plan.lines.iter().enumerate() {
         if line.new_lot {
             let (hlc, _) = stamp(w.hlc, w.clock);
@@ -1013,6 +1002,43 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
             line.unit_cost
         ])?;
     }
+    let number = next_number(tx, plan.kind, &w.node.site_code)?;
+    let (posted_hlc, posted_at) = stamp(w.hlc, w.clock);
+    match draft {
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO documents (id, kind, number, status, node_id, created_by, created_at_ms, posted_by, posted_hlc,
+                    posted_at_ms, location_id, to_location_id, department_id, supplier_id, override_by, reason,
+                    corrects_document, note)
+                 VALUES (?1, ?2, ?3, 'posted', ?4, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                doc_id,
+                plan.kind.as_str(),
+                number,
+                w.node.id,
+                plan.user_id,
+                now,
+                posted_hlc.0,
+                posted_at,
+                plan.location_id,
+                plan.to_location_id,
+                plan.department_id,
+                plan.supplier_id,
+                plan.override_by,
+                plan.reason,
+                plan.corrects_document,
+                plan.note
+            ])?;
+        }
+        Some(id) => {
+            tx.prepare_cached(
+                "UPDATE documents SET status = 'posted', number = ?2, posted_by = ?3, posted_hlc = ?4, posted_at_ms = ?5,
+                    override_by = ?6, reason = ?7 WHERE id = ?1 AND status = 'draft'",
+            )?
+            .execute(params![id, number, plan.user_id, posted_hlc.0, posted_at, plan.override_by, plan.reason])?;
+        }
+    }
     for planned in &plan.movements {
         let (hlc, recorded_at_ms) = stamp(w.hlc, w.clock);
         let movement = MovementRecord {
@@ -1036,14 +1062,7 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
         };
         record(tx, &movement, planned.expires_on)?;
     }
-    let number = next_number(tx, plan.kind, &w.node.site_code)?;
-    let (hlc, posted_at) = stamp(w.hlc, w.clock);
-    tx.prepare_cached(
-        "UPDATE documents SET status = 'posted', number = ?2, posted_by = ?3, posted_hlc = ?4, posted_at_ms = ?5,
-            override_by = ?6, reason = ?7 WHERE id = ?1",
-    )?
-    .execute(params![doc_id, number, plan.user_id, hlc.0, posted_at, plan.override_by, plan.reason])?;
-    persist_hlc(tx, hlc)?;
+    persist_hlc(tx, *w.hlc)?;
     Ok(PostedRef { id: doc_id.to_string(), number })
 }
 

@@ -8,6 +8,7 @@ use crate::store::Ledger;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What the stock list shows.
@@ -35,90 +36,132 @@ pub struct MovementFilter {
 }
 
 struct ItemInfo {
-    code: String,
-    gtin: Option<String>,
-    name: String,
-    name_en: String,
-    unit: String,
+    id: Arc<str>,
+    code: Arc<str>,
+    gtin: Option<Arc<str>>,
+    name: Arc<str>,
+    name_en: Arc<str>,
+    unit: Arc<str>,
 }
 
 struct LocationInfo {
-    code: String,
-    name: String,
-    name_en: String,
+    code: Arc<str>,
+    name: Arc<str>,
+    name_en: Arc<str>,
 }
 
 impl Ledger {
     /// One row per balance key with a non-zero quantity (or all keys), ordered
-    /// by item code, expiry, lot, serial, location, status.
+    /// by item code, expiry (none last), lot, serial, location code, status.
     pub fn stock(&self, filter: &StockFilter) -> Result<Vec<StockRow>> {
-        // Items and locations are few next to balance keys: load them once and
-        // scan the balances table alone (it carries the lot's expiry).
-        let items = item_infos(&self.conn)?;
-        let locations = location_infos(&self.conn)?;
+        // Items and locations are few next to balance keys: load them once,
+        // ranked by code, and scan the balances table alone (it carries the
+        // lot's expiry). Sorting compares ranks, not strings.
+        let (items, item_rank) = item_infos(&self.conn)?;
+        let (locations, location_rank) = location_infos(&self.conn)?;
         let location_id = match &filter.location {
             Some(code) if !code.is_empty() => Some(
-                locations
+                location_rank
                     .iter()
-                    .find(|(_, l)| l.code == *code)
+                    .find(|(_, rank)| &*locations[**rank].code == code.as_str())
                     .map(|(id, _)| *id)
                     .ok_or_else(|| LedgerError::UnknownLocation(code.clone()))?,
             ),
             _ => None,
         };
         let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+        let item_hit: Vec<bool> = items
+            .iter()
+            .map(|item| match &search {
+                None => true,
+                Some(needle) => [&item.code, &item.name, &item.name_en]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(needle.as_str()))
+                    || item.gtin.as_deref().is_some_and(|g| g.contains(needle.as_str())),
+            })
+            .collect();
+        struct Raw {
+            item: usize,
+            location: usize,
+            lot: String,
+            serial: String,
+            status: StockStatus,
+            expiry: Option<NaiveDate>,
+            quantity: i64,
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT item_id, lot, serial, location_id, status, expires_on, quantity FROM balances
              WHERE (?1 OR quantity <> 0) AND (?2 IS NULL OR location_id = ?2)",
         )?;
-        let mut rows = Vec::new();
+        let mut raw = Vec::new();
         let mut query = stmt.query(params![filter.include_zero, location_id])?;
         while let Some(r) = query.next()? {
-            let item_id: Uuid = r.get(0)?;
-            let location_id: Uuid = r.get(3)?;
-            let (Some(item), Some(location)) = (items.get(&item_id), locations.get(&location_id)) else {
+            let (Some(&item), Some(&location)) =
+                (item_rank.get(&r.get::<_, Uuid>(0)?), location_rank.get(&r.get::<_, Uuid>(3)?))
+            else {
                 continue;
             };
             let lot: String = r.get(1)?;
             let serial: String = r.get(2)?;
             if let Some(needle) = &search {
-                let hit = [&item.code, &item.name, &item.name_en, &lot, &serial]
-                    .iter()
-                    .any(|field| field.to_lowercase().contains(needle.as_str()))
-                    || item.gtin.as_deref().is_some_and(|g| g.contains(needle.as_str()));
+                let hit = item_hit[item]
+                    || lot.to_lowercase().contains(needle.as_str())
+                    || serial.to_lowercase().contains(needle.as_str());
                 if !hit {
                     continue;
                 }
             }
-            rows.push(StockRow {
-                item: item_id.to_string(),
-                code: item.code.clone(),
-                gtin: item.gtin.clone(),
-                name: item.name.clone(),
-                name_en: item.name_en.clone(),
-                unit: item.unit.clone(),
-                lot: non_empty(lot),
-                expiry: r.get::<_, Option<String>>(5)?.and_then(|d| d.parse().ok()),
-                serial: non_empty(serial),
-                location: location.code.clone(),
-                location_name: location.name.clone(),
-                location_name_en: location.name_en.clone(),
-                status: StockStatus::parse(&r.get::<_, String>(4)?).unwrap_or(StockStatus::Available),
+            let expiry = match r.get_ref(5)? {
+                rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()),
+                _ => None,
+            };
+            raw.push(Raw {
+                item,
+                location,
+                lot,
+                serial,
+                status: match r.get_ref(4)? {
+                    rusqlite::types::ValueRef::Text(b"quarantined") => StockStatus::Quarantined,
+                    _ => StockStatus::Available,
+                },
+                expiry,
                 quantity: r.get(6)?,
             });
         }
-        rows.sort_by(|a, b| {
-            (&a.code, a.expiry.is_none(), a.expiry, &a.lot, &a.serial, &a.location, a.status.as_str()).cmp(&(
-                &b.code,
+        raw.sort_unstable_by(|a, b| {
+            (a.item, a.expiry.is_none(), a.expiry, &a.lot, &a.serial, a.location, a.status as u8).cmp(&(
+                b.item,
                 b.expiry.is_none(),
                 b.expiry,
                 &b.lot,
                 &b.serial,
-                &b.location,
-                b.status.as_str(),
+                b.location,
+                b.status as u8,
             ))
         });
-        Ok(rows)
+        Ok(raw
+            .into_iter()
+            .map(|r| {
+                let item = &items[r.item];
+                let location = &locations[r.location];
+                StockRow {
+                    item: item.id.clone(),
+                    code: item.code.clone(),
+                    gtin: item.gtin.clone(),
+                    name: item.name.clone(),
+                    name_en: item.name_en.clone(),
+                    unit: item.unit.clone(),
+                    lot: non_empty(r.lot),
+                    expiry: r.expiry,
+                    serial: non_empty(r.serial),
+                    location: location.code.clone(),
+                    location_name: location.name.clone(),
+                    location_name_en: location.name_en.clone(),
+                    status: r.status,
+                    quantity: r.quantity,
+                }
+            })
+            .collect())
     }
 
     /// Movements in (HLC, node) order, oldest first unless asked otherwise.
@@ -140,7 +183,8 @@ impl Ledger {
             return Err(LedgerError::InvalidInput { field: "lot", reason: "give a lot number or a serial".into() });
         }
         let sql = format!(
-            "{MOVEMENT_SELECT} WHERE m.id IN (SELECT id FROM movements WHERE lot = ?1 UNION SELECT id FROM movements WHERE serial = ?1)
+            "{MOVEMENT_SELECT} WHERE m.id IN (SELECT id FROM movements WHERE lot = ?1 AND lot <> ''
+                           UNION SELECT id FROM movements WHERE serial = ?1 AND serial <> '')
              ORDER BY m.hlc, m.node_id"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -273,27 +317,46 @@ fn choice_row(r: &Row<'_>, serial: Option<String>, today: NaiveDate) -> rusqlite
     })
 }
 
-fn item_infos(conn: &Connection) -> Result<HashMap<Uuid, ItemInfo>> {
+/// Items sorted by code, and each item id's rank in that order.
+fn item_infos(conn: &Connection) -> Result<(Vec<ItemInfo>, HashMap<Uuid, usize>)> {
     let mut stmt = conn.prepare_cached(
         "SELECT i.id, i.code, i.name, i.name_en, i.unit,
             (SELECT min(identifier) FROM item_identifiers g WHERE g.item_id = i.id AND g.scheme = 'gtin' AND length(g.identifier) = 14)
-         FROM items i",
+         FROM items i ORDER BY i.code",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Uuid>(0)?,
-            ItemInfo { code: r.get(1)?, name: r.get(2)?, name_en: r.get(3)?, unit: r.get(4)?, gtin: r.get(5)? },
-        ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut infos = Vec::new();
+    let mut rank = HashMap::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: Uuid = r.get(0)?;
+        rank.insert(id, infos.len());
+        infos.push(ItemInfo {
+            id: id.to_string().into(),
+            code: r.get::<_, String>(1)?.into(),
+            name: r.get::<_, String>(2)?.into(),
+            name_en: r.get::<_, String>(3)?.into(),
+            unit: r.get::<_, String>(4)?.into(),
+            gtin: r.get::<_, Option<String>>(5)?.map(Into::into),
+        });
+    }
+    Ok((infos, rank))
 }
 
-fn location_infos(conn: &Connection) -> Result<HashMap<Uuid, LocationInfo>> {
-    let mut stmt = conn.prepare_cached("SELECT id, code, name, name_en FROM locations")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, Uuid>(0)?, LocationInfo { code: r.get(1)?, name: r.get(2)?, name_en: r.get(3)? }))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+/// Locations sorted by code, and each location id's rank in that order.
+fn location_infos(conn: &Connection) -> Result<(Vec<LocationInfo>, HashMap<Uuid, usize>)> {
+    let mut stmt = conn.prepare_cached("SELECT id, code, name, name_en FROM locations ORDER BY code")?;
+    let mut infos = Vec::new();
+    let mut rank = HashMap::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        rank.insert(r.get::<_, Uuid>(0)?, infos.len());
+        infos.push(LocationInfo {
+            code: r.get::<_, String>(1)?.into(),
+            name: r.get::<_, String>(2)?.into(),
+            name_en: r.get::<_, String>(3)?.into(),
+        });
+    }
+    Ok((infos, rank))
 }
 
 fn non_empty(text: String) -> Option<String> {
