@@ -119,7 +119,7 @@ CREATE TABLE documents (
     reason          TEXT,
     corrects_document BLOB REFERENCES documents(id),
     note            TEXT NOT NULL DEFAULT ''
-);
+) WITHOUT ROWID;
 
 -- The foreign key is checked at commit so a new document's lines can be
 -- written before the document row itself, which is then inserted already

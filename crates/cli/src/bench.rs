@@ -57,6 +57,10 @@ fn print_report(r: &LedgerBenchReport) {
         r.raw_insert_per_second, r.raw_insert_median_us
     );
     println!("  ratio ours / raw (mean time)      {:>10.2}    (target ≤ 1.5)", r.post_over_raw_ratio);
+    println!(
+        "  raw insert with movement indexes  {:>10.0} /s (median {:.0} µs); ratio ours / it {:.2}",
+        r.raw_indexed_insert_per_second, r.raw_indexed_insert_median_us, r.post_over_raw_indexed_ratio
+    );
     println!("  1,000-line receipt                {:>10.0} lines/s", r.receipt_1000_lines_per_second);
     println!("  list all on-hand stock            {:>10.1} ms ({} rows; target < 50 ms)", r.stock_list_ms, r.stock_rows);
     println!("  trace one lot                     {:>10.3} ms ({} movements; target < 5 ms)", r.trace_ms, r.trace_rows);

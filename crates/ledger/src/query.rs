@@ -52,7 +52,7 @@ struct LocationInfo {
 
 impl Ledger {
     /// One row per balance key with a non-zero quantity (or all keys), ordered
-    /// by item code, expiry (none last), lot, serial, location code, status.
+    /// by item code, expiry (none last), location code, lot, serial, status.
     pub fn stock(&self, filter: &StockFilter) -> Result<Vec<StockRow>> {
         // Items and locations are few next to balance keys: load them once,
         // ranked by code, and scan the balances table alone (it carries the
@@ -112,7 +112,7 @@ impl Ledger {
                 }
             }
             let expiry = match r.get_ref(5)? {
-                rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text).ok().and_then(|t| t.parse().ok()),
+                rusqlite::types::ValueRef::Text(text) => parse_ymd(text),
                 _ => None,
             };
             raw.push(Raw {
@@ -128,20 +128,26 @@ impl Ledger {
                 quantity: r.get(6)?,
             });
         }
-        raw.sort_unstable_by(|a, b| {
-            (a.item, a.expiry.is_none(), a.expiry, &a.lot, &a.serial, a.location, a.status as u8).cmp(&(
-                b.item,
-                b.expiry.is_none(),
-                b.expiry,
-                &b.lot,
-                &b.serial,
-                b.location,
-                b.status as u8,
-            ))
+        // Sort small (packed key, index) pairs rather than the rows: item rank,
+        // expiry day (none last) and location rank in one integer; lot, serial
+        // and status only break ties.
+        let packed = |r: &Raw| -> u64 {
+            use chrono::Datelike;
+            let day = r.expiry.map_or(0xF_FFFF, |d| d.num_days_from_ce().clamp(0, 0xF_FFFE) as u64);
+            ((r.item as u64) << 40) | (day << 20) | (r.location as u64 & 0xF_FFFF)
+        };
+        let mut order: Vec<(u64, u32)> = raw.iter().enumerate().map(|(i, r)| (packed(r), i as u32)).collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let (x, y) = (&raw[a.1 as usize], &raw[b.1 as usize]);
+                (&x.lot, &x.serial, x.status as u8).cmp(&(&y.lot, &y.serial, y.status as u8))
+            })
         });
-        Ok(raw
+        let mut raw: Vec<Option<Raw>> = raw.into_iter().map(Some).collect();
+        Ok(order
             .into_iter()
-            .map(|r| {
+            .map(|(_, index)| {
+                let r = raw[index as usize].take().expect("each row is taken once");
                 let item = &items[r.item];
                 let location = &locations[r.location];
                 StockRow {
@@ -318,14 +324,14 @@ fn choice_row(r: &Row<'_>, serial: Option<String>, today: NaiveDate) -> rusqlite
 }
 
 /// Items sorted by code, and each item id's rank in that order.
-fn item_infos(conn: &Connection) -> Result<(Vec<ItemInfo>, HashMap<Uuid, usize>)> {
+fn item_infos(conn: &Connection) -> Result<(Vec<ItemInfo>, UuidMap<usize>)> {
     let mut stmt = conn.prepare_cached(
         "SELECT i.id, i.code, i.name, i.name_en, i.unit,
             (SELECT min(identifier) FROM item_identifiers g WHERE g.item_id = i.id AND g.scheme = 'gtin' AND length(g.identifier) = 14)
          FROM items i ORDER BY i.code",
     )?;
     let mut infos = Vec::new();
-    let mut rank = HashMap::new();
+    let mut rank = UuidMap::default();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let id: Uuid = r.get(0)?;
@@ -343,10 +349,10 @@ fn item_infos(conn: &Connection) -> Result<(Vec<ItemInfo>, HashMap<Uuid, usize>)
 }
 
 /// Locations sorted by code, and each location id's rank in that order.
-fn location_infos(conn: &Connection) -> Result<(Vec<LocationInfo>, HashMap<Uuid, usize>)> {
+fn location_infos(conn: &Connection) -> Result<(Vec<LocationInfo>, UuidMap<usize>)> {
     let mut stmt = conn.prepare_cached("SELECT id, code, name, name_en FROM locations ORDER BY code")?;
     let mut infos = Vec::new();
-    let mut rank = HashMap::new();
+    let mut rank = UuidMap::default();
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         rank.insert(r.get::<_, Uuid>(0)?, infos.len());
@@ -357,6 +363,39 @@ fn location_infos(conn: &Connection) -> Result<(Vec<LocationInfo>, HashMap<Uuid,
         });
     }
     Ok((infos, rank))
+}
+
+/// A map keyed by UUIDv7 ids. Their last 8 bytes are random, so they are
+/// used as the hash directly: the stock list looks up two ids per balance key.
+type UuidMap<V> = HashMap<Uuid, V, std::hash::BuildHasherDefault<UuidHasher>>;
+
+#[derive(Default)]
+struct UuidHasher(u64);
+
+impl std::hash::Hasher for UuidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Uuid hashes as its 16 bytes (after a length prefix, folded in too).
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+}
+
+/// Parses the stored `YYYY-MM-DD` without a general-purpose parser (the
+/// stock list reads one per balance key); anything else falls back to chrono.
+fn parse_ymd(text: &[u8]) -> Option<NaiveDate> {
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        text[range].iter().try_fold(0u32, |n, b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+    };
+    if text.len() == 10 && text[4] == b'-' && text[7] == b'-' {
+        return NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?);
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -405,4 +444,23 @@ fn movement_row(r: &Row<'_>) -> rusqlite::Result<MovementView> {
         override_by: r.get(22)?,
         note: r.get(23)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_dates_parse_on_the_fast_path_and_the_slow_one() {
+        for (text, expected) in [
+            ("2027-01-31", Some("2027-01-31")),
+            ("2026-02-29", None),
+            ("2028-02-29", Some("2028-02-29")),
+            ("2027-1-31", Some("2027-01-31")), // chrono, as before the fast path
+            ("20x7-01-31", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_ymd(text.as_bytes()).map(|d| d.to_string()).as_deref(), expected, "{text}");
+        }
+    }
 }
