@@ -2,7 +2,8 @@
 import type { StockStatus } from "./StockStatus";
 
 /**
- * One row of the stock list: a balance key and its quantity.
+ * One row of the stock list: a balance key and its quantity. Item and
+ * location texts are shared (`Arc<str>`) across the rows that repeat them.
  */
 export type StockRow = { 
 /**
