@@ -490,49 +490,28 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                         max_temp_c: *max_temp,
                     })
                     .map_err(f)?;
-                if json { print_json(&view)? } else { println!("location {} {}", view.code, view.name) }
+                print_view(&view, json, || format!("location {} {}", view.code, view.name))?;
             }
             LocationCommand::List => {
-                let rows = ledger.locations().map_err(f)?;
-                if json {
-                    print_json(&rows)?;
-                } else {
-                    for l in rows {
-                        println!("{:<12} {:<10} {}", l.code, l.kind, if en { &l.name_en } else { &l.name });
-                    }
-                }
+                print_rows(&ledger.locations().map_err(f)?, json, |l| format!("{:<12} {:<10} {}", l.code, l.kind, if en { &l.name_en } else { &l.name }))?;
             }
         },
         Command::Department { command } => match command {
             DepartmentCommand::Add { code, name, name_en, cost_centre, budget } => {
                 let view = ledger.add_department(code, name, name_en, cost_centre, *budget).map_err(f)?;
-                if json { print_json(&view)? } else { println!("department {} {}", view.code, view.name) }
+                print_view(&view, json, || format!("department {} {}", view.code, view.name))?;
             }
             DepartmentCommand::List => {
-                let rows = ledger.departments().map_err(f)?;
-                if json {
-                    print_json(&rows)?;
-                } else {
-                    for d in rows {
-                        println!("{:<8} {}", d.code, if en { &d.name_en } else { &d.name });
-                    }
-                }
+                print_rows(&ledger.departments().map_err(f)?, json, |d| format!("{:<8} {}", d.code, if en { &d.name_en } else { &d.name }))?;
             }
         },
         Command::Supplier { command } => match command {
             SupplierCommand::Add { code, name, name_en, phone } => {
                 let view = ledger.add_supplier(code, name, name_en, phone).map_err(f)?;
-                if json { print_json(&view)? } else { println!("supplier {} {}", view.code, view.name) }
+                print_view(&view, json, || format!("supplier {} {}", view.code, view.name))?;
             }
             SupplierCommand::List => {
-                let rows = ledger.suppliers().map_err(f)?;
-                if json {
-                    print_json(&rows)?;
-                } else {
-                    for s in rows {
-                        println!("{:<8} {}", s.code, if en { &s.name_en } else { &s.name });
-                    }
-                }
+                print_rows(&ledger.suppliers().map_err(f)?, json, |s| format!("{:<8} {}", s.code, if en { &s.name_en } else { &s.name }))?;
             }
         },
         Command::User { command } => match command {
@@ -542,17 +521,10 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 let view = ledger
                     .add_user(&NewUser { username: username.clone(), display_name: name.clone(), role, language })
                     .map_err(f)?;
-                if json { print_json(&view)? } else { println!("user {} ({})", view.username, view.role) }
+                print_view(&view, json, || format!("user {} ({})", view.username, view.role))?;
             }
             UserCommand::List => {
-                let rows = ledger.users().map_err(f)?;
-                if json {
-                    print_json(&rows)?;
-                } else {
-                    for u in rows {
-                        println!("{:<12} {:<10} {}", u.username, u.role, u.display_name);
-                    }
-                }
+                print_rows(&ledger.users().map_err(f)?, json, |u| format!("{:<12} {:<10} {}", u.username, u.role, u.display_name))?;
             }
         },
         Command::Item { command } => match command {
@@ -580,108 +552,67 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                         extra_identifiers: a.identifiers.clone(),
                     })
                     .map_err(f)?;
-                if json { print_json(&view)? } else { println!("item {} {}", view.code, view.name) }
+                print_view(&view, json, || format!("item {} {}", view.code, view.name))?;
             }
             ItemCommand::List { search, limit } => {
-                let rows = ledger.items(search, *limit).map_err(f)?;
-                if json {
-                    print_json(&rows)?;
-                } else {
-                    for i in rows {
-                        println!("{:<16} {}", i.code, if en { &i.name_en } else { &i.name });
-                    }
-                }
+                print_rows(&ledger.items(search, *limit).map_err(f)?, json, |i| format!("{:<16} {}", i.code, if en { &i.name_en } else { &i.name }))?;
             }
             ItemCommand::Show { identifier } => {
                 let view = ledger.item(identifier).map_err(f)?;
-                if json { print_json(&view)? } else { println!("{} {} {} {}", view.code, view.name, view.specification, view.unit) }
+                print_view(&view, json, || format!("{} {} {} {}", view.code, view.name, view.specification, view.unit))?;
             }
         },
         Command::Receive(a) => {
-            let request = DocumentRequest {
-                kind: DocumentKind::Receipt,
-                user: cli.user.clone(),
-                location: a.location.clone(),
-                to_location: None,
-                department: None,
-                supplier: a.supplier.clone(),
-                lines: vec![LineRequest {
-                    item: a.item.clone(),
-                    lot: a.lot.clone(),
-                    expiry: a.expiry,
-                    production_date: a.production_date,
-                    serial: a.serial.clone(),
-                    quantity: a.qty,
-                    unit_cost: a.unit_cost,
-                }],
-                note: a.note.clone(),
-                override_: None,
-            };
+            let mut request = one_line(DocumentKind::Receipt, &cli.user, &a.location, LineRequest {
+                item: a.item.clone(),
+                lot: a.lot.clone(),
+                expiry: a.expiry,
+                production_date: a.production_date,
+                serial: a.serial.clone(),
+                quantity: a.qty,
+                unit_cost: a.unit_cost,
+            });
+            request.supplier = a.supplier.clone();
+            request.note = a.note.clone();
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Issue(a) => {
-            let override_ = a
+            let mut request = one_line(DocumentKind::Issue, &cli.user, &a.location, LineRequest {
+                item: a.item.clone(),
+                lot: a.lot.clone(),
+                serial: a.serial.clone(),
+                quantity: a.qty,
+                ..LineRequest::default()
+            });
+            request.department = Some(a.department.clone());
+            request.note = a.note.clone();
+            request.override_ = a
                 .override_by
                 .as_ref()
                 .map(|manager| Override { manager: manager.clone(), reason: a.reason.clone().unwrap_or_default() });
-            let request = DocumentRequest {
-                kind: DocumentKind::Issue,
-                user: cli.user.clone(),
-                location: a.location.clone(),
-                to_location: None,
-                department: Some(a.department.clone()),
-                supplier: None,
-                lines: vec![LineRequest {
-                    item: a.item.clone(),
-                    lot: a.lot.clone(),
-                    serial: a.serial.clone(),
-                    quantity: a.qty,
-                    ..LineRequest::default()
-                }],
-                note: a.note.clone(),
-                override_,
-            };
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Transfer(a) => {
-            let request = DocumentRequest {
-                kind: DocumentKind::Transfer,
-                user: cli.user.clone(),
-                location: a.from.clone(),
-                to_location: Some(a.to.clone()),
-                department: None,
-                supplier: None,
-                lines: vec![LineRequest {
-                    item: a.item.clone(),
-                    lot: a.lot.clone(),
-                    serial: a.serial.clone(),
-                    quantity: a.qty,
-                    ..LineRequest::default()
-                }],
-                note: a.note.clone(),
-                override_: None,
-            };
+            let mut request = one_line(DocumentKind::Transfer, &cli.user, &a.from, LineRequest {
+                item: a.item.clone(),
+                lot: a.lot.clone(),
+                serial: a.serial.clone(),
+                quantity: a.qty,
+                ..LineRequest::default()
+            });
+            request.to_location = Some(a.to.clone());
+            request.note = a.note.clone();
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Count(a) => {
-            let request = DocumentRequest {
-                kind: DocumentKind::Stocktake,
-                user: cli.user.clone(),
-                location: a.location.clone(),
-                to_location: None,
-                department: None,
-                supplier: None,
-                lines: vec![LineRequest {
-                    item: a.item.clone(),
-                    lot: a.lot.clone(),
-                    expiry: a.expiry,
-                    serial: a.serial.clone(),
-                    quantity: a.qty,
-                    ..LineRequest::default()
-                }],
-                note: String::new(),
-                override_: None,
-            };
+            let request = one_line(DocumentKind::Stocktake, &cli.user, &a.location, LineRequest {
+                item: a.item.clone(),
+                lot: a.lot.clone(),
+                expiry: a.expiry,
+                serial: a.serial.clone(),
+                quantity: a.qty,
+                ..LineRequest::default()
+            });
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Correct { document, reason, override_by } => {
@@ -762,6 +693,42 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
         Command::Bench { .. } => unreachable!("handled before opening a database"),
     }
     Ok(())
+}
+
+/// A one-line document of `kind` at `location` by `user`; callers fill the rest.
+fn one_line(kind: DocumentKind, user: &str, location: &str, line: LineRequest) -> DocumentRequest {
+    DocumentRequest {
+        kind,
+        user: user.to_string(),
+        location: location.to_string(),
+        to_location: None,
+        department: None,
+        supplier: None,
+        lines: vec![line],
+        note: String::new(),
+        override_: None,
+    }
+}
+
+/// Prints rows as a JSON array, or one text line each.
+fn print_rows<T: Serialize>(rows: &[T], json: bool, line: impl Fn(&T) -> String) -> Result<(), Failure> {
+    if json {
+        return print_json(&rows);
+    }
+    for row in rows {
+        println!("{}", line(row));
+    }
+    Ok(())
+}
+
+/// Prints one view as JSON, or as its text line.
+fn print_view<T: Serialize>(view: &T, json: bool, text: impl FnOnce() -> String) -> Result<(), Failure> {
+    if json {
+        print_json(view)
+    } else {
+        println!("{}", text());
+        Ok(())
+    }
 }
 
 fn post_and_print(ledger: &mut Ledger, request: &DocumentRequest, json: bool, lang: Lang) -> Result<(), Failure> {
