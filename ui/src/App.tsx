@@ -1,0 +1,207 @@
+// The shell: who is working, the language, navigation (Alt+1..5) and the
+// current screen. Errors from any screen land in one dismissable banner;
+// `no_user` sends the clerk back to the chooser.
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { ApiError } from './bindings/ApiError';
+import type { AppInfo } from './bindings/AppInfo';
+import type { Lang } from './bindings/Lang';
+import type { UserView } from './bindings/UserView';
+import { asApiError, useBackend } from './api/backend';
+import { ErrorBanner, Spinner } from './components';
+import { enumKey, LangContext, translator, useI18n, type TextKey } from './i18n';
+import { StockScreen } from './screens/Stock';
+import { ReceiveScreen } from './screens/Receive';
+import { IssueScreen } from './screens/Issue';
+import { TransferScreen } from './screens/Transfer';
+import { MovementsScreen } from './screens/Movements';
+
+export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements';
+export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[] = [
+  { id: 'stock', label: 'navStock', icon: '▦', key: '1' },
+  { id: 'receive', label: 'navReceive', icon: '⤓', key: '2' },
+  { id: 'issue', label: 'navIssue', icon: '⤒', key: '3' },
+  { id: 'transfer', label: 'navTransfer', icon: '⇄', key: '4' },
+  { id: 'movements', label: 'navMovements', icon: '☰', key: '5' },
+];
+
+function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]; loading: boolean; onChoose: (username: string) => void; onCancel?: () => void }) {
+  const { t } = useI18n();
+  return (
+    <main className="chooser" aria-labelledby="chooser-title">
+      <h1 id="chooser-title">{t('whoIsWorking')}</h1>
+      <p className="muted">{t('whoIsWorkingHint')}</p>
+      {loading ? <Spinner /> : null}
+      <div className="user-grid" role="list">
+        {users.map((u, index) => (
+          <button
+            key={u.username}
+            type="button"
+            role="listitem"
+            className="user-card"
+            autoFocus={index === 0}
+            data-testid={`user-option-${u.username}`}
+            onClick={() => onChoose(u.username)}
+          >
+            <span className="avatar" aria-hidden="true">{u.display_name.slice(0, 1)}</span>
+            <span className="user-text">
+              <strong>{u.display_name}</strong>
+              <span className="muted">{u.username} · {t(enumKey('role', u.role))}</span>
+            </span>
+          </button>
+        ))}
+      </div>
+      {onCancel ? <button type="button" className="chooser-cancel" data-testid="chooser-cancel" onClick={onCancel}>{t('cancel')}</button> : null}
+    </main>
+  );
+}
+
+export function App() {
+  const backend = useBackend();
+  const [info, setInfo] = useState<AppInfo | null>(null);
+  const [users, setUsers] = useState<UserView[]>([]);
+  const [usersLoading, setUsersLoading] = useState(true);
+  const [lang, setLang] = useState<Lang>('zh');
+  const [screen, setScreen] = useState<Screen>('stock');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [choosing, setChoosing] = useState(false);
+  const t = useMemo(() => translator(lang), [lang]);
+
+  const reload = useCallback(async () => {
+    try {
+      const next = await backend.appInfo();
+      setInfo(next);
+      setLang(next.language);
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  }, [backend]);
+
+  useEffect(() => {
+    void reload();
+    backend.listUsers().then(setUsers, (e) => setError(asApiError(e))).finally(() => setUsersLoading(false));
+  }, [backend, reload]);
+
+  useEffect(() => {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('appTitle');
+  }, [lang, t]);
+
+  const signedIn = !!info?.user && !choosing;
+  useEffect(() => {
+    if (!signedIn) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (!e.altKey || e.ctrlKey || e.metaKey) return;
+      // e.code keeps working when Alt+digit produces another character (macOS layouts).
+      const digit = e.code.startsWith('Digit') ? e.code.slice(5) : e.key;
+      const target = SCREENS.find((s) => s.key === digit);
+      if (target) { e.preventDefault(); setScreen(target.id); setError(null); }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [signedIn]);
+
+  const choose = async (username: string) => {
+    try {
+      const user = await backend.chooseUser(username);
+      setLang(user.language);
+      setChoosing(false);
+      setError(null);
+      setScreen('stock');
+      await reload();
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  };
+
+  const toggleLanguage = async () => {
+    const next: Lang = lang === 'zh' ? 'en' : 'zh';
+    setLang(next);
+    try {
+      await backend.setLanguage(next);
+    } catch (e) {
+      setError(asApiError(e));
+    }
+  };
+
+  const onError = useCallback((e: unknown) => {
+    const apiError = asApiError(e);
+    if (apiError.code === 'no_user') setChoosing(true);
+    setError(apiError);
+  }, []);
+  const clearError = useCallback(() => setError(null), []);
+  const go = (next: Screen) => { setScreen(next); setError(null); };
+
+  const banner = <ErrorBanner error={error} onDismiss={clearError} />;
+  const user = info?.user ?? null;
+
+  return (
+    <LangContext.Provider value={{ lang, t }}>
+      <div className="app">
+        <header className="topbar">
+          <div className="brand">
+            <span className="brand-mark" aria-hidden="true">✚</span>
+            <span>MedLedger</span>
+            <span className="brand-sub">{t('brandSub')}</span>
+          </div>
+          <div className="topbar-info">
+            {info ? <span className="site" data-testid="site-code" title={info.node.name}>{t('site')} <b>{info.node.site_code}</b></span> : null}
+            {info ? <span className="today" title={t('today')}>{info.today}</span> : null}
+            {user ? (
+              <span className="current-user" data-testid="current-user">
+                {user.display_name} <span className="role">{t(enumKey('role', user.role))}</span>
+              </span>
+            ) : null}
+            {user && !choosing ? (
+              <button type="button" className="ghost" data-testid="switch-user" onClick={() => { setChoosing(true); setError(null); }}>
+                {t('switchUser')}
+              </button>
+            ) : null}
+            <button type="button" className="ghost lang" data-testid="lang-toggle" onClick={() => void toggleLanguage()} title={t('languageTitle')}>
+              {t('otherLanguage')}
+            </button>
+          </div>
+        </header>
+        {!info ? (
+          <main className="center">{banner}<Spinner /></main>
+        ) : !signedIn ? (
+          <>
+            <div className="chooser-banner">{banner}</div>
+            <UserChooser users={users} loading={usersLoading} onChoose={(u) => void choose(u)} onCancel={user && choosing ? () => setChoosing(false) : undefined} />
+          </>
+        ) : (
+          <div className="body">
+            <nav className="sidebar" aria-label={t('navigation')}>
+              {SCREENS.map((s) => (
+                <button
+                  key={s.id}
+                  type="button"
+                  data-testid={`nav-${s.id}`}
+                  className={screen === s.id ? 'nav active' : 'nav'}
+                  aria-current={screen === s.id ? 'page' : undefined}
+                  title={`${t(s.label)} (Alt+${s.key})`}
+                  onClick={() => go(s.id)}
+                >
+                  <span className="nav-icon" aria-hidden="true">{s.icon}</span>
+                  <span className="nav-label">{t(s.label)}</span>
+                  <kbd>Alt+{s.key}</kbd>
+                </button>
+              ))}
+              <div className="sidebar-foot muted">
+                <div>{info.node.name || info.node.site_code}</div>
+                <div>v{info.version}</div>
+              </div>
+            </nav>
+            <main className="content">
+              {banner}
+              {screen === 'stock' && <StockScreen today={info.today} onError={onError} />}
+              {screen === 'receive' && <ReceiveScreen today={info.today} onError={onError} clearError={clearError} />}
+              {screen === 'issue' && <IssueScreen onError={onError} clearError={clearError} />}
+              {screen === 'transfer' && <TransferScreen onError={onError} clearError={clearError} />}
+              {screen === 'movements' && <MovementsScreen onError={onError} />}
+            </main>
+          </div>
+        )}
+      </div>
+    </LangContext.Provider>
+  );
+}

@@ -1,0 +1,86 @@
+// The front end's only way to the core: one method per Tauri command.
+// TauriBackend calls the real app; FakeBackend (fake.ts) serves tests and
+// viewing the UI in a plain browser. Components get it from BackendContext.
+import { createContext, useContext } from 'react';
+import { invoke } from '@tauri-apps/api/core';
+import type { ApiError } from '../bindings/ApiError';
+import type { AppInfo } from '../bindings/AppInfo';
+import type { DepartmentView } from '../bindings/DepartmentView';
+import type { DocumentRequest } from '../bindings/DocumentRequest';
+import type { DocumentView } from '../bindings/DocumentView';
+import type { ItemView } from '../bindings/ItemView';
+import type { Lang } from '../bindings/Lang';
+import type { LocationView } from '../bindings/LocationView';
+import type { LotChoice } from '../bindings/LotChoice';
+import type { MovementFilter } from '../bindings/MovementFilter';
+import type { MovementView } from '../bindings/MovementView';
+import type { StockFilter } from '../bindings/StockFilter';
+import type { StockRow } from '../bindings/StockRow';
+import type { SupplierView } from '../bindings/SupplierView';
+import type { UserView } from '../bindings/UserView';
+
+export interface Backend {
+  appInfo(): Promise<AppInfo>;
+  listUsers(): Promise<UserView[]>;
+  chooseUser(username: string): Promise<UserView>;
+  setLanguage(language: Lang): Promise<Lang>;
+  listLocations(): Promise<LocationView[]>;
+  listDepartments(): Promise<DepartmentView[]>;
+  listSuppliers(): Promise<SupplierView[]>;
+  searchItems(query: string, limit: number): Promise<ItemView[]>;
+  findItem(identifier: string): Promise<ItemView>;
+  stock(filter: StockFilter): Promise<StockRow[]>;
+  fefoChoices(item: string, location: string): Promise<LotChoice[]>;
+  postDocument(request: DocumentRequest): Promise<DocumentView>;
+  movements(filter: MovementFilter): Promise<MovementView[]>;
+  trace(lotOrSerial: string): Promise<MovementView[]>;
+  document(number: string): Promise<DocumentView>;
+}
+
+/** Whatever a command rejected with, as `{code, message}`. A rejection that is
+ * not an ApiError (a bug, a missing command) keeps its text under `unexpected`. */
+export function asApiError(error: unknown): ApiError {
+  if (error && typeof error === 'object' && 'code' in error && 'message' in error) {
+    return { code: String((error as ApiError).code), message: String((error as ApiError).message) };
+  }
+  if (error instanceof Error) return { code: 'unexpected', message: error.message };
+  return { code: 'unexpected', message: String(error) };
+}
+
+export class TauriBackend implements Backend {
+  private async call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+    try {
+      return await invoke<T>(command, args);
+    } catch (error) {
+      throw asApiError(error);
+    }
+  }
+  appInfo() { return this.call<AppInfo>('app_info'); }
+  listUsers() { return this.call<UserView[]>('list_users'); }
+  chooseUser(username: string) { return this.call<UserView>('choose_user', { username }); }
+  setLanguage(language: Lang) { return this.call<Lang>('set_language', { language }); }
+  listLocations() { return this.call<LocationView[]>('list_locations'); }
+  listDepartments() { return this.call<DepartmentView[]>('list_departments'); }
+  listSuppliers() { return this.call<SupplierView[]>('list_suppliers'); }
+  searchItems(query: string, limit: number) { return this.call<ItemView[]>('search_items', { query, limit }); }
+  findItem(identifier: string) { return this.call<ItemView>('find_item', { identifier }); }
+  stock(filter: StockFilter) { return this.call<StockRow[]>('stock', { filter }); }
+  fefoChoices(item: string, location: string) { return this.call<LotChoice[]>('fefo_choices', { item, location }); }
+  postDocument(request: DocumentRequest) { return this.call<DocumentView>('post_document', { request }); }
+  movements(filter: MovementFilter) { return this.call<MovementView[]>('movements', { filter }); }
+  trace(lotOrSerial: string) { return this.call<MovementView[]>('trace', { lotOrSerial }); }
+  document(number: string) { return this.call<DocumentView>('document', { number }); }
+}
+
+export const BackendContext = createContext<Backend | null>(null);
+
+export function useBackend(): Backend {
+  const backend = useContext(BackendContext);
+  if (!backend) throw new Error('BackendContext is not provided');
+  return backend;
+}
+
+/** Inside the Tauri webview the real backend, elsewhere the fake. */
+export function isTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
