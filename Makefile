@@ -38,7 +38,7 @@ build: deps ui-build
 # The end-to-end test drives the real app through tauri-driver + WebKitWebDriver
 # on its own Xvfb display; it saves screenshots under artifacts/.
 e2e: test-deps ui-build
-	$(CARGO) test --test e2e -- --ignored --nocapture
+	timeout 900 $(CARGO) test --test e2e -- --ignored --nocapture
 
 # The TypeScript types are generated from the Rust DTOs by `cargo test`;
 # a clean clone must already hold exactly what the code generates.

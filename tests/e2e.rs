@@ -15,6 +15,19 @@ use std::time::{Duration, Instant};
 
 const ITEM: &str = "09506000134352";
 const WAIT: Duration = Duration::from_secs(30);
+/// Longest any single WebDriver command may take before the test fails naming it.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Runs one WebDriver step with a deadline, so a hung driver fails the test
+/// with the step's name instead of stalling CI.
+async fn step<T, E: std::fmt::Debug>(name: &str, future: impl std::future::Future<Output = Result<T, E>>) -> T {
+    eprintln!("e2e: {name}");
+    match tokio::time::timeout(COMMAND_TIMEOUT, future).await {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => panic!("{name}: {error:?}"),
+        Err(_) => panic!("{name}: no answer from the WebDriver within {COMMAND_TIMEOUT:?}"),
+    }
+}
 
 /// Kills a child process when the test ends, however it ends.
 struct Reaped(Child);
@@ -87,21 +100,31 @@ fn prepare_ledger(path: &Path) {
 }
 
 async fn element(client: &Client, css: &str) -> fantoccini::elements::Element {
-    client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"))
+    step(&format!("find {css}"), client.wait().at_most(WAIT).for_element(Locator::Css(css))).await
+}
+
+async fn click(client: &Client, css: &str) {
+    let target = element(client, css).await;
+    step(&format!("click {css}"), target.click()).await;
+}
+
+async fn select(client: &Client, css: &str, value: &str) {
+    let target = element(client, css).await;
+    step(&format!("select {value} in {css}"), target.select_by_value(value)).await;
 }
 
 async fn type_into(client: &Client, css: &str, text: &str) {
     let field = element(client, css).await;
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+    step(&format!("clear {css}"), field.clear()).await;
+    step(&format!("type into {css}"), field.send_keys(text)).await;
 }
 
 /// Waits until the element's text contains `needle`, returning the text.
 async fn text_containing(client: &Client, css: &str, needle: &str) -> String {
     let started = Instant::now();
     loop {
-        if let Ok(found) = client.find(Locator::Css(css)).await {
-            if let Ok(text) = found.text().await {
+        if let Ok(Ok(found)) = tokio::time::timeout(COMMAND_TIMEOUT, client.find(Locator::Css(css))).await {
+            if let Ok(Ok(text)) = tokio::time::timeout(COMMAND_TIMEOUT, found.text()).await {
                 if text.contains(needle) {
                     return text;
                 }
@@ -121,7 +144,7 @@ async fn text_containing(client: &Client, css: &str, needle: &str) -> String {
 async fn save_screenshot(client: &Client, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
     std::fs::create_dir_all(&dir).unwrap();
-    let png = client.screenshot().await.unwrap();
+    let png = step("screenshot", client.screenshot()).await;
     std::fs::write(dir.join(name), png).unwrap();
 }
 
@@ -130,11 +153,11 @@ async fn stock_quantity(client: &Client, expected: i64) -> i64 {
     let started = Instant::now();
     loop {
         let mut total = 0;
-        for row in client.find_all(Locator::Css("[data-testid=stock-row]")).await.unwrap() {
-            if row.attr("data-code").await.unwrap().as_deref() == Some(ITEM)
-                && row.attr("data-location").await.unwrap().as_deref() == Some("MAIN")
+        for row in step("list stock rows", client.find_all(Locator::Css("[data-testid=stock-row]"))).await {
+            if step("row code", row.attr("data-code")).await.as_deref() == Some(ITEM)
+                && step("row location", row.attr("data-location")).await.as_deref() == Some("MAIN")
             {
-                total += row.attr("data-quantity").await.unwrap().unwrap_or_default().parse::<i64>().unwrap();
+                total += step("row quantity", row.attr("data-quantity")).await.unwrap_or_default().parse::<i64>().unwrap();
             }
         }
         if total == expected || started.elapsed() > WAIT {
@@ -183,35 +206,35 @@ async fn a_clerk_receives_issues_and_reads_the_stock_in_the_real_app() {
         }
     };
 
-    element(&client, "[data-testid=user-option-wangli]").await.click().await.unwrap();
+    click(&client, "[data-testid=user-option-wangli]").await;
 
     // Receive 10 into MAIN.
-    element(&client, "[data-testid=nav-receive]").await.click().await.unwrap();
-    element(&client, "[data-testid=receive-location]").await.select_by_value("MAIN").await.unwrap();
+    click(&client, "[data-testid=nav-receive]").await;
+    select(&client, "[data-testid=receive-location]", "MAIN").await;
     type_into(&client, "[data-testid=receive-item]", &format!("{ITEM}\n")).await;
     type_into(&client, "[data-testid=receive-lot]", "E2E-L1").await;
     type_into(&client, "[data-testid=receive-expiry]", "2099-06-30").await;
     type_into(&client, "[data-testid=receive-qty]", "10").await;
-    element(&client, "[data-testid=receive-submit]").await.click().await.unwrap();
+    click(&client, "[data-testid=receive-submit]").await;
     let receipt = text_containing(&client, "[data-testid=receive-result]", "RK-E2E-000001").await;
     println!("receipt banner: {receipt}");
     save_screenshot(&client, "e2e-receive.png").await;
 
     // Issue 3 to ICU; FEFO picks the only lot.
-    element(&client, "[data-testid=nav-issue]").await.click().await.unwrap();
-    element(&client, "[data-testid=issue-location]").await.select_by_value("MAIN").await.unwrap();
-    element(&client, "[data-testid=issue-department]").await.select_by_value("ICU").await.unwrap();
+    click(&client, "[data-testid=nav-issue]").await;
+    select(&client, "[data-testid=issue-location]", "MAIN").await;
+    select(&client, "[data-testid=issue-department]", "ICU").await;
     type_into(&client, "[data-testid=issue-item]", &format!("{ITEM}\n")).await;
     type_into(&client, "[data-testid=issue-qty]", "3").await;
-    element(&client, "[data-testid=issue-submit]").await.click().await.unwrap();
+    click(&client, "[data-testid=issue-submit]").await;
     let issue = text_containing(&client, "[data-testid=issue-result]", "CK-E2E-000001").await;
     println!("issue banner: {issue}");
 
     // The stock screen shows 7 at MAIN.
-    element(&client, "[data-testid=nav-stock]").await.click().await.unwrap();
+    click(&client, "[data-testid=nav-stock]").await;
     let quantity = stock_quantity(&client, 7).await;
     save_screenshot(&client, "e2e-stock.png").await;
-    client.close().await.unwrap();
+    step("close the session", client.close()).await;
     assert_eq!(quantity, 7, "10 received − 3 issued");
 
     // And the ledger file agrees with the screen.
