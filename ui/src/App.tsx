@@ -8,7 +8,7 @@ import type { Lang } from './bindings/Lang';
 import type { UserView } from './bindings/UserView';
 import { asApiError, useBackend } from './api/backend';
 import { ErrorBanner, Spinner } from './components';
-import { enumKey, LangContext, translator, useI18n, type TextKey } from './i18n';
+import { LangContext, ROLE_TEXT, translator, useI18n, type TextKey } from './i18n';
 import { StockScreen } from './screens/Stock';
 import { ReceiveScreen } from './screens/Receive';
 import { IssueScreen } from './screens/Issue';
@@ -45,7 +45,7 @@ function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]
             <span className="avatar" aria-hidden="true">{u.display_name.slice(0, 1)}</span>
             <span className="user-text">
               <strong>{u.display_name}</strong>
-              <span className="muted">{u.username} · {t(enumKey('role', u.role))}</span>
+              <span className="muted">{u.username} · {t(ROLE_TEXT[u.role])}</span>
             </span>
           </button>
         ))}
@@ -76,6 +76,9 @@ export function App() {
     }
   }, [backend]);
 
+  // Each navigation re-reads app_info, so expiry colours follow the workstation's date past midnight.
+  const go = useCallback((next: Screen) => { setScreen(next); setError(null); void reload(); }, [reload]);
+
   useEffect(() => {
     void reload();
     backend.listUsers().then(setUsers, (e) => setError(asApiError(e))).finally(() => setUsersLoading(false));
@@ -94,11 +97,11 @@ export function App() {
       // e.code keeps working when Alt+digit produces another character (macOS layouts).
       const digit = e.code.startsWith('Digit') ? e.code.slice(5) : e.key;
       const target = SCREENS.find((s) => s.key === digit);
-      if (target) { e.preventDefault(); setScreen(target.id); setError(null); }
+      if (target) { e.preventDefault(); go(target.id); }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [signedIn]);
+  }, [signedIn, go]);
 
   const choose = async (username: string) => {
     try {
@@ -129,7 +132,6 @@ export function App() {
     setError(apiError);
   }, []);
   const clearError = useCallback(() => setError(null), []);
-  const go = (next: Screen) => { setScreen(next); setError(null); };
 
   const banner = <ErrorBanner error={error} onDismiss={clearError} />;
   const user = info?.user ?? null;
@@ -148,7 +150,7 @@ export function App() {
             {info ? <span className="today" title={t('today')}>{info.today}</span> : null}
             {user ? (
               <span className="current-user" data-testid="current-user">
-                {user.display_name} <span className="role">{t(enumKey('role', user.role))}</span>
+                {user.display_name} <span className="role">{t(ROLE_TEXT[user.role])}</span>
               </span>
             ) : null}
             {user && !choosing ? (

@@ -1,7 +1,7 @@
 // Small building blocks shared by the screens: banners, labelled fields, the
 // item code field (resolves on Enter or blur, the way a scanner "types"), the
 // spinner, and the Enter-submits rule for forms.
-import { useRef, useState, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
+import { useRef, useState, type KeyboardEvent, type ReactNode, type RefObject, type SelectHTMLAttributes } from 'react';
 import type { ApiError } from './bindings/ApiError';
 import type { DocumentView } from './bindings/DocumentView';
 import type { ItemView } from './bindings/ItemView';
@@ -85,13 +85,23 @@ export function enterSubmits(e: KeyboardEvent<HTMLFormElement>) {
   }
 }
 
-/** Moves focus to the element with this data-testid once the current render is on screen. */
+/**
+ * Moves focus to the element with this data-testid once it is on screen: the
+ * element may appear only with the render that the current state change
+ * causes (a serial select, the override panel), so it retries briefly.
+ */
 export function focusTestId(testId: string, select = false) {
-  setTimeout(() => {
+  let tries = 0;
+  const attempt = () => {
     const element = document.querySelector<HTMLInputElement | HTMLSelectElement>(`[data-testid="${testId}"]`);
-    element?.focus();
-    if (select && element instanceof HTMLInputElement) element.select();
-  }, 0);
+    if (element && !element.disabled) {
+      element.focus();
+      if (select && element instanceof HTMLInputElement) element.select();
+    } else if (++tries < 20) {
+      setTimeout(attempt, 25);
+    }
+  };
+  setTimeout(attempt, 0);
 }
 
 /**
@@ -212,6 +222,18 @@ export function ItemField({
       ) : null}
     </div>
   );
+}
+
+/**
+ * A select that exists under its test id only once its options have loaded,
+ * so whoever waits for the element (a person, WebDriver) finds its options too.
+ */
+export function LoadedSelect({ loaded, children, ...props }: { loaded: boolean } & SelectHTMLAttributes<HTMLSelectElement> & { 'data-testid': string }) {
+  const { t } = useI18n();
+  if (!loaded) {
+    return <select key="loading" disabled aria-busy="true" className={props.className}><option>{t('loading')}</option></select>;
+  }
+  return <select key="loaded" {...props}>{children}</select>;
 }
 
 export function Spinner({ label }: { label?: string }) {

@@ -4,6 +4,8 @@
 // dictionary fails the type check; a test also checks for empty texts.
 import { createContext, useContext } from 'react';
 import type { Lang } from './bindings/Lang';
+import type { MovementKind } from './bindings/MovementKind';
+import type { Role } from './bindings/Role';
 
 const zh = {
   appTitle: 'MedLedger 医疗耗材库存',
@@ -67,7 +69,6 @@ const zh = {
   posting: '过账中…',
   enterToPost: '在任意字段按回车即可过账',
   invalidQuantity: '数量必须是大于零的整数',
-  postedLines: '本单明细',
 
   // Receive
   receiveIntro: '按送货单逐行入库；库位和供应商在下一行保留。',
@@ -130,7 +131,7 @@ const zh = {
   document: '单号',
   user: '操作员',
   trace: '追溯',
-  traceHint: '输入批号或序列号，回车追溯',
+  traceHint: '批号或序列号，回车追溯',
   traceOf: '追溯 {value}：共 {count} 条，按时间先后',
   traceEmpty: '没有批号或序列号为 {value} 的记录。',
   recentMovements: '最近 {count} 条（最多 {limit} 条，最新在前）',
@@ -222,7 +223,6 @@ const en: Dictionary = {
   posting: 'Posting…',
   enterToPost: 'Press Enter in any field to post',
   invalidQuantity: 'The quantity must be a whole number above zero',
-  postedLines: 'Lines posted',
 
   receiveIntro: 'Receive a delivery line by line; location and supplier stay for the next line.',
   receiveLocation: 'Receive into',
@@ -281,7 +281,7 @@ const en: Dictionary = {
   document: 'Document',
   user: 'User',
   trace: 'Trace',
-  traceHint: 'Lot or serial, then Enter to trace',
+  traceHint: 'Lot or serial to trace',
   traceOf: 'Trace of {value}: {count} movements, oldest first',
   traceEmpty: 'Nothing recorded for lot or serial {value}.',
   recentMovements: 'Latest {count} (at most {limit}, newest first)',
@@ -320,11 +320,18 @@ export function translator(lang: Lang): Translate {
     Object.entries(values ?? {}).reduce((text, [name, value]) => text.split(`{${name}}`).join(String(value)), dictionary[key] ?? key);
 }
 
-/** The dictionary key for a snake_case enum value: prefix + PascalCase. */
-export function enumKey(prefix: 'role' | 'kind', value: string): TextKey {
-  const pascal = value.split('_').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
-  return `${prefix}${pascal}` as TextKey;
-}
+/** Every role the core knows, with its words; a new Role in the bindings fails the type check here. */
+export const ROLE_TEXT: Record<Role, TextKey> = {
+  clerk: 'roleClerk', stocktaker: 'roleStocktaker', department: 'roleDepartment', manager: 'roleManager',
+  purchasing: 'rolePurchasing', auditor: 'roleAuditor', admin: 'roleAdmin',
+};
+
+/** Every movement kind the core records, with its words (likewise checked against the bindings). */
+export const KIND_TEXT: Record<MovementKind, TextKey> = {
+  receive: 'kindReceive', issue: 'kindIssue', transfer_out: 'kindTransferOut', transfer_in: 'kindTransferIn',
+  return_from_department: 'kindReturnFromDepartment', return_to_supplier: 'kindReturnToSupplier', adjust: 'kindAdjust',
+  count: 'kindCount', quarantine: 'kindQuarantine', release: 'kindRelease', scrap: 'kindScrap', consume: 'kindConsume',
+};
 
 export const LangContext = createContext<{ lang: Lang; t: Translate }>({ lang: 'zh', t: translator('zh') });
 

@@ -10,7 +10,7 @@ import type { ItemView } from '../bindings/ItemView';
 import type { LocationView } from '../bindings/LocationView';
 import type { Override } from '../bindings/Override';
 import { asApiError, useBackend } from '../api/backend';
-import { enterSubmits, Field, focusTestId, ItemField, ResultBanner } from '../components';
+import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner } from '../components';
 import { pick } from '../format';
 import { useI18n, type TextKey } from '../i18n';
 import { LotPicker, useLotChoices } from './LotPicker';
@@ -62,8 +62,7 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
       setPosted(null);
       const apiError = asApiError(error);
       if (apiError.code === 'insufficient_stock' && !request.override) {
-        setRefused(request);
-        focusTestId('issue-override-manager');
+        setRefused(request); // the panel's manager field takes the focus
       } else if (apiError.code === 'lot_expired') {
         // The chosen lot cannot go out: back to FEFO, with fresh choices.
         setLot(''); setSerial('');
@@ -112,15 +111,15 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
           <legend>{t('documentHeader')}</legend>
           <div className="row">
             <Field label={t('issueFrom')}>
-              <select data-testid="issue-location" autoFocus value={location} onChange={(e) => setLocation(e.target.value)}>
+              <LoadedSelect loaded={locations.length > 0} data-testid="issue-location" autoFocus value={location} onChange={(e) => setLocation(e.target.value)}>
                 {locations.map((l) => <option key={l.code} value={l.code}>{l.code} · {pick(lang, l.name, l.name_en)}</option>)}
-              </select>
+              </LoadedSelect>
             </Field>
             <Field label={t('department')} hint={fieldProblem('department')}>
-              <select data-testid="issue-department" value={department} onChange={(e) => { setDepartment(e.target.value); setProblem(null); setRefused(null); }}>
+              <LoadedSelect loaded={departments.length > 0} data-testid="issue-department" value={department} onChange={(e) => { setDepartment(e.target.value); setProblem(null); setRefused(null); }}>
                 <option value="">{t('chooseDepartment')}</option>
                 {departments.map((d) => <option key={d.code} value={d.code}>{d.code} · {pick(lang, d.name, d.name_en)}</option>)}
-              </select>
+              </LoadedSelect>
             </Field>
           </div>
         </fieldset>
@@ -165,7 +164,7 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
           <p className="muted">{t('overrideIntro', { quantity: refused.lines[0]?.quantity ?? '' })}</p>
           <div className="row">
             <Field label={t('overrideManager')}>
-              <input data-testid="issue-override-manager" value={manager} onChange={(e) => setManager(e.target.value)} autoComplete="off" spellCheck={false} />
+              <input data-testid="issue-override-manager" autoFocus value={manager} onChange={(e) => setManager(e.target.value)} autoComplete="off" spellCheck={false} />
             </Field>
             <Field label={t('overrideReason')} wide>
               <input data-testid="issue-override-reason" value={reason} onChange={(e) => setReason(e.target.value)} autoComplete="off" />

@@ -6,7 +6,7 @@ import type { MovementView } from '../bindings/MovementView';
 import { useBackend } from '../api/backend';
 import { Spinner } from '../components';
 import { localTime, pick, signedQuantity } from '../format';
-import { enumKey, useI18n } from '../i18n';
+import { KIND_TEXT, useI18n } from '../i18n';
 
 export const MOVEMENT_LIMIT = 500;
 
@@ -79,8 +79,8 @@ export function MovementsScreen({ onError }: { onError: (e: unknown) => void }) 
           <tbody>
             {rows.map((m) => (
               <tr key={m.id} data-testid="movement-row" data-kind={m.kind} data-lot={m.lot ?? ''} data-quantity={m.quantity}>
-                <td className="mono nowrap">{localTime(m.recorded_at)}</td>
-                <td className="nowrap"><span className={`kind kind-${m.kind}`}>{t(enumKey('kind', m.kind))}</span></td>
+                <td className="mono time-cell">{localTime(m.recorded_at)}</td>
+                <td className="nowrap"><span className={`kind kind-${m.kind}`}>{t(KIND_TEXT[m.kind])}</span></td>
                 <td className="mono nowrap">{m.document_number ?? ''}</td>
                 <td title={m.item}>{pick(lang, m.item_name, m.item_name_en)}</td>
                 <td className="mono">{m.lot ?? ''}</td>
@@ -89,9 +89,9 @@ export function MovementsScreen({ onError }: { onError: (e: unknown) => void }) 
                 <td className={`num ${m.kind === 'count' ? 'count' : m.quantity < 0 ? 'negative' : 'positive'}`}>
                   {signedQuantity(m.quantity, m.kind === 'count')}
                 </td>
-                <td className="nowrap">
+                <td>
                   {m.user}
-                  {m.override_by ? <span className="override-mark" title={m.reason ?? ''}> ⚑ {t('approvedBy', { manager: m.override_by })}</span> : null}
+                  {m.override_by ? <span className="override-mark" data-testid="override-mark" title={`${t('approvedBy', { manager: m.override_by })}${m.reason ? ` — ${m.reason}` : ''}`}>⚑ {m.override_by}</span> : null}
                 </td>
               </tr>
             ))}

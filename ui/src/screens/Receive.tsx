@@ -7,7 +7,7 @@ import type { ItemView } from '../bindings/ItemView';
 import type { LocationView } from '../bindings/LocationView';
 import type { SupplierView } from '../bindings/SupplierView';
 import { asApiError, useBackend } from '../api/backend';
-import { enterSubmits, Field, focusTestId, ItemField, ResultBanner } from '../components';
+import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner } from '../components';
 import { daysUntil, expiryClass, isIsoDate } from '../expiry';
 import { pick } from '../format';
 import { useI18n, type TextKey } from '../i18n';
@@ -47,6 +47,7 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
   const { t, lang } = useI18n();
   const [locations, setLocations] = useState<LocationView[]>([]);
   const [suppliers, setSuppliers] = useState<SupplierView[]>([]);
+  const [suppliersLoaded, setSuppliersLoaded] = useState(false);
   const [location, setLocation] = useState('');
   const [supplier, setSupplier] = useState('');
   const [line, setLine] = useState<ReceiveLine>(EMPTY_LINE);
@@ -60,7 +61,7 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
       setLocations(all);
       setLocation((current) => current || (all.find((l) => l.code === 'MAIN') ?? all[0])?.code || '');
     }, onError);
-    backend.listSuppliers().then(setSuppliers, onError);
+    backend.listSuppliers().then((all) => { setSuppliers(all); setSuppliersLoaded(true); }, onError);
   }, [backend, onError]);
 
   const set = (patch: Partial<ReceiveLine>) => {
@@ -143,15 +144,15 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
           <legend>{t('documentHeader')}</legend>
           <div className="row">
             <Field label={t('receiveLocation')}>
-              <select data-testid="receive-location" autoFocus value={location} onChange={(e) => setLocation(e.target.value)}>
+              <LoadedSelect loaded={locations.length > 0} data-testid="receive-location" autoFocus value={location} onChange={(e) => setLocation(e.target.value)}>
                 {locations.map((l) => <option key={l.code} value={l.code}>{l.code} · {pick(lang, l.name, l.name_en)}</option>)}
-              </select>
+              </LoadedSelect>
             </Field>
             <Field label={t('supplier')} hint={t('optional')}>
-              <select data-testid="receive-supplier" value={supplier} onChange={(e) => setSupplier(e.target.value)}>
+              <LoadedSelect loaded={suppliersLoaded} data-testid="receive-supplier" value={supplier} onChange={(e) => setSupplier(e.target.value)}>
                 <option value="">{t('noSupplier')}</option>
                 {suppliers.map((s) => <option key={s.code} value={s.code}>{s.code} · {pick(lang, s.name, s.name_en)}</option>)}
-              </select>
+              </LoadedSelect>
             </Field>
           </div>
         </fieldset>

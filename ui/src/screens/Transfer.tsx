@@ -6,7 +6,7 @@ import type { DocumentView } from '../bindings/DocumentView';
 import type { ItemView } from '../bindings/ItemView';
 import type { LocationView } from '../bindings/LocationView';
 import { asApiError, useBackend } from '../api/backend';
-import { enterSubmits, Field, focusTestId, ItemField, ResultBanner } from '../components';
+import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner } from '../components';
 import { pick } from '../format';
 import { useI18n, type TextKey } from '../i18n';
 import { LotPicker, useLotChoices } from './LotPicker';
@@ -89,14 +89,14 @@ export function TransferScreen({ onError, clearError }: { onError: (e: unknown) 
           <legend>{t('documentHeader')}</legend>
           <div className="row">
             <Field label={t('from')}>
-              <select data-testid="transfer-from" autoFocus value={from} onChange={(e) => setFrom(e.target.value)}>{options('')}</select>
+              <LoadedSelect loaded={locations.length > 0} data-testid="transfer-from" autoFocus value={from} onChange={(e) => setFrom(e.target.value)}>{options('')}</LoadedSelect>
             </Field>
             <span className="arrow" aria-hidden="true">→</span>
             <Field label={t('to')} hint={fieldProblem('to')}>
-              <select data-testid="transfer-to" value={to} onChange={(e) => { setTo(e.target.value); setProblem(null); }}>
+              <LoadedSelect loaded={locations.length > 0} data-testid="transfer-to" value={to} onChange={(e) => { setTo(e.target.value); setProblem(null); }}>
                 <option value="">{t('chooseDestination')}</option>
                 {options(from)}
-              </select>
+              </LoadedSelect>
             </Field>
           </div>
         </fieldset>
