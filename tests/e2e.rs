@@ -29,14 +29,26 @@ async fn step<T, E: std::fmt::Debug>(name: &str, future: impl std::future::Futur
     }
 }
 
-/// Kills a child process when the test ends, however it ends.
+/// Kills a child process, and everything it started, when the test ends,
+/// however it ends: children are spawned as leaders of their own process
+/// group (tauri-driver starts WebKitWebDriver, which starts the app).
 struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A command that will lead its own process group.
+fn grouped(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(program);
+    command.process_group(0);
+    command
 }
 
 fn free_port() -> u16 {
@@ -45,7 +57,7 @@ fn free_port() -> u16 {
 
 /// Xvfb on the first free display it finds (it reports the number on a pipe).
 fn start_xvfb() -> (Reaped, String) {
-    let mut child = Command::new("Xvfb")
+    let mut child = grouped("Xvfb")
         .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -179,7 +191,7 @@ async fn a_clerk_receives_issues_and_reads_the_stock_in_the_real_app() {
     let port = free_port();
     let native_port = free_port();
     let _driver = Reaped(
-        Command::new(tauri_driver())
+        grouped(tauri_driver())
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("DISPLAY", &display)
             .env("MEDLEDGER_DB", &db)
