@@ -71,7 +71,7 @@ ui-build: ui-deps
 # System packages, installed only when missing: as root directly, else with sudo.
 deps:
 	@scripts/install-packages.sh $(BUILD_PACKAGES)
-	@command -v node >/dev/null && command -v $(NPM) >/dev/null || scripts/install-packages.sh nodejs npm
+	@scripts/check-node.sh
 
 test-deps: deps
 	@scripts/install-packages.sh $(TEST_PACKAGES)
