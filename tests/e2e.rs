@@ -97,7 +97,12 @@ fn prepare_ledger(path: &Path) {
     ledger.add_department("ICU", "重症医学科", "Intensive Care Unit", "CC-101", None).unwrap();
     ledger.add_supplier("SUP01", "上海康衡医疗器械有限公司", "Shanghai Kangheng Medical", "").unwrap();
     ledger
-        .add_user(&NewUser { username: "wangli".into(), display_name: "王丽".into(), role: Role::Clerk, language: Lang::Zh })
+        .add_user(&NewUser {
+            username: "wangli".into(),
+            display_name: "王丽".into(),
+            role: Role::Clerk,
+            language: Lang::Zh,
+        })
         .unwrap();
     ledger
         .add_item(&NewItem {
@@ -169,7 +174,8 @@ async fn stock_quantity(client: &Client, expected: i64) -> i64 {
             if step("row code", row.attr("data-code")).await.as_deref() == Some(ITEM)
                 && step("row location", row.attr("data-location")).await.as_deref() == Some("MAIN")
             {
-                total += step("row quantity", row.attr("data-quantity")).await.unwrap_or_default().parse::<i64>().unwrap();
+                total +=
+                    step("row quantity", row.attr("data-quantity")).await.unwrap_or_default().parse::<i64>().unwrap();
             }
         }
         if total == expected || started.elapsed() > WAIT {

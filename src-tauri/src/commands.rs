@@ -22,9 +22,10 @@ fn with_ledger<T>(state: &AppState, f: impl FnOnce(&mut Ledger) -> ledger::Resul
 
 fn session_user(state: &AppState) -> Reply<String> {
     let session = state.session.lock().expect("session lock");
-    session.username.clone().ok_or_else(|| {
-        ApiError::app("no_user", "请先选择操作员。", "Choose who is working first.", session.language)
-    })
+    session
+        .username
+        .clone()
+        .ok_or_else(|| ApiError::app("no_user", "请先选择操作员。", "Choose who is working first.", session.language))
 }
 
 #[tauri::command(async)]

@@ -31,7 +31,8 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                 Some(dir) => tempfile::Builder::new().prefix("medledger-bench").tempdir_in(dir)?,
                 None => tempfile::Builder::new().prefix("medledger-bench").tempdir()?,
             };
-            let options = LedgerBenchOptions { movements: *movements, keys: *keys, single_posts: (*single_posts).max(1) };
+            let options =
+                LedgerBenchOptions { movements: *movements, keys: *keys, single_posts: (*single_posts).max(1) };
             let report = ledger::bench::run(scratch.path(), &options, &mut |line| {
                 let _ = writeln!(std::io::stderr(), "bench: {line}");
             })?;
@@ -47,7 +48,10 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
 
 fn print_report(r: &LedgerBenchReport) {
     println!("ledger benchmark: {} movements over {} balance keys", r.movements, r.balance_keys);
-    println!("  build through the posting API     {:>10.1} s  ({:.0} lines/s)", r.build_seconds, r.build_lines_per_second);
+    println!(
+        "  build through the posting API     {:>10.1} s  ({:.0} lines/s)",
+        r.build_seconds, r.build_lines_per_second
+    );
     println!(
         "  durable single-line post          {:>10.0} /s (median {:.0} µs)",
         r.single_post_per_second, r.single_post_median_us
@@ -62,6 +66,9 @@ fn print_report(r: &LedgerBenchReport) {
         r.raw_indexed_insert_per_second, r.raw_indexed_insert_median_us, r.post_over_raw_indexed_ratio
     );
     println!("  1,000-line receipt                {:>10.0} lines/s", r.receipt_1000_lines_per_second);
-    println!("  list all on-hand stock            {:>10.1} ms ({} rows; target < 50 ms)", r.stock_list_ms, r.stock_rows);
+    println!(
+        "  list all on-hand stock            {:>10.1} ms ({} rows; target < 50 ms)",
+        r.stock_list_ms, r.stock_rows
+    );
     println!("  trace one lot                     {:>10.3} ms ({} movements; target < 5 ms)", r.trace_ms, r.trace_rows);
 }

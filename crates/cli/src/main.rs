@@ -453,7 +453,8 @@ fn fail(error: LedgerError, lang: Lang) -> Failure {
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Failure { user_error: false, message: e.to_string() })?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Failure { user_error: false, message: e.to_string() })?;
     println!("{text}");
     Ok(())
 }
@@ -477,8 +478,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
         }
         Command::Location { command } => match command {
             LocationCommand::Add { code, name, name_en, kind, department, min_temp, max_temp } => {
-                let kind = LocationKind::parse(kind)
-                    .ok_or_else(|| Failure::input(format!("--kind must be storeroom, department or cold, not {kind}")))?;
+                let kind = LocationKind::parse(kind).ok_or_else(|| {
+                    Failure::input(format!("--kind must be storeroom, department or cold, not {kind}"))
+                })?;
                 let view = ledger
                     .add_location(&NewLocation {
                         code: code.clone(),
@@ -493,7 +495,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 print_view(&view, json, || format!("location {} {}", view.code, view.name))?;
             }
             LocationCommand::List => {
-                print_rows(&ledger.locations().map_err(f)?, json, |l| format!("{:<12} {:<10} {}", l.code, l.kind, if en { &l.name_en } else { &l.name }))?;
+                print_rows(&ledger.locations().map_err(f)?, json, |l| {
+                    format!("{:<12} {:<10} {}", l.code, l.kind, if en { &l.name_en } else { &l.name })
+                })?;
             }
         },
         Command::Department { command } => match command {
@@ -502,7 +506,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 print_view(&view, json, || format!("department {} {}", view.code, view.name))?;
             }
             DepartmentCommand::List => {
-                print_rows(&ledger.departments().map_err(f)?, json, |d| format!("{:<8} {}", d.code, if en { &d.name_en } else { &d.name }))?;
+                print_rows(&ledger.departments().map_err(f)?, json, |d| {
+                    format!("{:<8} {}", d.code, if en { &d.name_en } else { &d.name })
+                })?;
             }
         },
         Command::Supplier { command } => match command {
@@ -511,7 +517,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 print_view(&view, json, || format!("supplier {} {}", view.code, view.name))?;
             }
             SupplierCommand::List => {
-                print_rows(&ledger.suppliers().map_err(f)?, json, |s| format!("{:<8} {}", s.code, if en { &s.name_en } else { &s.name }))?;
+                print_rows(&ledger.suppliers().map_err(f)?, json, |s| {
+                    format!("{:<8} {}", s.code, if en { &s.name_en } else { &s.name })
+                })?;
             }
         },
         Command::User { command } => match command {
@@ -524,7 +532,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 print_view(&view, json, || format!("user {} ({})", view.username, view.role))?;
             }
             UserCommand::List => {
-                print_rows(&ledger.users().map_err(f)?, json, |u| format!("{:<12} {:<10} {}", u.username, u.role, u.display_name))?;
+                print_rows(&ledger.users().map_err(f)?, json, |u| {
+                    format!("{:<12} {:<10} {}", u.username, u.role, u.display_name)
+                })?;
             }
         },
         Command::Item { command } => match command {
@@ -555,35 +565,49 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 print_view(&view, json, || format!("item {} {}", view.code, view.name))?;
             }
             ItemCommand::List { search, limit } => {
-                print_rows(&ledger.items(search, *limit).map_err(f)?, json, |i| format!("{:<16} {}", i.code, if en { &i.name_en } else { &i.name }))?;
+                print_rows(&ledger.items(search, *limit).map_err(f)?, json, |i| {
+                    format!("{:<16} {}", i.code, if en { &i.name_en } else { &i.name })
+                })?;
             }
             ItemCommand::Show { identifier } => {
                 let view = ledger.item(identifier).map_err(f)?;
-                print_view(&view, json, || format!("{} {} {} {}", view.code, view.name, view.specification, view.unit))?;
+                print_view(&view, json, || {
+                    format!("{} {} {} {}", view.code, view.name, view.specification, view.unit)
+                })?;
             }
         },
         Command::Receive(a) => {
-            let mut request = one_line(DocumentKind::Receipt, &cli.user, &a.location, LineRequest {
-                item: a.item.clone(),
-                lot: a.lot.clone(),
-                expiry: a.expiry,
-                production_date: a.production_date,
-                serial: a.serial.clone(),
-                quantity: a.qty,
-                unit_cost: a.unit_cost,
-            });
+            let mut request = one_line(
+                DocumentKind::Receipt,
+                &cli.user,
+                &a.location,
+                LineRequest {
+                    item: a.item.clone(),
+                    lot: a.lot.clone(),
+                    expiry: a.expiry,
+                    production_date: a.production_date,
+                    serial: a.serial.clone(),
+                    quantity: a.qty,
+                    unit_cost: a.unit_cost,
+                },
+            );
             request.supplier = a.supplier.clone();
             request.note = a.note.clone();
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Issue(a) => {
-            let mut request = one_line(DocumentKind::Issue, &cli.user, &a.location, LineRequest {
-                item: a.item.clone(),
-                lot: a.lot.clone(),
-                serial: a.serial.clone(),
-                quantity: a.qty,
-                ..LineRequest::default()
-            });
+            let mut request = one_line(
+                DocumentKind::Issue,
+                &cli.user,
+                &a.location,
+                LineRequest {
+                    item: a.item.clone(),
+                    lot: a.lot.clone(),
+                    serial: a.serial.clone(),
+                    quantity: a.qty,
+                    ..LineRequest::default()
+                },
+            );
             request.department = Some(a.department.clone());
             request.note = a.note.clone();
             request.override_ = a
@@ -593,26 +617,36 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Transfer(a) => {
-            let mut request = one_line(DocumentKind::Transfer, &cli.user, &a.from, LineRequest {
-                item: a.item.clone(),
-                lot: a.lot.clone(),
-                serial: a.serial.clone(),
-                quantity: a.qty,
-                ..LineRequest::default()
-            });
+            let mut request = one_line(
+                DocumentKind::Transfer,
+                &cli.user,
+                &a.from,
+                LineRequest {
+                    item: a.item.clone(),
+                    lot: a.lot.clone(),
+                    serial: a.serial.clone(),
+                    quantity: a.qty,
+                    ..LineRequest::default()
+                },
+            );
             request.to_location = Some(a.to.clone());
             request.note = a.note.clone();
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Count(a) => {
-            let request = one_line(DocumentKind::Stocktake, &cli.user, &a.location, LineRequest {
-                item: a.item.clone(),
-                lot: a.lot.clone(),
-                expiry: a.expiry,
-                serial: a.serial.clone(),
-                quantity: a.qty,
-                ..LineRequest::default()
-            });
+            let request = one_line(
+                DocumentKind::Stocktake,
+                &cli.user,
+                &a.location,
+                LineRequest {
+                    item: a.item.clone(),
+                    lot: a.lot.clone(),
+                    expiry: a.expiry,
+                    serial: a.serial.clone(),
+                    quantity: a.qty,
+                    ..LineRequest::default()
+                },
+            );
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Correct { document, reason, override_by } => {
@@ -657,16 +691,20 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             } else {
                 println!("{} {} {}", view.number.as_deref().unwrap_or("(draft)"), view.kind, view.status);
                 for l in &view.lines {
-                    println!("  {:>3} {} lot {} qty {}", l.line_no, l.item, l.lot.as_deref().unwrap_or("-"), l.quantity);
+                    println!(
+                        "  {:>3} {} lot {} qty {}",
+                        l.line_no,
+                        l.item,
+                        l.lot.as_deref().unwrap_or("-"),
+                        l.quantity
+                    );
                 }
             }
         }
         Command::Verify => {
             let mismatches = balance::verify(ledger.connection()).map_err(f)?;
-            let integrity: String = ledger
-                .connection()
-                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-                .map_err(|e| f(e.into()))?;
+            let integrity: String =
+                ledger.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| f(e.into()))?;
             let ok = mismatches.is_empty() && integrity == "ok";
             if json {
                 print_json(&serde_json::json!({"ok": ok, "integrity": integrity, "mismatches": mismatches}))?;
@@ -684,8 +722,13 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             } else {
                 println!(
                     "demo: {} items, {} locations, {} departments, {} suppliers, {} users, {} documents, {} movements",
-                    summary.items, summary.locations, summary.departments, summary.suppliers, summary.users,
-                    summary.documents, summary.movements
+                    summary.items,
+                    summary.locations,
+                    summary.departments,
+                    summary.suppliers,
+                    summary.users,
+                    summary.documents,
+                    summary.movements
                 );
             }
         }
@@ -784,7 +827,12 @@ fn post_loop(ledger: &mut Ledger, lines: usize, documents: u64) -> ledger::Resul
             min_temp_c: None,
             max_temp_c: None,
         })?;
-        ledger.add_item(&NewItem { code: LOOP_ITEM.into(), name: "测试品".into(), pack_size: 1, ..NewItem::default() })?;
+        ledger.add_item(&NewItem {
+            code: LOOP_ITEM.into(),
+            name: "测试品".into(),
+            pack_size: 1,
+            ..NewItem::default()
+        })?;
     }
     let stdout = std::io::stdout();
     for n in 0..documents {

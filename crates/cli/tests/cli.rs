@@ -64,17 +64,43 @@ fn setup() -> Db {
 fn the_walking_skeleton_receives_issues_transfers_counts_and_traces() {
     let db = setup();
     let receipt = db.json(&[
-        "receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--expiry", "2099-01-31", "--qty", "10",
-        "--supplier", "SUP1", "--unit-cost", "1.25",
+        "receive",
+        "--location",
+        "MAIN",
+        "--item",
+        "09506000134352",
+        "--lot",
+        "L1",
+        "--expiry",
+        "2099-01-31",
+        "--qty",
+        "10",
+        "--supplier",
+        "SUP1",
+        "--unit-cost",
+        "1.25",
     ]);
     assert_eq!(receipt["number"], "RK-S01-000001");
     assert!(receipt["id"].as_str().unwrap().len() == 36);
     assert_eq!(receipt["movements"][0]["quantity"], 10);
     assert_eq!(receipt["movements"][0]["unit_cost"], "1.25");
-    db.ok(&["receive", "--location", "MAIN", "--item", "9506000134352", "--lot", "L0", "--expiry", "2098-12-31", "--qty", "5"]);
+    db.ok(&[
+        "receive",
+        "--location",
+        "MAIN",
+        "--item",
+        "9506000134352",
+        "--lot",
+        "L0",
+        "--expiry",
+        "2098-12-31",
+        "--qty",
+        "5",
+    ]);
 
     // FEFO: L0 expires first, so an issue of 7 takes all of L0 and 2 of L1.
-    let issue = db.json(&["issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "7"]);
+    let issue =
+        db.json(&["issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "7"]);
     assert_eq!(issue["number"], "CK-S01-000001");
     let taken: Vec<(String, i64)> = issue["lines"]
         .as_array()
@@ -84,7 +110,19 @@ fn the_walking_skeleton_receives_issues_transfers_counts_and_traces() {
         .collect();
     assert_eq!(taken, vec![("L0".to_string(), 5), ("L1".to_string(), 2)]);
 
-    let transfer = db.json(&["transfer", "--from", "MAIN", "--to", "ICU-STORE", "--item", "09506000134352", "--lot", "L1", "--qty", "2"]);
+    let transfer = db.json(&[
+        "transfer",
+        "--from",
+        "MAIN",
+        "--to",
+        "ICU-STORE",
+        "--item",
+        "09506000134352",
+        "--lot",
+        "L1",
+        "--qty",
+        "2",
+    ]);
     assert_eq!(transfer["movements"].as_array().unwrap().len(), 2);
     db.json(&["count", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--qty", "5"]);
 
@@ -93,7 +131,9 @@ fn the_walking_skeleton_receives_issues_transfers_counts_and_traces() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["location"].as_str().unwrap().into(), r["lot"].as_str().unwrap().into(), r["quantity"].as_i64().unwrap()))
+        .map(|r| {
+            (r["location"].as_str().unwrap().into(), r["lot"].as_str().unwrap().into(), r["quantity"].as_i64().unwrap())
+        })
         .collect();
     assert_eq!(rows, vec![("ICU-STORE".into(), "L1".into(), 2), ("MAIN".into(), "L1".into(), 5)]);
     for field in ["item", "code", "name", "lot", "expiry", "serial", "location", "status", "quantity"] {
@@ -111,18 +151,72 @@ fn the_walking_skeleton_receives_issues_transfers_counts_and_traces() {
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     let db = setup();
-    db.ok(&["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--expiry", "2099-01-31", "--qty", "3"]);
+    db.ok(&[
+        "receive",
+        "--location",
+        "MAIN",
+        "--item",
+        "09506000134352",
+        "--lot",
+        "L1",
+        "--expiry",
+        "2099-01-31",
+        "--qty",
+        "3",
+    ]);
     let cases: &[(&[&str], &str)] = &[
-        (&["issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "4"], "insufficient_stock"),
-        (&["issue", "--location", "MAIN", "--department", "NOPE", "--item", "09506000134352", "--qty", "1"], "unknown_department"),
+        (
+            &["issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "4"],
+            "insufficient_stock",
+        ),
+        (
+            &["issue", "--location", "MAIN", "--department", "NOPE", "--item", "09506000134352", "--qty", "1"],
+            "unknown_department",
+        ),
         (&["receive", "--location", "MAIN", "--item", "12345", "--qty", "1"], "unknown_item"),
-        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--qty", "0"], "quantity_not_positive"),
-        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L9", "--expiry", "2001-01-01", "--qty", "1"], "lot_expired"),
+        (
+            &["receive", "--location", "MAIN", "--item", "09506000134352", "--lot", "L1", "--qty", "0"],
+            "quantity_not_positive",
+        ),
+        (
+            &[
+                "receive",
+                "--location",
+                "MAIN",
+                "--item",
+                "09506000134352",
+                "--lot",
+                "L9",
+                "--expiry",
+                "2001-01-01",
+                "--qty",
+                "1",
+            ],
+            "lot_expired",
+        ),
         (&["transfer", "--from", "MAIN", "--to", "MAIN", "--item", "09506000134352", "--qty", "1"], "same_location"),
-        (&["--user", "nobody", "receive", "--location", "MAIN", "--item", "09506000134352", "--qty", "1"], "unknown_user"),
+        (
+            &["--user", "nobody", "receive", "--location", "MAIN", "--item", "09506000134352", "--qty", "1"],
+            "unknown_user",
+        ),
         (&["item", "add", "--code", "09506000134352", "--name", "dup"], "duplicate_code"),
         (&["receive", "--location", "MAIN", "--item", "09506000134352", "--qty", "lots"], "--qty"),
-        (&["receive", "--location", "MAIN", "--item", "09506000134352", "--expiry", "2027-02-30", "--lot", "X", "--qty", "1"], "--expiry"),
+        (
+            &[
+                "receive",
+                "--location",
+                "MAIN",
+                "--item",
+                "09506000134352",
+                "--expiry",
+                "2027-02-30",
+                "--lot",
+                "X",
+                "--qty",
+                "1",
+            ],
+            "--expiry",
+        ),
     ];
     for (args, expected) in cases {
         let stderr = db.refused(args);
@@ -133,7 +227,19 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
 #[test]
 fn messages_follow_the_language() {
     let db = setup();
-    let out = db.run(&["--lang", "zh", "issue", "--location", "MAIN", "--department", "ICU", "--item", "09506000134352", "--qty", "1"]);
+    let out = db.run(&[
+        "--lang",
+        "zh",
+        "issue",
+        "--location",
+        "MAIN",
+        "--department",
+        "ICU",
+        "--item",
+        "09506000134352",
+        "--qty",
+        "1",
+    ]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("可用库存只有 0"), "{stderr}");
 }

@@ -73,9 +73,8 @@ fn killing_a_posting_process_never_leaves_a_partial_document() {
             )
             .unwrap();
         assert_eq!(partial, 0, "round {round}: partial documents");
-        let orphans: i64 = conn
-            .query_row("SELECT count(*) FROM movements WHERE document_id IS NULL", [], |r| r.get(0))
-            .unwrap();
+        let orphans: i64 =
+            conn.query_row("SELECT count(*) FROM movements WHERE document_id IS NULL", [], |r| r.get(0)).unwrap();
         assert_eq!(orphans, 0);
         assert_eq!(balance::verify(conn).unwrap(), vec![], "round {round}");
     }

@@ -95,7 +95,10 @@ pub(crate) fn record(tx: &Transaction<'_>, m: &MovementRecord, expires_on: Optio
                  ON CONFLICT (item_id, lot, serial, location_id, status) DO UPDATE SET quantity = quantity
                  RETURNING key_id",
             )?
-            .query_row(params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str(), expiry], |r| r.get(0))?;
+            .query_row(
+                params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str(), expiry],
+                |r| r.get(0),
+            )?;
         tx.prepare_cached(
             "UPDATE balances SET
                 quantity = ?2 + (SELECT coalesce(sum(quantity), 0) FROM movements
@@ -117,7 +120,17 @@ pub(crate) fn record(tx: &Transaction<'_>, m: &MovementRecord, expires_on: Optio
              RETURNING key_id",
         )?
         .query_row(
-            params![key.item_id, key.lot, key.serial, key.location_id, key.status.as_str(), expiry, m.quantity, m.hlc.0, m.node_id],
+            params![
+                key.item_id,
+                key.lot,
+                key.serial,
+                key.location_id,
+                key.status.as_str(),
+                expiry,
+                m.quantity,
+                m.hlc.0,
+                m.node_id
+            ],
             |r| r.get(0),
         )?
     };

@@ -132,7 +132,8 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
         let mut cursor = 0;
         while cursor < keys && written < options.movements {
             let end = (cursor + BENCH_LINES).min(keys).min(cursor + options.movements - written);
-            let lines: Vec<LineRequest> = (cursor..end).map(|k| key_line(k, if round == 0 { 1_000 } else { 10 })).collect();
+            let lines: Vec<LineRequest> =
+                (cursor..end).map(|k| key_line(k, if round == 0 { 1_000 } else { 10 })).collect();
             let mut request = receipt(lines);
             if round % 2 == 1 {
                 request.kind = DocumentKind::Issue;

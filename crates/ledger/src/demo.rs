@@ -42,7 +42,10 @@ fn read(dir: &Path, file: &str) -> Result<Vec<BTreeMap<String, String>>> {
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(file, e))?;
         if rows.len() == DEMO_ROWS_MAX {
-            return Err(LedgerError::InvalidInput { field: "demo", reason: format!("{file} has more than {DEMO_ROWS_MAX} rows") });
+            return Err(LedgerError::InvalidInput {
+                field: "demo",
+                reason: format!("{file} has more than {DEMO_ROWS_MAX} rows"),
+            });
         }
         rows.push(headers.iter().zip(record.iter()).map(|(h, v)| (h.to_string(), v.trim().to_string())).collect());
     }
@@ -63,7 +66,9 @@ fn opt(row: &BTreeMap<String, String>, name: &str) -> Option<String> {
 
 fn decimal(row: &BTreeMap<String, String>, name: &'static str) -> Result<Option<Decimal>> {
     opt(row, name)
-        .map(|s| s.parse::<Decimal>().map_err(|e| LedgerError::InvalidInput { field: name, reason: format!("{s}: {e}") }))
+        .map(|s| {
+            s.parse::<Decimal>().map_err(|e| LedgerError::InvalidInput { field: name, reason: format!("{s}: {e}") })
+        })
         .transpose()
 }
 
@@ -90,7 +95,12 @@ impl Ledger {
     pub fn load_demo(&mut self, dir: &Path) -> Result<DemoSummary> {
         let mut summary = DemoSummary::default();
         for row in read(dir, "suppliers.csv")? {
-            self.add_supplier(field(&row, "code"), field(&row, "name"), field(&row, "name_en"), field(&row, "contact_phone"))?;
+            self.add_supplier(
+                field(&row, "code"),
+                field(&row, "name"),
+                field(&row, "name_en"),
+                field(&row, "contact_phone"),
+            )?;
             summary.suppliers += 1;
         }
         for row in read(dir, "departments.csv")? {
@@ -159,17 +169,19 @@ impl Ledger {
         // Opening stock: one stocktake per location, equal keys summed.
         let mut by_location: BTreeMap<String, BTreeMap<(String, String, String), LineRequest>> = BTreeMap::new();
         for row in read(dir, "opening_stock.csv")? {
-            let key = (field(&row, "item").to_string(), field(&row, "lot").to_string(), field(&row, "serial").to_string());
+            let key =
+                (field(&row, "item").to_string(), field(&row, "lot").to_string(), field(&row, "serial").to_string());
             let quantity = integer(&row, "quantity")?;
-            let line = by_location.entry(field(&row, "location").to_string()).or_default().entry(key).or_insert(LineRequest {
-                item: field(&row, "item").into(),
-                lot: opt(&row, "lot"),
-                expiry: date(&row, "expiry")?,
-                production_date: date(&row, "production_date")?,
-                serial: opt(&row, "serial"),
-                quantity: 0,
-                unit_cost: decimal(&row, "unit_cost")?,
-            });
+            let line =
+                by_location.entry(field(&row, "location").to_string()).or_default().entry(key).or_insert(LineRequest {
+                    item: field(&row, "item").into(),
+                    lot: opt(&row, "lot"),
+                    expiry: date(&row, "expiry")?,
+                    production_date: date(&row, "production_date")?,
+                    serial: opt(&row, "serial"),
+                    quantity: 0,
+                    unit_cost: decimal(&row, "unit_cost")?,
+                });
             line.quantity += quantity;
         }
         for (location, lines) in by_location {

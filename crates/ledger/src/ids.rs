@@ -43,10 +43,12 @@ mod tests {
 
     #[test]
     fn seeded_ids_repeat_across_runs_and_are_version_7() {
-        let a: Vec<Uuid> = (0..3).map({
-            let mut ids = RandomIds::seeded(7);
-            move |i| ids.next_id(1_700_000_000_000 + i)
-        }).collect();
+        let a: Vec<Uuid> = (0..3)
+            .map({
+                let mut ids = RandomIds::seeded(7);
+                move |i| ids.next_id(1_700_000_000_000 + i)
+            })
+            .collect();
         let mut again = RandomIds::seeded(7);
         for (i, id) in a.iter().enumerate() {
             assert_eq!(*id, again.next_id(1_700_000_000_000 + i as i64));

@@ -50,12 +50,8 @@ pub fn is_valid_gtin(text: &str) -> bool {
         return false;
     }
     let (body, check) = bytes.split_at(bytes.len() - 1);
-    let sum: u32 = body
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
+    let sum: u32 =
+        body.iter().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
     (10 - sum % 10) % 10 == u32::from(check[0] - b'0')
 }
 
@@ -128,9 +124,9 @@ impl Ledger {
 
     /// All active users, by username.
     pub fn users(&self) -> Result<Vec<UserView>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT username, display_name, role, language FROM users WHERE active = 1 ORDER BY username",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT username, display_name, role, language FROM users WHERE active = 1 ORDER BY username")?;
         let rows = stmt.query_map([], user_row)?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -326,7 +322,10 @@ impl Ledger {
                 reason: "a cold-chain item needs its storage range (min and max °C)".into(),
             });
         }
-        if item.code.chars().all(|c| c.is_ascii_digit()) && matches!(item.code.len(), 8 | 12 | 13 | 14) && !is_valid_gtin(&item.code) {
+        if item.code.chars().all(|c| c.is_ascii_digit())
+            && matches!(item.code.len(), 8 | 12 | 13 | 14)
+            && !is_valid_gtin(&item.code)
+        {
             return Err(LedgerError::InvalidInput {
                 field: "code",
                 reason: format!("{} looks like a GTIN but its check digit is wrong", item.code),
@@ -356,7 +355,12 @@ impl Ledger {
             push(extra);
         }
         for (text, _) in &identifiers {
-            unique(&self.conn, "SELECT EXISTS(SELECT 1 FROM item_identifiers WHERE identifier = ?1)", text, "identifier")?;
+            unique(
+                &self.conn,
+                "SELECT EXISTS(SELECT 1 FROM item_identifiers WHERE identifier = ?1)",
+                text,
+                "identifier",
+            )?;
         }
         let supplier_id = match &item.default_supplier {
             Some(code) if !code.is_empty() => Some(self.supplier_id(code)?),
@@ -405,7 +409,8 @@ impl Ledger {
 
     /// Finds an item by any identifier (a GTIN in any length finds its GTIN-14 form).
     pub fn item(&self, identifier: &str) -> Result<ItemView> {
-        let id = resolve_item(&self.conn, identifier)?.ok_or_else(|| LedgerError::UnknownItem(identifier.to_string()))?;
+        let id =
+            resolve_item(&self.conn, identifier)?.ok_or_else(|| LedgerError::UnknownItem(identifier.to_string()))?;
         let mut stmt = self.conn.prepare_cached(&format!("{ITEM_SELECT} WHERE i.id = ?1"))?;
         let mut view = stmt.query_row([id], item_row)?;
         view.identifiers = self.identifiers_of(id)?;
@@ -422,9 +427,8 @@ impl Ledger {
                OR EXISTS (SELECT 1 FROM item_identifiers x WHERE x.item_id = i.id AND x.identifier LIKE ?1 ESCAPE '\\')
              ORDER BY i.code LIMIT ?2"
         ))?;
-        let mut items: Vec<ItemView> = stmt
-            .query_map(params![pattern, limit as i64], item_row)?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut items: Vec<ItemView> =
+            stmt.query_map(params![pattern, limit as i64], item_row)?.collect::<rusqlite::Result<_>>()?;
         for item in &mut items {
             let id = Uuid::parse_str(&item.id).expect("ids are UUIDs");
             item.identifiers = self.identifiers_of(id)?;

@@ -10,8 +10,8 @@ use crate::clock::{Clock, Hlc};
 use crate::error::{LedgerError, Result};
 use crate::ids::IdSource;
 use crate::master::lookup_id;
-use crate::query::fefo_rows;
 use crate::model::*;
+use crate::query::fefo_rows;
 use crate::store::{persist_hlc, stamp, Ledger, Node};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -390,14 +390,17 @@ fn plan_request(tx: &Transaction<'_>, request: &DocumentRequest, today: NaiveDat
     match request.kind {
         DocumentKind::Receipt => {
             plan.supplier_id = match request.supplier.as_deref().filter(|s| !s.is_empty()) {
-                Some(code) => Some(lookup_id(tx, "SELECT id FROM suppliers WHERE code = ?1", code)?
-                    .ok_or_else(|| LedgerError::UnknownSupplier(code.to_string()))?),
+                Some(code) => Some(
+                    lookup_id(tx, "SELECT id FROM suppliers WHERE code = ?1", code)?
+                        .ok_or_else(|| LedgerError::UnknownSupplier(code.to_string()))?,
+                ),
                 None => None,
             };
             plan_receipt(tx, request, &location, today, &mut plan)?;
         }
         DocumentKind::Issue => {
-            let code = request.department.as_deref().filter(|s| !s.is_empty()).ok_or(LedgerError::DepartmentRequired)?;
+            let code =
+                request.department.as_deref().filter(|s| !s.is_empty()).ok_or(LedgerError::DepartmentRequired)?;
             plan.department_id = Some(
                 lookup_id(tx, "SELECT id FROM departments WHERE code = ?1", code)?
                     .ok_or_else(|| LedgerError::UnknownDepartment(code.to_string()))?,
@@ -405,7 +408,8 @@ fn plan_request(tx: &Transaction<'_>, request: &DocumentRequest, today: NaiveDat
             plan_outgoing(tx, request, &location, None, today, &mut plan)?;
         }
         DocumentKind::Transfer => {
-            let code = request.to_location.as_deref().filter(|s| !s.is_empty()).ok_or(LedgerError::DestinationRequired)?;
+            let code =
+                request.to_location.as_deref().filter(|s| !s.is_empty()).ok_or(LedgerError::DestinationRequired)?;
             let destination = location_ref(tx, code)?;
             if destination.id == location.id {
                 return Err(LedgerError::SameLocation(location.code));
@@ -524,7 +528,10 @@ fn check_serial(item: &ItemRef, serial: &str, quantity: i64) -> Result<()> {
             return Err(LedgerError::SerialQuantityNotOne { serial: serial.to_string(), quantity });
         }
         if serial.chars().count() > 40 || serial.chars().any(char::is_control) {
-            return Err(LedgerError::InvalidInput { field: "serial", reason: "at most 40 printable characters".into() });
+            return Err(LedgerError::InvalidInput {
+                field: "serial",
+                reason: "at most 40 printable characters".into(),
+            });
         }
     } else if !serial.is_empty() {
         return Err(LedgerError::SerialNotTracked { item: item.code.clone() });
@@ -904,7 +911,8 @@ pub(crate) fn document_id(conn: &Connection, text: &str) -> Result<Uuid> {
         return Ok(id);
     }
     if let Ok(id) = Uuid::parse_str(text.trim()) {
-        let exists: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)", [id], |r| r.get(0))?;
+        let exists: bool =
+            conn.query_row("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)", [id], |r| r.get(0))?;
         if exists {
             return Ok(id);
         }

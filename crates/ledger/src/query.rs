@@ -74,10 +74,12 @@ impl Ledger {
             .iter()
             .map(|item| match &search {
                 None => true,
-                Some(needle) => [&item.code, &item.name, &item.name_en]
-                    .iter()
-                    .any(|field| field.to_lowercase().contains(needle.as_str()))
-                    || item.gtin.as_deref().is_some_and(|g| g.contains(needle.as_str())),
+                Some(needle) => {
+                    [&item.code, &item.name, &item.name_en]
+                        .iter()
+                        .any(|field| field.to_lowercase().contains(needle.as_str()))
+                        || item.gtin.as_deref().is_some_and(|g| g.contains(needle.as_str()))
+                }
             })
             .collect();
         struct Raw {
@@ -173,9 +175,7 @@ impl Ledger {
     /// Movements in (HLC, node) order, oldest first unless asked otherwise.
     pub fn movements(&self, filter: &MovementFilter) -> Result<Vec<MovementView>> {
         let order = if filter.newest_first { "DESC" } else { "ASC" };
-        let sql = format!(
-            "{MOVEMENT_SELECT} ORDER BY m.hlc {order}, m.node_id {order} LIMIT ?1"
-        );
+        let sql = format!("{MOVEMENT_SELECT} ORDER BY m.hlc {order}, m.node_id {order} LIMIT ?1");
         let limit = filter.limit.map_or(-1, i64::from);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([limit], movement_row)?.collect::<rusqlite::Result<_>>()?;
@@ -202,8 +202,8 @@ impl Ledger {
     /// earliest expiry first, lots without expiry last. Expired ones are listed
     /// but marked, and never picked by an issue.
     pub fn fefo_choices(&self, item: &str, location: &str) -> Result<Vec<LotChoice>> {
-        let item_id = crate::master::resolve_item(&self.conn, item)?
-            .ok_or_else(|| LedgerError::UnknownItem(item.to_string()))?;
+        let item_id =
+            crate::master::resolve_item(&self.conn, item)?.ok_or_else(|| LedgerError::UnknownItem(item.to_string()))?;
         let location_id = crate::master::lookup_id(&self.conn, "SELECT id FROM locations WHERE code = ?1", location)?
             .ok_or_else(|| LedgerError::UnknownLocation(location.to_string()))?;
         let mut rows = fefo_rows(&self.conn, item_id, location_id, self.clock.today())?;
@@ -262,8 +262,9 @@ impl Ledger {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut stmt =
-            self.conn.prepare_cached(&format!("{MOVEMENT_SELECT} WHERE m.document_id = ?1 ORDER BY m.hlc, m.node_id"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{MOVEMENT_SELECT} WHERE m.document_id = ?1 ORDER BY m.hlc, m.node_id"))?;
         view.movements = stmt.query_map([id], movement_row)?.collect::<rusqlite::Result<_>>()?;
         Ok(view)
     }
@@ -285,7 +286,12 @@ impl Ledger {
 }
 
 /// Available non-serial stock of an item at a location in FEFO order.
-pub(crate) fn fefo_rows(conn: &Connection, item_id: Uuid, location_id: Uuid, today: NaiveDate) -> Result<Vec<LotChoice>> {
+pub(crate) fn fefo_rows(
+    conn: &Connection,
+    item_id: Uuid,
+    location_id: Uuid,
+    today: NaiveDate,
+) -> Result<Vec<LotChoice>> {
     let mut stmt = conn.prepare_cached(
         "SELECT lot, expires_on, quantity FROM balances
          WHERE item_id = ?1 AND location_id = ?2 AND status = 'available' AND serial = '' AND quantity > 0

@@ -131,7 +131,10 @@ fn configure(conn: &Connection) -> Result<()> {
     // WAL + synchronous=FULL: a commit the app acknowledged survives a power cut.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-        return Err(LedgerError::InvalidInput { field: "database", reason: format!("cannot use WAL journal (got {mode})") });
+        return Err(LedgerError::InvalidInput {
+            field: "database",
+            reason: format!("cannot use WAL journal (got {mode})"),
+        });
     }
     // A 64 MiB page cache keeps the hot parts of a million-movement ledger in memory.
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;")?;

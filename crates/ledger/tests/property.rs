@@ -46,7 +46,11 @@ fn serial_of(item: usize, serial: u8) -> Option<String> {
 }
 
 fn quantity_of(item: usize, quantity: i64) -> i64 {
-    if item == 1 { 1 } else { quantity }
+    if item == 1 {
+        1
+    } else {
+        quantity
+    }
 }
 
 fn boss() -> Option<Override> {
@@ -65,17 +69,20 @@ fn run(h: &mut Hospital, op: &Op, posted: &[String]) -> Result<Option<String>, L
     };
     let post = |h: &mut Hospital, request: DocumentRequest| h.ledger.post(&request).map(|p| Some(p.number));
     match op.clone() {
-        Op::Receive { item, lot, location, quantity, serial } => {
-            post(h, request(DocumentKind::Receipt, "wang", LOCATIONS[location], vec![line(item, Some(lot), quantity, serial)]))
-        }
+        Op::Receive { item, lot, location, quantity, serial } => post(
+            h,
+            request(DocumentKind::Receipt, "wang", LOCATIONS[location], vec![line(item, Some(lot), quantity, serial)]),
+        ),
         Op::Issue { item, lot, location, quantity, serial, emergency } => {
-            let mut r = request(DocumentKind::Issue, "wang", LOCATIONS[location], vec![line(item, lot, quantity, serial)]);
+            let mut r =
+                request(DocumentKind::Issue, "wang", LOCATIONS[location], vec![line(item, lot, quantity, serial)]);
             r.lines[0].expiry = None;
             r.override_ = if emergency { boss() } else { None };
             post(h, r)
         }
         Op::Transfer { item, lot, from, to, quantity, serial } => {
-            let mut r = request(DocumentKind::Transfer, "wang", LOCATIONS[from], vec![line(item, lot, quantity, serial)]);
+            let mut r =
+                request(DocumentKind::Transfer, "wang", LOCATIONS[from], vec![line(item, lot, quantity, serial)]);
             r.lines[0].expiry = None;
             r.to_location = Some(LOCATIONS[to].into());
             post(h, r)
@@ -197,7 +204,9 @@ fn a_count_arriving_late_absorbs_earlier_movements_and_keeps_later_ones() {
     a.clock.advance_ms(1_000);
     a.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, Some("A"), None, 2)])).unwrap();
     a.clock.advance_ms(1_000);
-    a.ledger.post(&request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("A"), None, 7)])).unwrap();
+    a.ledger
+        .post(&request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("A"), None, 7)]))
+        .unwrap();
     a.clock.advance_ms(1_000);
     a.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, Some("A"), None, 3)])).unwrap();
     assert_eq!(on_hand(&a.ledger, SYRINGE, Some("A"), "MAIN"), 4);

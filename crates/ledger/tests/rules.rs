@@ -33,91 +33,259 @@ fn cases() -> Vec<Case> {
             request: receipt((0..=DOCUMENT_LINES_MAX).map(|_| ok_line()).collect()),
             code: "too_many_lines",
         },
-        Case { name: "unknown user", request: DocumentRequest { user: "ghost".into(), ..receipt(vec![ok_line()]) }, code: "unknown_user" },
-        Case { name: "auditor cannot receive", request: DocumentRequest { user: "audit".into(), ..receipt(vec![ok_line()]) }, code: "forbidden" },
-        Case { name: "stocktaker cannot issue", request: DocumentRequest { user: "counter".into(), ..issue(vec![line(SYRINGE, None, None, 1)]) }, code: "forbidden" },
-        Case { name: "unknown location", request: DocumentRequest { location: "NOWHERE".into(), ..receipt(vec![ok_line()]) }, code: "unknown_location" },
-        Case { name: "unknown supplier", request: DocumentRequest { supplier: Some("SUPX".into()), ..receipt(vec![ok_line()]) }, code: "unknown_supplier" },
-        Case { name: "unknown item", request: receipt(vec![line("00000000000000", Some("L1"), None, 1)]), code: "unknown_item" },
-        Case { name: "zero quantity", request: receipt(vec![line(SYRINGE, Some("L1"), None, 0)]), code: "quantity_not_positive" },
-        Case { name: "negative quantity", request: receipt(vec![line(SYRINGE, Some("L1"), None, -3)]), code: "quantity_not_positive" },
-        Case { name: "quantity above the line limit", request: receipt(vec![line(SYRINGE, Some("L1"), None, LINE_QUANTITY_MAX + 1)]), code: "quantity_too_large" },
-        Case { name: "expiry without lot", request: receipt(vec![line(SYRINGE, None, Some("2027-01-01"), 1)]), code: "invalid_input" },
-        Case { name: "receiving an expired lot", request: receipt(vec![line(SYRINGE, Some("OLD"), Some("2026-11-24"), 1)]), code: "lot_expired" },
-        Case { name: "known lot with another expiry", request: receipt(vec![line(SYRINGE, Some("L1"), Some("2027-07-01"), 1)]), code: "lot_expiry_mismatch" },
+        Case {
+            name: "unknown user",
+            request: DocumentRequest { user: "ghost".into(), ..receipt(vec![ok_line()]) },
+            code: "unknown_user",
+        },
+        Case {
+            name: "auditor cannot receive",
+            request: DocumentRequest { user: "audit".into(), ..receipt(vec![ok_line()]) },
+            code: "forbidden",
+        },
+        Case {
+            name: "stocktaker cannot issue",
+            request: DocumentRequest { user: "counter".into(), ..issue(vec![line(SYRINGE, None, None, 1)]) },
+            code: "forbidden",
+        },
+        Case {
+            name: "unknown location",
+            request: DocumentRequest { location: "NOWHERE".into(), ..receipt(vec![ok_line()]) },
+            code: "unknown_location",
+        },
+        Case {
+            name: "unknown supplier",
+            request: DocumentRequest { supplier: Some("SUPX".into()), ..receipt(vec![ok_line()]) },
+            code: "unknown_supplier",
+        },
+        Case {
+            name: "unknown item",
+            request: receipt(vec![line("00000000000000", Some("L1"), None, 1)]),
+            code: "unknown_item",
+        },
+        Case {
+            name: "zero quantity",
+            request: receipt(vec![line(SYRINGE, Some("L1"), None, 0)]),
+            code: "quantity_not_positive",
+        },
+        Case {
+            name: "negative quantity",
+            request: receipt(vec![line(SYRINGE, Some("L1"), None, -3)]),
+            code: "quantity_not_positive",
+        },
+        Case {
+            name: "quantity above the line limit",
+            request: receipt(vec![line(SYRINGE, Some("L1"), None, LINE_QUANTITY_MAX + 1)]),
+            code: "quantity_too_large",
+        },
+        Case {
+            name: "expiry without lot",
+            request: receipt(vec![line(SYRINGE, None, Some("2027-01-01"), 1)]),
+            code: "invalid_input",
+        },
+        Case {
+            name: "receiving an expired lot",
+            request: receipt(vec![line(SYRINGE, Some("OLD"), Some("2026-11-24"), 1)]),
+            code: "lot_expired",
+        },
+        Case {
+            name: "known lot with another expiry",
+            request: receipt(vec![line(SYRINGE, Some("L1"), Some("2027-07-01"), 1)]),
+            code: "lot_expiry_mismatch",
+        },
         Case {
             name: "one new lot with two expiries in one receipt",
-            request: receipt(vec![line(SYRINGE, Some("N1"), Some("2028-01-01"), 1), line(SYRINGE, Some("N1"), Some("2028-02-01"), 1)]),
+            request: receipt(vec![
+                line(SYRINGE, Some("N1"), Some("2028-01-01"), 1),
+                line(SYRINGE, Some("N1"), Some("2028-02-01"), 1),
+            ]),
             code: "lot_expiry_mismatch",
         },
         Case {
             name: "production after expiry",
-            request: receipt(vec![LineRequest { production_date: Some(date("2029-01-01")), ..line(SYRINGE, Some("N2"), Some("2028-01-01"), 1) }]),
+            request: receipt(vec![LineRequest {
+                production_date: Some(date("2029-01-01")),
+                ..line(SYRINGE, Some("N2"), Some("2028-01-01"), 1)
+            }]),
             code: "production_after_expiry",
         },
-        Case { name: "serialized item without serial", request: receipt(vec![line(STENT, Some("S1"), Some("2029-01-01"), 1)]), code: "serial_required" },
-        Case { name: "serial on a lot-only item", request: receipt(vec![LineRequest { serial: Some("X".into()), ..ok_line() }]), code: "serial_not_tracked" },
+        Case {
+            name: "serialized item without serial",
+            request: receipt(vec![line(STENT, Some("S1"), Some("2029-01-01"), 1)]),
+            code: "serial_required",
+        },
+        Case {
+            name: "serial on a lot-only item",
+            request: receipt(vec![LineRequest { serial: Some("X".into()), ..ok_line() }]),
+            code: "serial_not_tracked",
+        },
         Case {
             name: "serial with quantity two",
             request: receipt(vec![LineRequest { quantity: 2, ..serial_line(STENT, "S1", "SN-NEW") }]),
             code: "serial_quantity_not_one",
         },
-        Case { name: "serial already in stock", request: receipt(vec![serial_line(STENT, "S1", "SN1")]), code: "serial_already_in_stock" },
+        Case {
+            name: "serial already in stock",
+            request: receipt(vec![serial_line(STENT, "S1", "SN1")]),
+            code: "serial_already_in_stock",
+        },
         Case {
             name: "same serial twice in one receipt",
             request: receipt(vec![serial_line(STENT, "S1", "SN9"), serial_line(STENT, "S1", "SN9")]),
             code: "duplicate_serial",
         },
-        Case { name: "negative unit cost", request: receipt(vec![LineRequest { unit_cost: Some("-1.5".parse().unwrap()), ..ok_line() }]), code: "invalid_input" },
-        Case { name: "issue without department", request: DocumentRequest { department: None, ..issue(vec![line(SYRINGE, None, None, 1)]) }, code: "department_required" },
-        Case { name: "issue to unknown department", request: DocumentRequest { department: Some("XX".into()), ..issue(vec![line(SYRINGE, None, None, 1)]) }, code: "unknown_department" },
-        Case { name: "issue beyond on-hand", request: issue(vec![line(SYRINGE, Some("L1"), None, 11)]), code: "insufficient_stock" },
-        Case { name: "FEFO issue beyond all fresh stock", request: issue(vec![line(SYRINGE, None, None, 16)]), code: "insufficient_stock" },
+        Case {
+            name: "negative unit cost",
+            request: receipt(vec![LineRequest { unit_cost: Some("-1.5".parse().unwrap()), ..ok_line() }]),
+            code: "invalid_input",
+        },
+        Case {
+            name: "issue without department",
+            request: DocumentRequest { department: None, ..issue(vec![line(SYRINGE, None, None, 1)]) },
+            code: "department_required",
+        },
+        Case {
+            name: "issue to unknown department",
+            request: DocumentRequest { department: Some("XX".into()), ..issue(vec![line(SYRINGE, None, None, 1)]) },
+            code: "unknown_department",
+        },
+        Case {
+            name: "issue beyond on-hand",
+            request: issue(vec![line(SYRINGE, Some("L1"), None, 11)]),
+            code: "insufficient_stock",
+        },
+        Case {
+            name: "FEFO issue beyond all fresh stock",
+            request: issue(vec![line(SYRINGE, None, None, 16)]),
+            code: "insufficient_stock",
+        },
         Case {
             name: "two lines jointly beyond on-hand",
             request: issue(vec![line(SYRINGE, Some("L1"), None, 6), line(SYRINGE, Some("L1"), None, 5)]),
             code: "insufficient_stock",
         },
-        Case { name: "issue of an expired lot", request: issue(vec![line(SYRINGE, Some("EXP"), None, 1)]), code: "lot_expired" },
-        Case { name: "issue of an unknown lot", request: issue(vec![line(SYRINGE, Some("NOPE"), None, 1)]), code: "unknown_lot" },
-        Case { name: "issue of a serialized item without serial", request: issue(vec![line(STENT, None, None, 1)]), code: "serial_required" },
-        Case { name: "issue of a serial not in stock", request: issue(vec![LineRequest { serial: Some("SN404".into()), ..line(STENT, None, None, 1) }]), code: "serial_not_in_stock" },
+        Case {
+            name: "issue of an expired lot",
+            request: issue(vec![line(SYRINGE, Some("EXP"), None, 1)]),
+            code: "lot_expired",
+        },
+        Case {
+            name: "issue of an unknown lot",
+            request: issue(vec![line(SYRINGE, Some("NOPE"), None, 1)]),
+            code: "unknown_lot",
+        },
+        Case {
+            name: "issue of a serialized item without serial",
+            request: issue(vec![line(STENT, None, None, 1)]),
+            code: "serial_required",
+        },
+        Case {
+            name: "issue of a serial not in stock",
+            request: issue(vec![LineRequest { serial: Some("SN404".into()), ..line(STENT, None, None, 1) }]),
+            code: "serial_not_in_stock",
+        },
         Case {
             name: "issue of a serial from another location",
-            request: DocumentRequest { location: "ICU-STORE".into(), ..issue(vec![LineRequest { serial: Some("SN1".into()), ..line(STENT, None, None, 1) }]) },
+            request: DocumentRequest {
+                location: "ICU-STORE".into(),
+                ..issue(vec![LineRequest { serial: Some("SN1".into()), ..line(STENT, None, None, 1) }])
+            },
             code: "serial_not_in_stock",
         },
         Case {
             name: "override by a clerk",
-            request: DocumentRequest { override_: Some(Override { manager: "wang".into(), reason: "emergency".into() }), ..issue(vec![line(SYRINGE, Some("L1"), None, 50)]) },
+            request: DocumentRequest {
+                override_: Some(Override { manager: "wang".into(), reason: "emergency".into() }),
+                ..issue(vec![line(SYRINGE, Some("L1"), None, 50)])
+            },
             code: "override_not_manager",
         },
         Case {
             name: "override without reason",
-            request: DocumentRequest { override_: Some(Override { manager: "boss".into(), reason: " ".into() }), ..issue(vec![line(SYRINGE, Some("L1"), None, 50)]) },
+            request: DocumentRequest {
+                override_: Some(Override { manager: "boss".into(), reason: " ".into() }),
+                ..issue(vec![line(SYRINGE, Some("L1"), None, 50)])
+            },
             code: "override_reason_required",
         },
         Case {
             name: "override never issues expired stock",
-            request: DocumentRequest { override_: Some(Override { manager: "boss".into(), reason: "emergency".into() }), ..issue(vec![line(SYRINGE, Some("EXP"), None, 1)]) },
+            request: DocumentRequest {
+                override_: Some(Override { manager: "boss".into(), reason: "emergency".into() }),
+                ..issue(vec![line(SYRINGE, Some("EXP"), None, 1)])
+            },
             code: "lot_expired",
         },
-        Case { name: "transfer without destination", request: request(DocumentKind::Transfer, "wang", "MAIN", vec![line(SYRINGE, None, None, 1)]), code: "destination_required" },
-        Case { name: "transfer to itself", request: transfer("MAIN", vec![line(SYRINGE, None, None, 1)]), code: "same_location" },
-        Case { name: "transfer to unknown location", request: transfer("MARS", vec![line(SYRINGE, None, None, 1)]), code: "unknown_location" },
-        Case { name: "expired stock to a department store", request: transfer("ICU-STORE", vec![line(SYRINGE, Some("EXP"), None, 1)]), code: "expired_to_department" },
-        Case { name: "transfer beyond on-hand", request: transfer("COLD", vec![line(SYRINGE, Some("L1"), None, 99)]), code: "insufficient_stock" },
-        Case { name: "negative count", request: request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("L1"), None, -1)]), code: "invalid_input" },
         Case {
-            name: "same key counted twice on one sheet",
-            request: request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("L1"), None, 1), line(SYRINGE, Some("L1"), None, 2)]),
+            name: "transfer without destination",
+            request: request(DocumentKind::Transfer, "wang", "MAIN", vec![line(SYRINGE, None, None, 1)]),
+            code: "destination_required",
+        },
+        Case {
+            name: "transfer to itself",
+            request: transfer("MAIN", vec![line(SYRINGE, None, None, 1)]),
+            code: "same_location",
+        },
+        Case {
+            name: "transfer to unknown location",
+            request: transfer("MARS", vec![line(SYRINGE, None, None, 1)]),
+            code: "unknown_location",
+        },
+        Case {
+            name: "expired stock to a department store",
+            request: transfer("ICU-STORE", vec![line(SYRINGE, Some("EXP"), None, 1)]),
+            code: "expired_to_department",
+        },
+        Case {
+            name: "transfer beyond on-hand",
+            request: transfer("COLD", vec![line(SYRINGE, Some("L1"), None, 99)]),
+            code: "insufficient_stock",
+        },
+        Case {
+            name: "negative count",
+            request: request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("L1"), None, -1)]),
             code: "invalid_input",
         },
-        Case { name: "auditor cannot count", request: request(DocumentKind::Stocktake, "audit", "MAIN", vec![line(SYRINGE, Some("L1"), None, 1)]), code: "forbidden" },
-        Case { name: "serial count above one", request: request(DocumentKind::Stocktake, "counter", "MAIN", vec![LineRequest { quantity: 2, ..serial_line(STENT, "S1", "SN1") }]), code: "serial_quantity_not_one" },
-        Case { name: "lot number with a control character", request: receipt(vec![line(SYRINGE, Some("L\u{1d}9"), Some("2028-01-01"), 1)]), code: "invalid_input" },
-        Case { name: "note too long", request: DocumentRequest { note: "x".repeat(1_001), ..receipt(vec![ok_line()]) }, code: "invalid_input" },
-        Case { name: "correction documents are not posted directly", request: DocumentRequest { kind: DocumentKind::Correction, ..receipt(vec![ok_line()]) }, code: "invalid_input" },
+        Case {
+            name: "same key counted twice on one sheet",
+            request: request(
+                DocumentKind::Stocktake,
+                "counter",
+                "MAIN",
+                vec![line(SYRINGE, Some("L1"), None, 1), line(SYRINGE, Some("L1"), None, 2)],
+            ),
+            code: "invalid_input",
+        },
+        Case {
+            name: "auditor cannot count",
+            request: request(DocumentKind::Stocktake, "audit", "MAIN", vec![line(SYRINGE, Some("L1"), None, 1)]),
+            code: "forbidden",
+        },
+        Case {
+            name: "serial count above one",
+            request: request(
+                DocumentKind::Stocktake,
+                "counter",
+                "MAIN",
+                vec![LineRequest { quantity: 2, ..serial_line(STENT, "S1", "SN1") }],
+            ),
+            code: "serial_quantity_not_one",
+        },
+        Case {
+            name: "lot number with a control character",
+            request: receipt(vec![line(SYRINGE, Some("L\u{1d}9"), Some("2028-01-01"), 1)]),
+            code: "invalid_input",
+        },
+        Case {
+            name: "note too long",
+            request: DocumentRequest { note: "x".repeat(1_001), ..receipt(vec![ok_line()]) },
+            code: "invalid_input",
+        },
+        Case {
+            name: "correction documents are not posted directly",
+            request: DocumentRequest { kind: DocumentKind::Correction, ..receipt(vec![ok_line()]) },
+            code: "invalid_input",
+        },
     ]
 }
 
@@ -200,7 +368,12 @@ fn serialized_items_move_one_serial_at_a_time_and_are_traceable() {
     let mut h = stocked();
     let out = DocumentRequest {
         to_location: Some("ICU-STORE".into()),
-        ..request(DocumentKind::Transfer, "wang", "MAIN", vec![LineRequest { serial: Some("SN1".into()), ..line(STENT, None, None, 1) }])
+        ..request(
+            DocumentKind::Transfer,
+            "wang",
+            "MAIN",
+            vec![LineRequest { serial: Some("SN1".into()), ..line(STENT, None, None, 1) }],
+        )
     };
     h.ledger.post(&out).unwrap();
     let trace = h.ledger.trace("SN1").unwrap();
@@ -226,7 +399,10 @@ fn document_numbers_count_per_kind_and_carry_the_site() {
     let a = receive(&mut h, SYRINGE, "L1", "2027-06-30", 1);
     let b = receive(&mut h, SYRINGE, "L1", "2027-06-30", 1);
     let c = h.ledger.post(&issue(vec![line(SYRINGE, None, None, 1)])).unwrap();
-    assert_eq!((a.number.as_str(), b.number.as_str(), c.number.as_str()), ("RK-S01-000001", "RK-S01-000002", "CK-S01-000001"));
+    assert_eq!(
+        (a.number.as_str(), b.number.as_str(), c.number.as_str()),
+        ("RK-S01-000001", "RK-S01-000002", "CK-S01-000001")
+    );
 }
 
 #[test]
@@ -243,8 +419,14 @@ fn reversing_a_receipt_compensates_each_movement_once() {
     assert_eq!(doc.movements[0].corrects.as_deref(), Some(original.movements[0].id.as_str()));
     assert_eq!(doc.movements[0].quantity, -10);
     let before = snapshot(&h.ledger);
-    assert_eq!(h.ledger.reverse_document(&posted.number, "wang", "again", None).unwrap_err().code(), "already_corrected");
-    assert_eq!(h.ledger.reverse_document(&correction.number, "wang", "undo", None).unwrap_err().code(), "not_reversible");
+    assert_eq!(
+        h.ledger.reverse_document(&posted.number, "wang", "again", None).unwrap_err().code(),
+        "already_corrected"
+    );
+    assert_eq!(
+        h.ledger.reverse_document(&correction.number, "wang", "undo", None).unwrap_err().code(),
+        "not_reversible"
+    );
     assert_eq!(snapshot(&h.ledger), before);
 }
 
@@ -264,7 +446,10 @@ fn reversing_a_receipt_already_issued_needs_a_manager() {
 fn a_count_sets_the_balance_and_records_what_the_station_expected() {
     let mut h = hospital();
     receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
-    let posted = h.ledger.post(&request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("L1"), None, 7)])).unwrap();
+    let posted = h
+        .ledger
+        .post(&request(DocumentKind::Stocktake, "counter", "MAIN", vec![line(SYRINGE, Some("L1"), None, 7)]))
+        .unwrap();
     assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L1"), "MAIN"), 7);
     let doc = h.ledger.document(&posted.number).unwrap();
     assert_eq!((doc.movements[0].quantity, doc.movements[0].expected_quantity), (7, Some(10)));
@@ -309,10 +494,23 @@ fn master_data_refuses_duplicates_and_bad_values() {
         (h.ledger.add_item(&NewItem { pack_size: 0, ..item("NEW1") }).map(|_| ()), "invalid_input"),
         (h.ledger.add_item(&NewItem { cold_chain: true, ..item("NEW2") }).map(|_| ()), "invalid_input"),
         (h.ledger.add_item(&NewItem { name: "".into(), ..item("NEW3") }).map(|_| ()), "invalid_input"),
-        (h.ledger.add_item(&NewItem { default_supplier: Some("NOPE".into()), ..item("NEW4") }).map(|_| ()), "unknown_supplier"),
+        (
+            h.ledger.add_item(&NewItem { default_supplier: Some("NOPE".into()), ..item("NEW4") }).map(|_| ()),
+            "unknown_supplier",
+        ),
         (h.ledger.add_supplier("SUP1", "again", "", "").map(|_| ()), "duplicate_code"),
         (h.ledger.add_department("ICU", "again", "", "", None).map(|_| ()), "duplicate_code"),
-        (h.ledger.add_user(&NewUser { username: "wang".into(), display_name: "".into(), role: Role::Clerk, language: Lang::Zh }).map(|_| ()), "duplicate_code"),
+        (
+            h.ledger
+                .add_user(&NewUser {
+                    username: "wang".into(),
+                    display_name: "".into(),
+                    role: Role::Clerk,
+                    language: Lang::Zh,
+                })
+                .map(|_| ()),
+            "duplicate_code",
+        ),
     ] {
         assert_eq!(result.unwrap_err().code(), code);
     }

@@ -33,11 +33,16 @@ pub fn hospital_with_seed(seed: u64) -> Hospital {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::at_date(today());
     clock.advance_ms(9 * 3_600_000);
-    let mut ledger =
-        Ledger::open_with(&dir.path().join("ledger.sqlite"), Box::new(clock.clone()), Box::new(RandomIds::seeded(seed)))
-            .expect("open");
+    let mut ledger = Ledger::open_with(
+        &dir.path().join("ledger.sqlite"),
+        Box::new(clock.clone()),
+        Box::new(RandomIds::seeded(seed)),
+    )
+    .expect("open");
     ledger.init("S01", "test").expect("init");
-    for (code, kind) in [("MAIN", LocationKind::Storeroom), ("ICU-STORE", LocationKind::Department), ("COLD", LocationKind::Cold)] {
+    for (code, kind) in
+        [("MAIN", LocationKind::Storeroom), ("ICU-STORE", LocationKind::Department), ("COLD", LocationKind::Cold)]
+    {
         ledger
             .add_location(&NewLocation {
                 code: code.into(),
@@ -52,7 +57,9 @@ pub fn hospital_with_seed(seed: u64) -> Hospital {
     }
     ledger.add_department("ICU", "重症医学科", "ICU", "CC-1", Some(Decimal::new(100_000, 0))).expect("department");
     ledger.add_supplier("SUP1", "国药", "Sinopharm", "").expect("supplier");
-    for (username, role) in [("wang", Role::Clerk), ("boss", Role::Manager), ("audit", Role::Auditor), ("counter", Role::Stocktaker)] {
+    for (username, role) in
+        [("wang", Role::Clerk), ("boss", Role::Manager), ("audit", Role::Auditor), ("counter", Role::Stocktaker)]
+    {
         ledger
             .add_user(&NewUser { username: username.into(), display_name: username.into(), role, language: Lang::En })
             .expect("user");
@@ -142,9 +149,21 @@ pub fn receive(h: &mut Hospital, item: &str, lot: &str, expiry: &str, quantity: 
 pub fn snapshot(ledger: &Ledger) -> String {
     let conn = ledger.connection();
     let mut out = String::new();
-    for table in ["node", "users", "suppliers", "departments", "locations", "items", "item_identifiers", "lots",
-        "documents", "document_lines", "document_sequences", "balances", "movements"]
-    {
+    for table in [
+        "node",
+        "users",
+        "suppliers",
+        "departments",
+        "locations",
+        "items",
+        "item_identifiers",
+        "lots",
+        "documents",
+        "document_lines",
+        "document_sequences",
+        "balances",
+        "movements",
+    ] {
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1")).expect("select");
         let columns = stmt.column_count();
         let mut rows = stmt.query([]).expect("query");
