@@ -4,6 +4,7 @@
 //! JSON (`--json`). Exit 0 on success, 2 on bad input with one line on stderr
 //! (the core's message in the user's language), 1 when the machine failed.
 
+mod barcode;
 mod bench;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -131,6 +132,11 @@ enum Command {
     Demo {
         #[command(subcommand)]
         command: DemoCommand,
+    },
+    /// Barcodes: read GS1, HIBC, MA and our own labels.
+    Barcode {
+        #[command(subcommand)]
+        command: barcode::BarcodeCommand,
     },
     /// Benchmarks that print their figures.
     Bench {
@@ -388,9 +394,9 @@ enum DemoCommand {
 }
 
 /// A failure: the user's (exit 2) or the machine's (exit 1).
-struct Failure {
-    user_error: bool,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) user_error: bool,
+    pub(crate) message: String,
 }
 
 impl Failure {
@@ -464,6 +470,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
     let json = cli.json;
     if let Command::Bench { command } = &cli.command {
         return bench::run(command, json).map_err(|e| fail(e, lang));
+    }
+    if let Command::Barcode { command } = &cli.command {
+        return barcode::run(command, lang);
     }
     let mut ledger = open(cli, lang)?;
     let f = |e: LedgerError| fail(e, lang);
@@ -733,7 +742,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             }
         }
         Command::PostLoop { lines, documents } => post_loop(&mut ledger, *lines, *documents).map_err(f)?,
-        Command::Bench { .. } => unreachable!("handled before opening a database"),
+        Command::Bench { .. } | Command::Barcode { .. } => unreachable!("handled before opening a database"),
     }
     Ok(())
 }
