@@ -19,6 +19,8 @@ pub struct AppState {
     pub(crate) ledger: Mutex<Ledger>,
     pub(crate) session: Mutex<Session>,
     pub(crate) db_path: PathBuf,
+    /// Copies the WAL into the database beside posting; stops with the app.
+    _checkpointer: ledger::Checkpointer,
 }
 
 /// Who is working and in which language.
@@ -67,7 +69,9 @@ pub fn run() {
                 let site = std::env::var("MEDLEDGER_SITE").unwrap_or_else(|_| "S01".into());
                 ledger.init(&site, "")?;
             }
+            let checkpointer = ledger.start_checkpointer()?;
             app.manage(AppState {
+                _checkpointer: checkpointer,
                 ledger: Mutex::new(ledger),
                 session: Mutex::new(Session { username: None, language: system_language() }),
                 db_path,

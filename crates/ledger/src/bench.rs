@@ -96,6 +96,8 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
     let path = dir.join("bench.sqlite");
     let mut ledger = Ledger::open(&path)?;
     ledger.init("B01", "bench")?;
+    // As in the app: checkpoints run beside posting, not inside a commit.
+    let _checkpointer = ledger.start_checkpointer()?;
     ledger.add_location(&NewLocation {
         code: "MAIN".into(),
         name: "中心库".into(),

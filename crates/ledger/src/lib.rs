@@ -27,4 +27,4 @@ pub use master::{NewLocation, NewUser};
 pub use model::*;
 pub use posting::{PostedRef, DOCUMENT_LINES_MAX, LINE_QUANTITY_MAX};
 pub use query::{MovementFilter, StockFilter};
-pub use store::{Ledger, INITIAL_ADMIN, SCHEMA_VERSION};
+pub use store::{Checkpointer, Ledger, CHECKPOINT_PAGES, INITIAL_ADMIN, SCHEMA_VERSION};

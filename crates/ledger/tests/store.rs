@@ -111,3 +111,27 @@ fn every_error_has_a_message_in_both_languages() {
         "Lot L42 expired on 2026-03-31 — it cannot be issued. Scrap it or return it to the supplier."
     );
 }
+
+#[test]
+fn the_background_checkpointer_keeps_the_wal_short_without_blocking_posts() {
+    let mut h = hospital();
+    let checkpointer = h.ledger.start_checkpointer().unwrap();
+    // Each post writes about a dozen WAL pages: 200 posts pass the threshold.
+    for n in 0..200 {
+        receive(&mut h, SYRINGE, &format!("C{n}"), "2027-06-30", 1);
+    }
+    let pending = |h: &Hospital| -> i64 {
+        h.ledger
+            .connection()
+            .query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| Ok(r.get::<_, i64>(1)? - r.get::<_, i64>(2)?))
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while pending(&h) >= CHECKPOINT_PAGES && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(pending(&h) < CHECKPOINT_PAGES, "the WAL was not checkpointed: {} pages pending", pending(&h));
+    drop(checkpointer);
+    receive(&mut h, SYRINGE, "after", "2027-06-30", 1);
+    assert!(ledger::balance::verify(h.ledger.connection()).unwrap().is_empty());
+}
