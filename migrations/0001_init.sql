@@ -2,6 +2,9 @@
 -- Forward-only: a later migration is a new numbered file; this one never changes
 -- once released. Ids are UUIDs stored as 16-byte BLOBs; quantities are INTEGER
 -- base units; money is a decimal string (rust_decimal), never REAL.
+-- Closed sets are checked as `x = 'a' OR x = 'b' …`, not `x IN (…)`: SQLite
+-- builds a temporary b-tree for an IN list of three or more values every time
+-- a CHECK runs, which was a measurable share of posting a movement.
 
 -- This workstation (or server). Exactly one row, made by `init`.
 CREATE TABLE node (
@@ -20,8 +23,9 @@ CREATE TABLE users (
     id            BLOB PRIMARY KEY,
     username      TEXT NOT NULL UNIQUE,
     display_name  TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN
-                  ('clerk','stocktaker','department','manager','purchasing','auditor','admin')),
+    role          TEXT NOT NULL CHECK (role = 'clerk' OR role = 'stocktaker' OR role = 'department' OR
+                                       role = 'manager' OR role = 'purchasing' OR role = 'auditor' OR
+                                       role = 'admin'),
     language      TEXT NOT NULL DEFAULT 'zh' CHECK (language IN ('zh','en')),
     active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0,1)),
     created_hlc   INTEGER NOT NULL
@@ -51,7 +55,7 @@ CREATE TABLE locations (
     code           TEXT NOT NULL UNIQUE,
     name           TEXT NOT NULL,
     name_en        TEXT NOT NULL DEFAULT '',
-    kind           TEXT NOT NULL CHECK (kind IN ('storeroom','department','cold')),
+    kind           TEXT NOT NULL CHECK (kind = 'storeroom' OR kind = 'department' OR kind = 'cold'),
     department_id  BLOB REFERENCES departments(id),
     min_temp_c     TEXT,             -- decimal °C, cold units
     max_temp_c     TEXT,
@@ -66,7 +70,8 @@ CREATE TABLE items (
     specification     TEXT NOT NULL DEFAULT '',
     manufacturer      TEXT NOT NULL DEFAULT '',
     registration_no   TEXT NOT NULL DEFAULT '',
-    risk_class        TEXT NOT NULL DEFAULT '' CHECK (risk_class IN ('','I','II','III')),
+    risk_class        TEXT NOT NULL DEFAULT '' CHECK (risk_class = '' OR risk_class = 'I' OR risk_class = 'II' OR
+                                                      risk_class = 'III'),
     category          TEXT NOT NULL DEFAULT '',
     unit              TEXT NOT NULL DEFAULT '',
     pack_size         INTEGER NOT NULL DEFAULT 1 CHECK (pack_size >= 1),
@@ -84,7 +89,8 @@ CREATE TABLE items (
 -- Every identifier an item is known by: GTIN (= UDI-DI), HIBC, MA code DI, internal.
 CREATE TABLE item_identifiers (
     identifier  TEXT PRIMARY KEY,
-    scheme      TEXT NOT NULL CHECK (scheme IN ('gtin','hibc','ma','internal')),
+    scheme      TEXT NOT NULL CHECK (scheme = 'gtin' OR scheme = 'hibc' OR scheme = 'ma' OR
+                                     scheme = 'internal'),
     item_id     BLOB NOT NULL REFERENCES items(id)
 ) WITHOUT ROWID;
 CREATE INDEX item_identifiers_item ON item_identifiers(item_id);
@@ -101,10 +107,11 @@ CREATE TABLE lots (
 -- Documents: drafts are editable; once posted (or cancelled) a document is frozen.
 CREATE TABLE documents (
     id              BLOB PRIMARY KEY,
-    kind            TEXT NOT NULL CHECK (kind IN
-                    ('receipt','issue','transfer','stocktake','correction','return','scrap','recall')),
+    kind            TEXT NOT NULL CHECK (kind = 'receipt' OR kind = 'issue' OR kind = 'transfer' OR
+                                         kind = 'stocktake' OR kind = 'correction' OR kind = 'return' OR
+                                         kind = 'scrap' OR kind = 'recall'),
     number          TEXT UNIQUE,      -- given at posting: RK-S01-000001
-    status          TEXT NOT NULL CHECK (status IN ('draft','posted','cancelled')),
+    status          TEXT NOT NULL CHECK (status = 'draft' OR status = 'posted' OR status = 'cancelled'),
     node_id         BLOB NOT NULL,
     created_by      BLOB NOT NULL REFERENCES users(id),
     created_at_ms   INTEGER NOT NULL,
@@ -170,9 +177,11 @@ CREATE TABLE movements (
     node_id            BLOB NOT NULL,
     recorded_at_ms     INTEGER NOT NULL,     -- wall time at the recording node
     user_id            BLOB NOT NULL REFERENCES users(id),
-    kind               TEXT NOT NULL CHECK (kind IN
-                       ('receive','issue','transfer_out','transfer_in','return_from_department',
-                        'return_to_supplier','adjust','count','quarantine','release','scrap','consume')),
+    kind               TEXT NOT NULL CHECK (kind = 'receive' OR kind = 'issue' OR kind = 'transfer_out' OR
+                                            kind = 'transfer_in' OR kind = 'return_from_department' OR
+                                            kind = 'return_to_supplier' OR kind = 'adjust' OR kind = 'count' OR
+                                            kind = 'quarantine' OR kind = 'release' OR kind = 'scrap' OR
+                                            kind = 'consume'),
     item_id            BLOB NOT NULL REFERENCES items(id),
     lot                TEXT NOT NULL DEFAULT '',
     serial             TEXT NOT NULL DEFAULT '',
