@@ -13,12 +13,16 @@ export PATH := $(CARGO_BIN):$(PATH)
 BUILD_PACKAGES := build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev \
 	libayatana-appindicator3-dev librsvg2-dev libxdo-dev fonts-noto-cjk
 TEST_PACKAGES := xvfb xauth webkit2gtk-driver
+# Python for the barcode engine's differential test against biip (PyPI), in a venv under target/.
+PY_PACKAGES := python3 python3-venv python3-pip
+PYENV := target/pyenv
+BIIP_VERSION := 5.2.0
 
 DEMO_DB := target/demo/demo.sqlite
 APP := target/debug/medledger-app
 CLI := target/debug/medledger
 
-.PHONY: run test build deps test-deps ui-deps ui-build demo bench e2e check-bindings clean-demo
+.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode udi-diff py-deps e2e check-bindings clean-demo
 
 run: deps ui-build
 	$(CARGO) build --bin medledger-app -p medledger-app
@@ -29,6 +33,7 @@ run: deps ui-build
 test: deps test-deps ui-build
 	cd ui && $(NPM) test
 	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory udi-diff
 	$(MAKE) --no-print-directory check-bindings
 	$(MAKE) --no-print-directory e2e
 
@@ -48,6 +53,22 @@ check-bindings:
 
 bench:
 	$(CARGO) run --release -p cli -- bench ledger
+
+# Barcode reading: our throughput and latency, and biip's throughput on the same GS1 barcodes.
+bench-barcode: py-deps
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) run --release -p cli -- bench barcode
+
+# The barcode engine against biip, an independent GS1 parser, on 12,000 generated element strings.
+udi-diff: py-deps
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p udi --release --test differential -- --ignored --nocapture
+
+# A venv with biip. Debian's python3 lacks venv/ensurepip until python3-venv is installed.
+py-deps: $(PYENV)/.biip-$(BIIP_VERSION)
+$(PYENV)/.biip-$(BIIP_VERSION):
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || scripts/install-packages.sh $(PY_PACKAGES)
+	@test -x $(PYENV)/bin/python || python3 -m venv $(PYENV)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 $(PYENV)/bin/pip install --quiet biip==$(BIIP_VERSION)
+	@touch $@
 
 # A fresh demo database from fixtures/ (rebuilt when the fixtures change).
 demo: $(DEMO_DB)

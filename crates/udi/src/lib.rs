@@ -15,6 +15,9 @@
 //! candidates and nothing is guessed.
 
 mod error;
+/// Seeded generators of valid barcode text for the differential test and the
+/// benchmark; not used by the parser.
+pub mod gen;
 mod gs1;
 mod hibc;
 mod ma;

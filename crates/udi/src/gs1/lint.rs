@@ -127,8 +127,9 @@ pub fn check_pair(payload: &[u8]) -> Option<[u8; 2]> {
     Some([CSET32[(sum >> 5) as usize], CSET32[(sum & 31) as usize]])
 }
 
+/// The value of a digit string that fits in a `u32` (up to ten digits: latitudes and longitudes have ten).
 fn digits_value(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()
@@ -378,5 +379,12 @@ mod tests {
         assert!(check(Lint::PositionInSequence, "3/2").is_err());
         assert_eq!(check(Lint::HhMi, "2359"), Ok(()));
         assert!(check(Lint::HhMi, "2460").is_err());
+        // Ten digits each (AI 4309): up to 180 and 360 degrees in units of 10^-7.
+        assert_eq!(check(Lint::Latitude, "0107270729"), Ok(()));
+        assert_eq!(check(Lint::Latitude, "1800000000"), Ok(()));
+        assert!(check(Lint::Latitude, "1800000001").is_err());
+        assert_eq!(check(Lint::Longitude, "3600000000"), Ok(()));
+        assert!(check(Lint::Longitude, "3600000001").is_err());
+        assert!(check(Lint::Longitude, "9999999999").is_err());
     }
 }
