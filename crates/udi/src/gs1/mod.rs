@@ -629,7 +629,12 @@ pub fn encode_internal_label(label: &InternalLabel, today: NaiveDate) -> Result<
     let spec = |ai: &str| table::lookup(ai).expect("AI in the table");
     let mut parts: Vec<(&'static AiSpec, String)> = vec![(spec("91"), label.code.clone())];
     if let Some(expiry) = label.expiry {
-        parts.push((spec("17"), expiry.format("%y%m%d").to_string()));
+        let yymmdd = expiry.format("%y%m%d").to_string();
+        // Two-digit years read back through the century window: a date outside it would come back wrong.
+        if lint::resolve_yymmdd(&yymmdd, today).map(|(d, _)| d) != Some(expiry) {
+            return Err(UdiError::BadDate { field: "(17)".to_string(), value: expiry.to_string() });
+        }
+        parts.push((spec("17"), yymmdd));
     }
     if let Some(lot) = &label.lot {
         parts.push((spec("10"), lot.clone()));
