@@ -169,6 +169,9 @@ CREATE TABLE balances (
 );
 CREATE INDEX balances_location ON balances(location_id, item_id);
 CREATE INDEX balances_serial ON balances(item_id, serial) WHERE serial <> '';
+-- Tracing a lot goes balances → movements_key_hlc: an index here is written
+-- once per new key, one on movements.lot would be written by every movement.
+CREATE INDEX balances_lot ON balances(lot) WHERE lot <> '';
 
 -- The ledger. Append-only: triggers below abort UPDATE and DELETE.
 CREATE TABLE movements (
@@ -204,7 +207,6 @@ CREATE TABLE movements (
 CREATE INDEX movements_key_hlc ON movements(key_id, hlc, node_id);
 CREATE INDEX movements_hlc ON movements(hlc, node_id);
 CREATE INDEX movements_document ON movements(document_id);
-CREATE INDEX movements_lot ON movements(lot) WHERE lot <> '';
 CREATE INDEX movements_serial ON movements(serial) WHERE serial <> '';
 CREATE UNIQUE INDEX movements_corrects ON movements(corrects) WHERE corrects IS NOT NULL;
 

@@ -12,7 +12,7 @@ use crate::ids::IdSource;
 use crate::master::lookup_id;
 use crate::model::*;
 use crate::query::fefo_rows;
-use crate::store::{persist_hlc, stamp, Ledger, Node};
+use crate::store::{stamp, Ledger, Node};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rust_decimal::Decimal;
@@ -975,8 +975,9 @@ fn load_draft(tx: &Transaction<'_>, draft: &str) -> Result<(Uuid, DocumentReques
 
 /// Writes a validated plan: new lots and lines, then the document already
 /// posted with its number (or a draft flipped to posted), then the movements
-/// with their balances and the HLC high-water mark — all in the caller's
-/// transaction. Lines go first: their foreign key is checked at commit.
+/// with their balances — all in the caller's transaction. Lines go first:
+/// their foreign key is checked at commit. The movements are stamped last, so
+/// the newest of them is the HLC high-water mark that opening recovers.
 fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Option<Uuid>) -> Result<PostedRef> {
     let now = w.clock.now_ms();
     let doc_id = draft.unwrap_or_else(|| w.ids.next_id(now));
@@ -1070,7 +1071,6 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
         };
         record(tx, &movement, planned.expires_on)?;
     }
-    persist_hlc(tx, *w.hlc)?;
     Ok(PostedRef { id: doc_id.to_string(), number })
 }
 

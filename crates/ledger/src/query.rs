@@ -189,7 +189,8 @@ impl Ledger {
             return Err(LedgerError::InvalidInput { field: "lot", reason: "give a lot number or a serial".into() });
         }
         let sql = format!(
-            "{MOVEMENT_SELECT} WHERE m.id IN (SELECT id FROM movements WHERE lot = ?1 AND lot <> ''
+            "{MOVEMENT_SELECT} WHERE m.id IN (SELECT mk.id FROM balances b JOIN movements mk ON mk.key_id = b.key_id
+                                                WHERE b.lot = ?1 AND b.lot <> ''
                            UNION SELECT id FROM movements WHERE serial = ?1 AND serial <> '')
              ORDER BY m.hlc, m.node_id"
         );

@@ -65,8 +65,16 @@ impl Ledger {
         configure(&conn)?;
         migrate(&mut conn)?;
         let node = load_node(&conn)?;
-        let hlc_high: i64 = match node {
-            Some(_) => conn.query_row("SELECT hlc_high FROM node", [], |r| r.get(0))?,
+        // The high-water mark: the node's persisted mark, or this node's newest
+        // movement if later (posting does not rewrite the mark: each movement
+        // carries its own HLC, stamped after everything else in its document).
+        let hlc_high: i64 = match &node {
+            Some(node) => conn.query_row(
+                "SELECT max(hlc_high, coalesce((SELECT hlc FROM movements WHERE node_id = ?1
+                                                ORDER BY hlc DESC LIMIT 1), 0)) FROM node",
+                [node.id],
+                |r| r.get(0),
+            )?,
             None => 0,
         };
         Ok(Ledger { conn, clock, ids, node, hlc: Hlc(hlc_high) })
