@@ -1077,11 +1077,18 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
 /// The next document number for this node: PREFIX-SITE-000001, counted per prefix.
 fn next_number(tx: &Transaction<'_>, kind: DocumentKind, site: &str) -> Result<String> {
     let prefix = number_prefix(kind);
-    let next: i64 = tx
-        .prepare_cached(
-            "INSERT INTO document_sequences (prefix, last) VALUES (?1, 1)
-             ON CONFLICT (prefix) DO UPDATE SET last = last + 1 RETURNING last",
-        )?
-        .query_row([prefix], |r| r.get(0))?;
+    // A lookup and a keyed update: cheaper for SQLite than an upsert with RETURNING.
+    let last: Option<i64> = tx
+        .prepare_cached("SELECT last FROM document_sequences WHERE prefix = ?1")?
+        .query_row([prefix], |r| r.get(0))
+        .optional()?;
+    let next = last.unwrap_or(0) + 1;
+    if last.is_some() {
+        tx.prepare_cached("UPDATE document_sequences SET last = ?2 WHERE prefix = ?1")?
+            .execute(params![prefix, next])?;
+    } else {
+        tx.prepare_cached("INSERT INTO document_sequences (prefix, last) VALUES (?1, ?2)")?
+            .execute(params![prefix, next])?;
+    }
     Ok(format!("{prefix}-{site}-{next:06}"))
 }
