@@ -86,8 +86,13 @@ ui/node_modules/.package-lock.json: ui/package.json ui/package-lock.json
 	cd ui && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
-ui-build: ui-deps
+# Rebuilt only when the front end's sources change: a fresh ui/dist makes
+# Cargo recompile the app that embeds it.
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json
+ui-build: ui/dist/index.html
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
 	cd ui && $(NPM) run build
+	@touch $@
 
 # System packages, installed only when missing: as root directly, else with sudo.
 deps:
