@@ -5,6 +5,7 @@
 
 mod commands;
 pub mod dto;
+mod scan;
 
 use ledger::{Lang, Ledger};
 use std::path::PathBuf;
@@ -94,6 +95,8 @@ pub fn run() {
             commands::movements,
             commands::trace,
             commands::document,
+            commands::add_item,
+            commands::parse_barcode,
         ])
         .run(tauri::generate_context!())
         .expect("MedLedger could not start");

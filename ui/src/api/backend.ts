@@ -5,6 +5,7 @@ import { createContext, useContext } from 'react';
 import { invoke } from '@tauri-apps/api/core';
 import type { ApiError } from '../bindings/ApiError';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { BarcodeScan } from '../bindings/BarcodeScan';
 import type { DepartmentView } from '../bindings/DepartmentView';
 import type { DocumentRequest } from '../bindings/DocumentRequest';
 import type { DocumentView } from '../bindings/DocumentView';
@@ -14,6 +15,7 @@ import type { LocationView } from '../bindings/LocationView';
 import type { LotChoice } from '../bindings/LotChoice';
 import type { MovementFilter } from '../bindings/MovementFilter';
 import type { MovementView } from '../bindings/MovementView';
+import type { NewItem } from '../bindings/NewItem';
 import type { StockFilter } from '../bindings/StockFilter';
 import type { StockRow } from '../bindings/StockRow';
 import type { SupplierView } from '../bindings/SupplierView';
@@ -29,6 +31,10 @@ export interface Backend {
   listSuppliers(): Promise<SupplierView[]>;
   searchItems(query: string, limit: number): Promise<ItemView[]>;
   findItem(identifier: string): Promise<ItemView>;
+  /** Creates an item (the core's permission matrix decides who may). */
+  addItem(item: NewItem): Promise<ItemView>;
+  /** Reads one scan (GS and AIM identifier intact) and finds its item; rejects when unreadable. */
+  parseBarcode(data: string): Promise<BarcodeScan>;
   stock(filter: StockFilter): Promise<StockRow[]>;
   fefoChoices(item: string, location: string): Promise<LotChoice[]>;
   postDocument(request: DocumentRequest): Promise<DocumentView>;
@@ -64,6 +70,8 @@ export class TauriBackend implements Backend {
   listSuppliers() { return this.call<SupplierView[]>('list_suppliers'); }
   searchItems(query: string, limit: number) { return this.call<ItemView[]>('search_items', { query, limit }); }
   findItem(identifier: string) { return this.call<ItemView>('find_item', { identifier }); }
+  addItem(item: NewItem) { return this.call<ItemView>('add_item', { item }); }
+  parseBarcode(data: string) { return this.call<BarcodeScan>('parse_barcode', { data }); }
   stock(filter: StockFilter) { return this.call<StockRow[]>('stock', { filter }); }
   fefoChoices(item: string, location: string) { return this.call<LotChoice[]>('fefo_choices', { item, location }); }
   postDocument(request: DocumentRequest) { return this.call<DocumentView>('post_document', { request }); }

@@ -7,6 +7,7 @@
 // authority; this only imitates it so the screens can be exercised.
 import type { ApiError } from '../bindings/ApiError';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { BarcodeScan } from '../bindings/BarcodeScan';
 import type { DepartmentView } from '../bindings/DepartmentView';
 import type { DocumentKind } from '../bindings/DocumentKind';
 import type { DocumentLineView } from '../bindings/DocumentLineView';
@@ -19,12 +20,15 @@ import type { LotChoice } from '../bindings/LotChoice';
 import type { MovementFilter } from '../bindings/MovementFilter';
 import type { MovementKind } from '../bindings/MovementKind';
 import type { MovementView } from '../bindings/MovementView';
+import type { NewItem } from '../bindings/NewItem';
+import type { ScanReading } from '../bindings/ScanReading';
 import type { StockFilter } from '../bindings/StockFilter';
 import type { StockRow } from '../bindings/StockRow';
 import type { StockStatus } from '../bindings/StockStatus';
 import type { SupplierView } from '../bindings/SupplierView';
 import type { UserView } from '../bindings/UserView';
 import type { Backend } from './backend';
+import { BarcodeError, GS, gs1CheckDigit, readBarcode } from './fakeBarcode';
 
 /** The demo dataset's "today" (fixtures/demo/README.md). */
 export const FAKE_TODAY = '2026-11-25';
@@ -143,6 +147,17 @@ const ALLOWED: Record<string, DocumentKind[]> = {
   department: [],
   auditor: [],
 };
+
+/** Roles whose permission matrix in the core allows EditMasterData. */
+const EDITS_MASTER_DATA = ['admin', 'manager', 'purchasing'];
+
+const isGtin = (code: string) => /^(\d{8}|\d{12,14})$/.test(code) && gs1CheckDigit(code.slice(0, -1)) === Number(code[code.length - 1]);
+
+/** A scan as a plain identifier: no terminator, padding or AIM identifier (as src-tauri/src/scan.rs). */
+function plainCode(data: string): string {
+  const text = data.replace(new RegExp(`^[\\s${GS}]+|[\\s${GS}]+$`, 'g'), '');
+  return /^\][0-9A-Za-z]{2}./.test(text) ? text.slice(3) : text;
+}
 
 const clone = <T,>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 const text = (value: string | null | undefined) => (value ?? '').trim();
@@ -284,6 +299,7 @@ export class FakeBackend implements Backend {
     return this.reply('app_info', null, () => ({
       node: { id: 'fake-node', site_code: 'S01', name: 'Browser preview' },
       db_path: '(in memory)', version: '0.1.0', today: this.today, language: this.language, user: this.user,
+      may_edit_master_data: !!this.user && EDITS_MASTER_DATA.includes(this.user.role),
     }));
   }
 
@@ -317,6 +333,72 @@ export class FakeBackend implements Backend {
   }
 
   findItem(identifier: string) { return this.reply('find_item', { identifier }, () => this.item(identifier)); }
+
+  /** As the shell's add_item: the session user's role must allow master data, then the core's checks. */
+  addItem(input: NewItem): Promise<ItemView> {
+    return this.reply('add_item', { item: input }, () => {
+      const user = this.user;
+      if (!user) this.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
+      if (!EDITS_MASTER_DATA.includes(user.role)) {
+        this.fail('forbidden', `用户 ${user.username}（${ROLE_ZH[user.role]}）无权修改基础数据。请由有权限的人员操作。`,
+          `User ${user.username} (${user.role}) may not edit master data. Ask someone with that permission.`);
+      }
+      const invalid = (field: string, zh: string, en: string): never =>
+        this.fail('invalid_input', `${field} 无效：${zh}。请更正后重试。`, `Invalid ${field}: ${en}. Correct it and try again.`);
+      if (!input.code.trim()) invalid('code', '不能为空', 'must not be empty');
+      if (!input.name.trim()) invalid('name', '不能为空', 'must not be empty');
+      if (input.pack_size < 1) invalid('pack_size', '至少为 1', 'must be at least 1');
+      if (input.cold_chain && (input.min_temp_c === null || input.max_temp_c === null)) {
+        invalid('cold_chain', '冷链品规必须填写储存温度范围（最低和最高 °C）', 'a cold-chain item needs its storage range (min and max °C)');
+      }
+      if (input.min_temp_c !== null && input.max_temp_c !== null && Number(input.min_temp_c) > Number(input.max_temp_c)) {
+        invalid('min_temp', `最低 ${input.min_temp_c} °C 高于最高 ${input.max_temp_c} °C`, `minimum ${input.min_temp_c} °C is above maximum ${input.max_temp_c} °C`);
+      }
+      if (/^(\d{8}|\d{12,14})$/.test(input.code) && !isGtin(input.code)) {
+        invalid('code', `${input.code} 像是 GTIN，但校验位错误`, `${input.code} looks like a GTIN but its check digit is wrong`);
+      }
+      if (this.items.some((i) => i.code === input.code)) {
+        this.fail('duplicate_code', `品规代码 ${input.code} 已存在。请换一个代码。`, `The item code ${input.code} already exists. Use another code.`);
+      }
+      const identifiers: string[] = [];
+      for (const text of [input.code, ...input.extra_identifiers]) {
+        for (const form of [text, isGtin(text) ? text.padStart(14, '0') : text]) if (!identifiers.includes(form)) identifiers.push(form);
+      }
+      const taken = identifiers.find((id) => this.items.some((i) => i.identifiers.includes(id)));
+      if (taken) this.fail('duplicate_code', `品规标识代码 ${taken} 已存在。请换一个代码。`, `The identifier code ${taken} already exists. Use another code.`);
+      const created = item(input.code, input.name, input.name_en, input.specification, input.unit, {
+        gtin: identifiers.find((id) => id.length === 14 && isGtin(id)) ?? null, identifiers, manufacturer: input.manufacturer,
+        registration_no: input.registration_no, risk_class: input.risk_class, category: input.category, pack_size: input.pack_size,
+        serialized: input.serialized, implantable: input.implantable, cold_chain: input.cold_chain, min_temp_c: input.min_temp_c,
+        max_temp_c: input.max_temp_c, unit_price: input.unit_price, default_supplier: input.default_supplier, reorder_point: input.reorder_point,
+      });
+      this.items.push(created);
+      return created;
+    });
+  }
+
+  /** As the shell's parse_barcode over the GS1 imitation in fakeBarcode.ts. */
+  parseBarcode(data: string): Promise<BarcodeScan> {
+    return this.reply('parse_barcode', { data }, (): BarcodeScan => {
+      const itemOf = (r: ScanReading) => (r.di ? this.resolve(r.di) : undefined) ?? (r.gtin ? this.resolve(r.gtin) : undefined) ?? null;
+      try {
+        const read = readBarcode(data, this.today, this.language);
+        return {
+          input: data, scheme: 'gs1', symbology: read.symbology, reading: read.reading, item: itemOf(read.reading),
+          candidates: read.candidates.map((reading) => ({ reading, item: itemOf(reading) })),
+        };
+      } catch (error) {
+        if (!(error instanceof BarcodeError)) throw error;
+        const code = plainCode(data);
+        const known = code ? this.resolve(code) : undefined;
+        if (!known) this.fail(error.code, error.zh, error.en);
+        const reading: ScanReading = {
+          di: code, gtin: null, lot: null, serial: null, expiry: null, production_date: null, quantity: null, elements: [], warnings: [],
+        };
+        return { input: data, scheme: 'item_code', symbology: null, reading, item: known, candidates: [] };
+      }
+    });
+  }
 
   stock(filter: StockFilter): Promise<StockRow[]> {
     return this.reply('stock', { filter }, () => {

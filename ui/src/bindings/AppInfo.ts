@@ -30,4 +30,10 @@ language: Lang,
 /**
  * The chosen user, if any.
  */
-user: UserView | null, };
+user: UserView | null, 
+/**
+ * Whether the chosen user's role may change master data (e.g. create an
+ * item for an unknown barcode). The core's permission matrix decides;
+ * the UI only uses it to offer or not offer the action.
+ */
+may_edit_master_data: boolean, };

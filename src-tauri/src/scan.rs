@@ -1,0 +1,191 @@
+//! A scan as the screens use it: the barcode engine's reading (dates in the
+//! ledger's calendar, messages in the session language) and the item the
+//! ledger knows by its identifier. Reading is pure (`udi`); finding the item
+//! is a lookup; neither writes anything.
+
+use crate::dto::{udi_lang, ApiError, BarcodeScan, BarcodeScheme, ScanCandidate, ScanReading};
+use ledger::{ItemView, Lang, Ledger, LedgerError};
+
+/// Reads `data` (the text a scanner typed, GS and AIM identifier intact) with
+/// the ledger's today for GS1's two-digit years, and finds its item by the
+/// reading's `di`, else its `gtin`. An unknown item is not an error: the scan
+/// comes back with `item` null. Text that is not a readable barcode but is
+/// exactly an identifier the ledger knows (an old internal Code 128 label, an
+/// HIBC code stored as printed) reads as that item; anything else unreadable
+/// is the engine's error in `lang`.
+pub fn read(ledger: &Ledger, data: &str, lang: Lang) -> Result<BarcodeScan, ApiError> {
+    let ledger_error = |e: LedgerError| ApiError::from_ledger(&e, lang);
+    let options = udi::Options::new(ledger.clock().today(), udi_lang(lang));
+    match udi::parse(data, &options) {
+        Ok(scan) => {
+            let item = scanned_item(ledger, &scan.reading).map_err(ledger_error)?;
+            let candidates = scan
+                .candidates
+                .iter()
+                .map(|c| Ok(ScanCandidate { reading: ScanReading::from_udi(c), item: scanned_item(ledger, c)? }))
+                .collect::<ledger::Result<Vec<_>>>()
+                .map_err(ledger_error)?;
+            Ok(BarcodeScan {
+                input: scan.input,
+                scheme: scan.scheme.into(),
+                symbology: scan.symbology,
+                reading: ScanReading::from_udi(&scan.reading),
+                item,
+                candidates,
+            })
+        }
+        Err(error) => {
+            let code = plain_code(data);
+            match known_item(ledger, code).map_err(ledger_error)? {
+                Some(item) => Ok(BarcodeScan {
+                    input: data.to_string(),
+                    scheme: BarcodeScheme::ItemCode,
+                    symbology: None,
+                    reading: ScanReading::identifier(code),
+                    item: Some(item),
+                    candidates: Vec::new(),
+                }),
+                None => Err(ApiError::from_udi(&error, lang)),
+            }
+        }
+    }
+}
+
+/// The item a reading names: by its device identifier, else its GTIN.
+fn scanned_item(ledger: &Ledger, reading: &udi::Reading) -> ledger::Result<Option<ItemView>> {
+    for identifier in [reading.di.as_deref(), reading.gtin.as_deref()].into_iter().flatten() {
+        if let Some(item) = known_item(ledger, identifier)? {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
+}
+
+/// The item with exactly this identifier, if any (unknown is not an error here).
+fn known_item(ledger: &Ledger, identifier: &str) -> ledger::Result<Option<ItemView>> {
+    if identifier.is_empty() || identifier.chars().count() > ledger::master::TEXT_FIELD_MAX {
+        return Ok(None);
+    }
+    match ledger.item(identifier) {
+        Ok(item) => Ok(Some(item)),
+        Err(LedgerError::UnknownItem(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// A scan as a plain identifier: without the scanner's terminator, padding
+/// and AIM symbology identifier (`]` + two characters).
+fn plain_code(data: &str) -> &str {
+    let text = data.trim_matches(|c: char| c.is_whitespace() || c == '\u{1d}');
+    match text.strip_prefix(']') {
+        Some(rest) if rest.len() > 2 && rest.as_bytes()[..2].iter().all(u8::is_ascii_alphanumeric) => &rest[2..],
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use ledger::{IdSource, ManualClock, NewItem, RandomIds};
+
+    const SYRINGE: &str = "09506000134352";
+
+    /// A ledger on 2026-11-25 that knows the syringe (by its GTIN and an old internal label).
+    fn ledger() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at_date(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        let ids: Box<dyn IdSource> = Box::new(RandomIds::seeded(7));
+        let mut ledger = Ledger::open_with(&dir.path().join("scan.sqlite"), Box::new(clock), ids).unwrap();
+        ledger.init("T01", "scan test").unwrap();
+        ledger
+            .add_item(&NewItem {
+                code: SYRINGE.into(),
+                name: "一次性使用无菌注射器".into(),
+                unit: "支".into(),
+                pack_size: 100,
+                extra_identifiers: vec!["SYR-5ML".into()],
+                ..NewItem::default()
+            })
+            .unwrap();
+        (dir, ledger)
+    }
+
+    #[test]
+    fn a_gs1_scan_reads_lot_and_expiry_and_finds_its_item() {
+        let (_dir, ledger) = ledger();
+        let scan = read(&ledger, "]d20109506000134352172701311012345\r", Lang::En).unwrap();
+        assert_eq!(scan.scheme, BarcodeScheme::Gs1);
+        assert_eq!(scan.symbology.as_deref(), Some("]d2"));
+        assert_eq!(scan.reading.gtin.as_deref(), Some(SYRINGE));
+        assert_eq!(scan.reading.lot.as_deref(), Some("12345"));
+        assert_eq!(scan.reading.expiry.as_deref(), Some("2027-01-31"));
+        assert_eq!(scan.item.map(|i| i.code).as_deref(), Some(SYRINGE));
+        assert!(scan.candidates.is_empty());
+    }
+
+    #[test]
+    fn a_two_digit_year_is_read_against_the_ledgers_today() {
+        let (_dir, ledger) = ledger();
+        // 2026-11-25: YY 76 is 2076 (within +50 years); 77 is 1977.
+        let later = read(&ledger, "010950600013435217761231", Lang::En).unwrap();
+        assert_eq!(later.reading.expiry.as_deref(), Some("2076-12-31"));
+        let earlier = read(&ledger, "010950600013435217771231", Lang::En).unwrap();
+        assert_eq!(earlier.reading.expiry.as_deref(), Some("1977-12-31"));
+    }
+
+    #[test]
+    fn an_unknown_item_is_not_an_error_and_warnings_come_in_the_session_language() {
+        let (_dir, ledger) = ledger();
+        let scan = read(&ledger, "(01)06901234567892(17)270100(10)A1", Lang::Zh).unwrap();
+        assert!(scan.item.is_none());
+        assert_eq!(scan.reading.di.as_deref(), Some("06901234567892"));
+        assert_eq!(scan.reading.expiry.as_deref(), Some("2027-01-31"));
+        assert_eq!(scan.reading.warnings.len(), 1);
+        assert_eq!(scan.reading.warnings[0].code, "day_zero");
+        assert!(scan.reading.warnings[0].message.contains("当月最后一天"), "{}", scan.reading.warnings[0].message);
+    }
+
+    #[test]
+    fn an_ambiguous_scan_returns_every_candidate_with_its_item() {
+        let (_dir, ledger) = ledger();
+        let scan = read(&ledger, "]d2010950600013435210AB17270131", Lang::En).unwrap();
+        assert_eq!(scan.candidates.len(), 2);
+        assert!(scan.candidates.iter().all(|c| c.item.as_ref().map(|i| i.code.as_str()) == Some(SYRINGE)));
+        let lots: Vec<_> = scan.candidates.iter().map(|c| c.reading.lot.clone().unwrap_or_default()).collect();
+        assert_eq!(lots, ["AB", "AB17270131"]);
+        assert_eq!(scan.reading.lot, None, "the candidates disagree on the lot");
+        assert_eq!(scan.reading.warnings[0].code, "ambiguous");
+    }
+
+    #[test]
+    fn an_unreadable_scan_is_the_engines_error_in_the_session_language() {
+        let (_dir, ledger) = ledger();
+        let error = read(&ledger, "NOT-A-BARCODE", Lang::Zh).unwrap_err();
+        assert_eq!(error.code, "unknown_format");
+        assert!(error.message.contains("无法识别的条码"), "{}", error.message);
+        let error = read(&ledger, "0109506000134353", Lang::En).unwrap_err();
+        assert_eq!(error.code, "bad_check_digit");
+        assert!(error.message.contains("check digit"), "{}", error.message);
+    }
+
+    #[test]
+    fn text_that_is_exactly_a_known_identifier_reads_as_that_item() {
+        let (_dir, ledger) = ledger();
+        for data in ["SYR-5ML", "]C0SYR-5ML\n", " SYR-5ML\t"] {
+            let scan = read(&ledger, data, Lang::En).unwrap();
+            assert_eq!(scan.scheme, BarcodeScheme::ItemCode, "{data:?}");
+            assert_eq!(scan.reading.di.as_deref(), Some("SYR-5ML"));
+            assert_eq!(scan.item.map(|i| i.code).as_deref(), Some(SYRINGE));
+        }
+    }
+
+    #[test]
+    fn plain_code_strips_terminators_and_the_aim_identifier_only() {
+        assert_eq!(plain_code("]C0ABC\r\n"), "ABC");
+        assert_eq!(plain_code("]C0"), "]C0");
+        assert_eq!(plain_code("\u{1d}ABC"), "ABC");
+        assert_eq!(plain_code("A]BC"), "A]BC");
+        assert_eq!(plain_code("]é1X"), "]é1X");
+    }
+}
