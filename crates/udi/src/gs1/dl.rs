@@ -68,7 +68,7 @@ pub fn read_digital_link(data: &str, options: &Options) -> Result<Read, UdiError
         if !std::ptr::eq(spec, primary) {
             qualifiers.push(spec.ai);
         }
-        elems.push(Elem { spec, value });
+        elems.push(Elem { spec, value: value.into() });
     }
     if !qualifiers_in_order(primary.dl_key.unwrap_or(""), &qualifiers) {
         notes.push(WarningKind::QualifierOrder);
@@ -84,7 +84,7 @@ pub fn read_digital_link(data: &str, options: &Options) -> Result<Read, UdiError
             return Err(UdiError::BadUri { reason: "an AI that may not be a query attribute" });
         }
         validate(spec, &value, options.today)?;
-        elems.push(Elem { spec, value: value.into_owned() });
+        elems.push(Elem { spec, value });
     }
     let elems = dedupe(elems).map_err(|ai| UdiError::ConflictingDuplicate { ai })?;
     let (scheme, reading) = build(&elems, notes, options);

@@ -63,28 +63,53 @@ pub enum LintFailure {
 
 /// GS1 AI encodable character set 82.
 pub fn in_cset82(b: u8) -> bool {
-    matches!(b, b'!' | b'"' | b'%'..=b'?' | b'A'..=b'Z' | b'_' | b'a'..=b'z')
+    CLASSES[usize::from(b)] & X != 0
 }
 
-/// GS1 AI encodable character set 39.
-pub fn in_cset39(b: u8) -> bool {
-    matches!(b, b'#' | b'-' | b'/' | b'0'..=b'9' | b'A'..=b'Z')
-}
-
-/// File-safe base64 (GS1 character set 64); `=` only as trailing padding, checked by the caller.
-pub fn in_cset64(b: u8) -> bool {
-    matches!(b, b'-' | b'0'..=b'9' | b'A'..=b'Z' | b'_' | b'a'..=b'z' | b'=')
-}
-
-/// Whether `b` belongs to `set`.
+/// Whether `b` belongs to `set` (for [`CharSet::Z`], file-safe base64, `=`
+/// too: that it is only trailing padding is checked by the caller).
 pub fn in_set(set: CharSet, b: u8) -> bool {
-    match set {
-        CharSet::N => b.is_ascii_digit(),
-        CharSet::X => in_cset82(b),
-        CharSet::Y => in_cset39(b),
-        CharSet::Z => in_cset64(b),
-    }
+    let bit = match set {
+        CharSet::N => N,
+        CharSet::X => X,
+        CharSet::Y => Y,
+        CharSet::Z => Z,
+    };
+    CLASSES[usize::from(b)] & bit != 0
 }
+
+// The character sets as bits of one table entry per byte: the parser asks
+// for every character of every candidate value, so one load beats a chain of
+// range comparisons.
+const N: u8 = 1;
+const X: u8 = 2;
+const Y: u8 = 4;
+const Z: u8 = 8;
+
+/// For each byte, the sets it belongs to.
+static CLASSES: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut bits = 0;
+        if c.is_ascii_digit() {
+            bits |= N;
+        }
+        if matches!(c, b'!' | b'"' | b'%'..=b'?' | b'A'..=b'Z' | b'_' | b'a'..=b'z') {
+            bits |= X;
+        }
+        if matches!(c, b'#' | b'-' | b'/' | b'0'..=b'9' | b'A'..=b'Z') {
+            bits |= Y;
+        }
+        if matches!(c, b'-' | b'0'..=b'9' | b'A'..=b'Z' | b'_' | b'a'..=b'z' | b'=') {
+            bits |= Z;
+        }
+        classes[b] = bits;
+        b += 1;
+    }
+    classes
+};
 
 /// The GS1 mod-10 check digit for `payload` (all digits but the check digit).
 pub fn gs1_check_digit(payload: &[u8]) -> u8 {
@@ -132,7 +157,8 @@ fn digits_value(s: &str) -> Option<u32> {
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse().ok()
+    // Ten digits fit in a u64; whether the value fits in a u32 is the question.
+    u32::try_from(s.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'))).ok()
 }
 
 fn in_range(s: &str, lo: u32, hi: u32) -> bool {
@@ -265,10 +291,12 @@ fn iban_ok(value: &str) -> bool {
 /// A six-digit `YYMMDD` as (two-digit year, month, day), checked against the
 /// calendar; `day_zero` allows DD = 00 ("the last day of the month").
 fn ymd(value: &str, day_zero: bool) -> Option<(u32, u32, u32)> {
-    if value.len() != 6 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    let b = value.as_bytes();
+    if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let (yy, mm, dd) = (digits_value(&value[..2])?, digits_value(&value[2..4])?, digits_value(&value[4..])?);
+    let two = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
+    let (yy, mm, dd) = (two(0), two(2), two(4));
     if !(1..=12).contains(&mm) {
         return None;
     }
@@ -286,11 +314,13 @@ fn ymd(value: &str, day_zero: bool) -> Option<(u32, u32, u32)> {
 
 /// Days in a month of a (proleptic Gregorian) year.
 pub fn days_in_month(year: i32, month: u32) -> u32 {
-    let first = NaiveDate::from_ymd_opt(year, month, 1).expect("month 1..=12");
-    let next =
-        if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) }
-            .expect("valid first of month");
-    (next - first).num_days() as u32
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if year.rem_euclid(4) == 0 && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0) => 29,
+        2 => 28,
+        _ => panic!("month {month} is not 1..=12"),
+    }
 }
 
 /// The full year of a two-digit year by GS1's century window (General
@@ -361,6 +391,35 @@ mod tests {
         assert_eq!(resolve_yymmdd("241301", today), None);
         assert_eq!(check(Lint::YyMmDd, "240100"), Err(LintFailure::Date));
         assert_eq!(check(Lint::YyMmD0, "240100"), Ok(()));
+    }
+
+    #[test]
+    fn days_in_month_follows_the_calendar() {
+        for year in -500..=3000 {
+            for month in 1..=12 {
+                let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap();
+                let next = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+                let days = (NaiveDate::from_ymd_opt(next.0, next.1, 1).unwrap() - first).num_days();
+                assert_eq!(days_in_month(year, month), days as u32, "{year}-{month}");
+            }
+        }
+    }
+
+    #[test]
+    fn character_sets_are_gs1s() {
+        let cset82 = b"!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+        let cset39 = b"#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let cset64 = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz=";
+        for b in 0..=255u8 {
+            assert_eq!(in_set(CharSet::N, b), b.is_ascii_digit(), "{b}");
+            assert_eq!(in_cset82(b), cset82.contains(&b), "{b}");
+            assert_eq!(in_set(CharSet::X, b), cset82.contains(&b), "{b}");
+            assert_eq!(in_set(CharSet::Y, b), cset39.contains(&b), "{b}");
+            assert_eq!(in_set(CharSet::Z, b), cset64.contains(&b), "{b}");
+        }
+        for s in ["0", "42", "4294967295", "4294967296", "9999999999", "0000000001", "12345678901", "", "1a"] {
+            assert_eq!(digits_value(s), if s.len() <= 10 { s.parse().ok() } else { None }, "{s}");
+        }
     }
 
     #[test]

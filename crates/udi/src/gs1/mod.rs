@@ -12,6 +12,15 @@
 //! every lot containing "21" or "95" would read two ways. One valid reading
 //! is used (with a warning when it needed an inferred separator); several
 //! are returned as candidates.
+//!
+//! Reading is on the path of every scan, so it avoids work that does not
+//! change the result: the scan is read as bytes, one per character
+//! ([`Toks`], borrowed from the input when it is ASCII, as scans are),
+//! element values are slices of it until a [`Reading`] is built, the lengths
+//! an element can have are a bit set rather than a list, and a value the
+//! search drops is rejected without building an error message
+//! ([`Invalid`]). The search is still run whenever there is no separator:
+//! only it can tell whether a strong repair exists.
 
 pub mod codes;
 mod dl;
@@ -24,6 +33,7 @@ use crate::error::{Lang, UdiError, Warning, WarningKind};
 use crate::{Element, Options, Read, Reading, Scheme, CANDIDATES_MAX, SEARCH_STEPS_MAX};
 use chrono::NaiveDate;
 use lint::{Lint, LintFailure};
+use std::borrow::Cow;
 use table::{AiSpec, CharSet, Part};
 
 /// AIs that may follow a separator we inferred: those found after a
@@ -42,64 +52,141 @@ const SEPARATOR_STAND_INS: &[&str] = &[
     "\\u001D",
 ];
 
-/// One element string: an AI and its data.
+/// The bytes that start a stand-in: a scan with none of them (most scans)
+/// needs no replacing and no copy.
+static STAND_IN_START: [bool; 256] = {
+    let mut starts = [false; 256];
+    let mut i = 0;
+    while i < SEPARATOR_STAND_INS.len() {
+        starts[SEPARATOR_STAND_INS[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    starts
+};
+
+/// GS (FNC1 in a raw element string).
+const GS: u8 = 0x1d;
+
+/// One element string: an AI and its data, borrowed from the scan while it is being read.
 #[derive(Debug, Clone)]
-pub struct Elem {
+pub struct Elem<'a> {
     pub spec: &'static AiSpec,
-    pub value: String,
+    pub value: Cow<'a, str>,
 }
 
-impl PartialEq for Elem {
+impl PartialEq for Elem<'_> {
     fn eq(&self, other: &Elem) -> bool {
         self.spec.ai == other.spec.ai && self.value == other.value
     }
 }
 
-/// A scan as tokens: characters and separators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tok {
-    C(char),
-    Sep,
+/// A scan as one byte per character, so that positions and lengths count
+/// characters: ASCII characters as they are, GS (and the character a retry
+/// takes for GS) as GS, any other character as DEL. No AI allows GS or DEL,
+/// so a non-ASCII character behaves exactly like one; only messages need the
+/// real character, which [`Toks::char_at`] finds in the text. An ASCII scan
+/// is used as it is, without a copy.
+struct Toks<'a> {
+    bytes: Cow<'a, str>,
+    text: &'a str,
 }
 
-/// Whether a token is a character of `set`.
-fn tok_in(set: CharSet, t: &Tok) -> bool {
-    matches!(t, Tok::C(c) if c.is_ascii() && lint::in_set(set, *c as u8))
+impl<'a> Toks<'a> {
+    fn new(text: &'a str, extra_separator: Option<char>) -> Toks<'a> {
+        if text.is_ascii() && extra_separator.is_none() {
+            return Toks { bytes: Cow::Borrowed(text), text };
+        }
+        let bytes = text
+            .chars()
+            .map(|c| match c {
+                '\u{1d}' => '\u{1d}',
+                c if Some(c) == extra_separator => '\u{1d}',
+                c if c.is_ascii() => c,
+                _ => '\u{7f}',
+            })
+            .collect();
+        Toks { bytes: Cow::Owned(bytes), text }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.as_bytes()
+    }
+
+    /// The characters from `range` (all ASCII: a range that structurally matched a component).
+    fn str(&self, range: std::ops::Range<usize>) -> &str {
+        &self.bytes[range]
+    }
+
+    /// The character of the text at token `i` (not a separator).
+    fn char_at(&self, i: usize) -> char {
+        if self.text.len() == self.bytes.len() {
+            char::from(self.text.as_bytes()[i])
+        } else {
+            self.text.chars().nth(i).expect("one token per character")
+        }
+    }
 }
 
-fn tokens(data: &str, extra_separator: Option<char>) -> Vec<Tok> {
-    data.chars().map(|c| if c == '\u{1d}' || Some(c) == extra_separator { Tok::Sep } else { Tok::C(c) }).collect()
-}
-
-/// Replaces the stand-ins for GS that the workstation knows of; reports which were seen.
-fn replace_stand_ins(data: &str, options: &Options) -> (String, Vec<String>) {
-    let mut text = data.to_string();
-    let mut seen = Vec::new();
+/// Replaces the stand-ins for GS that the workstation knows of; reports which
+/// were seen. Borrows the text back when there are none.
+fn replace_stand_ins<'d>(data: &'d str, options: &Options) -> (Cow<'d, str>, Vec<String>) {
     let configured = options.separators.iter().map(String::as_str);
+    let builtin_possible = data.bytes().any(|b| STAND_IN_START[usize::from(b)]);
+    if !builtin_possible && !configured.clone().any(|s| !s.is_empty() && data.contains(s)) {
+        return (Cow::Borrowed(data), Vec::new());
+    }
+    // One stand-in after another, each over the text the previous left: a
+    // configured stand-in may overlap a built-in one, and the order decides.
+    let mut text = Cow::Borrowed(data);
+    let mut seen = Vec::new();
     for stand_in in SEPARATOR_STAND_INS.iter().copied().chain(configured) {
         if !stand_in.is_empty() && text.contains(stand_in) {
-            text = text.replace(stand_in, "\u{1d}");
+            text = Cow::Owned(text.replace(stand_in, "\u{1d}"));
             seen.push(stand_in.to_string());
         }
     }
     (text, seen)
 }
 
+/// A set of element lengths (at most [`table::LENGTH_MAX`]), read longest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Lengths(u128);
+
+impl Lengths {
+    fn insert(&mut self, length: usize) {
+        self.0 |= 1 << length;
+    }
+
+    fn longest(self) -> Option<usize> {
+        (self.0 != 0).then(|| 127 - self.0.leading_zeros() as usize)
+    }
+}
+
+impl Iterator for Lengths {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let length = self.longest()?;
+        self.0 &= !(1 << length);
+        Some(length)
+    }
+}
+
 /// The lengths at which `parts` can match the tokens from `at`, longest first
 /// (character sets and lengths only; content checks come later).
-fn structural_lengths(parts: &[Part], toks: &[Tok], at: usize) -> Vec<usize> {
-    fn walk(parts: &[Part], toks: &[Tok], at: usize, offset: usize, out: &mut Vec<usize>) {
+fn structural_lengths(parts: &[Part], toks: &[u8], at: usize) -> Lengths {
+    fn walk(parts: &[Part], toks: &[u8], at: usize, offset: usize, out: &mut Lengths) {
         let Some(part) = parts.first() else {
-            out.push(offset);
+            out.insert(offset);
             return;
         };
         if part.optional && offset > 0 {
-            out.push(offset);
+            out.insert(offset);
         }
         let run = toks[(at + offset).min(toks.len())..]
             .iter()
             .take(part.max as usize)
-            .take_while(|t| tok_in(part.set, t))
+            .take_while(|&&t| lint::in_set(part.set, t))
             .count();
         if part.min == part.max {
             if run >= part.min as usize {
@@ -111,35 +198,31 @@ fn structural_lengths(parts: &[Part], toks: &[Tok], at: usize) -> Vec<usize> {
             }
         }
     }
-    let mut out = Vec::new();
+    let mut out = Lengths::default();
     walk(parts, toks, at, 0, &mut out);
-    out.sort_unstable_by(|a, b| b.cmp(a));
-    out.dedup();
     out
 }
 
-fn text_of(toks: &[Tok]) -> String {
-    toks.iter().map(|t| if let Tok::C(c) = t { *c } else { '\u{1d}' }).collect()
-}
-
 /// Explains why no length of `spec` matches at `at` (for the literal reading's error).
-fn diagnose(spec: &AiSpec, toks: &[Tok], at: usize) -> UdiError {
+fn diagnose(spec: &AiSpec, toks: &Toks, at: usize) -> UdiError {
     let ai = spec.ai.to_string();
+    let bytes = toks.as_bytes();
     let mut offset = 0;
     for part in spec.parts {
         let mut taken = 0;
         while taken < part.max as usize {
-            match toks.get(at + offset + taken) {
-                None | Some(Tok::Sep) => break,
-                Some(t @ Tok::C(c)) => {
-                    if tok_in(part.set, t) {
+            let i = at + offset + taken;
+            match bytes.get(i) {
+                None | Some(&GS) => break,
+                Some(&t) => {
+                    if lint::in_set(part.set, t) {
                         taken += 1;
                         continue;
                     }
                     if taken >= part.min as usize && part.min != part.max {
                         break;
                     }
-                    return UdiError::BadCharacter { ai, character: *c };
+                    return UdiError::BadCharacter { ai, character: toks.char_at(i) };
                 }
             }
         }
@@ -148,7 +231,7 @@ fn diagnose(spec: &AiSpec, toks: &[Tok], at: usize) -> UdiError {
                 break;
             }
             let (min, max) = spec.length_range();
-            return match toks.get(at + offset + taken) {
+            return match bytes.get(at + offset + taken) {
                 None => UdiError::Truncated { ai },
                 _ => UdiError::BadLength { ai, length: offset + taken, min, max },
             };
@@ -158,14 +241,55 @@ fn diagnose(spec: &AiSpec, toks: &[Tok], at: usize) -> UdiError {
     UdiError::Truncated { ai }
 }
 
+/// Why a value does not fit its AI, without the allocations of an
+/// [`UdiError`]: the search rejects many candidate values and reports none.
+enum Invalid<'v> {
+    Length(usize),
+    Character(char),
+    Lint(LintFailure, &'v str),
+    /// A date the century window makes impossible (29 February of a common year).
+    Date(&'v str),
+}
+
+impl Invalid<'_> {
+    fn into_error(self, spec: &AiSpec) -> UdiError {
+        let field = || format!("({})", spec.ai);
+        match self {
+            Invalid::Length(length) => {
+                let (min, max) = spec.length_range();
+                UdiError::BadLength { ai: spec.ai.to_string(), length, min, max }
+            }
+            Invalid::Character(character) => UdiError::BadCharacter { ai: spec.ai.to_string(), character },
+            Invalid::Lint(LintFailure::CheckDigit { expected }, _) => {
+                UdiError::BadCheckDigit { field: field(), expected: expected.to_string() }
+            }
+            Invalid::Lint(LintFailure::CheckPair, component) => {
+                let payload = &component.as_bytes()[..component.len().saturating_sub(2)];
+                let expected =
+                    lint::check_pair(payload).map(|p| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default();
+                UdiError::BadCheckDigit { field: field(), expected }
+            }
+            Invalid::Lint(LintFailure::Date, component) | Invalid::Date(component) => {
+                UdiError::BadDate { field: field(), value: component.to_string() }
+            }
+            Invalid::Lint(LintFailure::Value(_), component) => {
+                UdiError::BadValue { ai: spec.ai.to_string(), value: component.to_string() }
+            }
+        }
+    }
+}
+
 /// Checks an element's value against its AI: lengths, character sets, check
 /// digits, dates and code lists.
 pub fn validate(spec: &AiSpec, value: &str, today: NaiveDate) -> Result<(), UdiError> {
-    let ai = || spec.ai.to_string();
+    check_value(spec, value, today).map_err(|invalid| invalid.into_error(spec))
+}
+
+fn check_value<'v>(spec: &AiSpec, value: &'v str, today: NaiveDate) -> Result<(), Invalid<'v>> {
     let (min, max) = spec.length_range();
     let bytes = value.as_bytes();
     if bytes.len() < min || bytes.len() > max {
-        return Err(UdiError::BadLength { ai: ai(), length: value.chars().count(), min, max });
+        return Err(Invalid::Length(value.chars().count()));
     }
     let mut rest = value;
     for part in spec.parts {
@@ -173,79 +297,62 @@ pub fn validate(spec: &AiSpec, value: &str, today: NaiveDate) -> Result<(), UdiE
             if part.optional {
                 break;
             }
-            return Err(UdiError::BadLength { ai: ai(), length: value.len(), min, max });
+            return Err(Invalid::Length(value.len()));
         }
         let take = if part.min == part.max { part.min as usize } else { rest.len().min(part.max as usize) };
         if rest.len() < take || !rest.is_char_boundary(take) {
-            return Err(UdiError::BadLength { ai: ai(), length: value.chars().count(), min, max });
+            return Err(Invalid::Length(value.chars().count()));
         }
         let (component, tail) = rest.split_at(take);
         rest = tail;
-        if let Some(bad) = component.chars().find(|&c| !c.is_ascii() || !lint::in_set(part.set, c as u8)) {
-            return Err(UdiError::BadCharacter { ai: ai(), character: bad });
+        // Every byte before the first one outside the set is ASCII, so it starts a character.
+        if let Some(i) = component.bytes().position(|b| !lint::in_set(part.set, b)) {
+            return Err(Invalid::Character(component[i..].chars().next().expect("a character at a boundary")));
         }
         if part.set == CharSet::Z && component.trim_end_matches('=').contains('=') {
-            return Err(UdiError::BadCharacter { ai: ai(), character: '=' });
+            return Err(Invalid::Character('='));
         }
         for &l in part.lints {
-            check_component(spec, l, component, today)?;
+            check_component(l, component, today)?;
         }
     }
     if !rest.is_empty() {
-        return Err(UdiError::BadLength { ai: ai(), length: value.chars().count(), min, max });
+        return Err(Invalid::Length(value.chars().count()));
     }
     Ok(())
 }
 
-fn check_component(spec: &AiSpec, l: Lint, component: &str, today: NaiveDate) -> Result<(), UdiError> {
-    let field = || format!("({})", spec.ai);
-    match lint::check(l, component) {
-        Ok(()) => {}
-        Err(LintFailure::CheckDigit { expected }) => {
-            return Err(UdiError::BadCheckDigit { field: field(), expected: expected.to_string() })
-        }
-        Err(LintFailure::CheckPair) => {
-            let payload = &component.as_bytes()[..component.len().saturating_sub(2)];
-            let expected =
-                lint::check_pair(payload).map(|p| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default();
-            return Err(UdiError::BadCheckDigit { field: field(), expected });
-        }
-        Err(LintFailure::Date) => return Err(UdiError::BadDate { field: field(), value: component.to_string() }),
-        Err(LintFailure::Value(_)) => {
-            return Err(UdiError::BadValue { ai: spec.ai.to_string(), value: component.to_string() })
-        }
-    }
+fn check_component<'v>(l: Lint, component: &'v str, today: NaiveDate) -> Result<(), Invalid<'v>> {
+    lint::check(l, component).map_err(|failure| Invalid::Lint(failure, component))?;
     // 29 February needs the year the century window gives.
     if matches!(l, Lint::YyMmD0 | Lint::YyMmDd) && lint::resolve_yymmdd(component, today).is_none() {
-        return Err(UdiError::BadDate { field: field(), value: component.to_string() });
+        return Err(Invalid::Date(component));
     }
     Ok(())
 }
 
 /// Reads tokens literally: separators are trusted, variable-length elements run to the next one.
-fn literal(toks: &[Tok], today: NaiveDate) -> Result<Vec<Elem>, UdiError> {
-    let mut elems = Vec::new();
+fn literal<'t>(toks: &'t Toks, today: NaiveDate) -> Result<Vec<Elem<'t>>, UdiError> {
+    let bytes = toks.as_bytes();
+    let mut elems: Vec<Elem<'t>> = Vec::new();
     let mut pos = 0;
-    while pos < toks.len() {
-        if toks[pos] == Tok::Sep {
+    while pos < bytes.len() {
+        if bytes[pos] == GS {
             pos += 1;
             continue;
         }
-        let Some(spec) = match_ai(toks, pos) else {
-            // A character no element may hold right after an element: most
-            // likely what the scanner made of GS.
-            if let (Some(previous), Tok::C(c)) = (elems.last(), toks[pos]) {
+        let Some(spec) = table::match_prefix(&bytes[pos..]) else {
+            if let Some(previous) = elems.last() {
+                // A character no element may hold right after an element: most
+                // likely what the scanner made of GS.
+                let c = toks.char_at(pos);
                 if !c.is_ascii() || !lint::in_cset82(c as u8) {
-                    let previous: &Elem = previous;
                     return Err(UdiError::BadCharacter { ai: previous.spec.ai.to_string(), character: c });
                 }
-            }
-            // A variable-length element that ran past its maximum length.
-            if let Some(previous) = elems.last() {
-                let previous: &Elem = previous;
+                // A variable-length element that ran past its maximum length.
                 let (min, max) = previous.spec.length_range();
                 let start = pos - previous.value.len();
-                let run = toks[start..].iter().take_while(|t| matches!(t, Tok::C(_))).count();
+                let run = bytes[start..].iter().take_while(|&&t| t != GS).count();
                 if previous.value.len() == max && run > max && min != max {
                     return Err(UdiError::BadLength { ai: previous.spec.ai.to_string(), length: run, min, max });
                 }
@@ -253,64 +360,59 @@ fn literal(toks: &[Tok], today: NaiveDate) -> Result<Vec<Elem>, UdiError> {
             return Err(unknown_ai(toks, pos));
         };
         let start = pos + spec.ai.len();
-        let length = *structural_lengths(spec.parts, toks, start).first().ok_or_else(|| diagnose(spec, toks, start))?;
-        let value = text_of(&toks[start..start + length]);
-        validate(spec, &value, today)?;
-        elems.push(Elem { spec, value });
+        let length =
+            structural_lengths(spec.parts, bytes, start).longest().ok_or_else(|| diagnose(spec, toks, start))?;
+        let value = toks.str(start..start + length);
+        validate(spec, value, today)?;
+        elems.push(Elem { spec, value: Cow::Borrowed(value) });
         pos = start + length;
     }
     Ok(elems)
 }
 
-fn match_ai(toks: &[Tok], pos: usize) -> Option<&'static AiSpec> {
-    let digits: Vec<u8> = toks[pos..]
-        .iter()
-        .take(4)
-        .map_while(|t| if let Tok::C(c) = t { c.is_ascii_digit().then_some(*c as u8) } else { None })
-        .collect();
-    table::match_prefix(&digits)
-}
-
-fn unknown_ai(toks: &[Tok], pos: usize) -> UdiError {
-    let head: String =
-        toks[pos..].iter().take(4).map_while(|t| if let Tok::C(c) = t { Some(*c) } else { None }).collect();
+fn unknown_ai(toks: &Toks, pos: usize) -> UdiError {
+    let bytes = toks.as_bytes();
+    let head = (pos..bytes.len()).take(4).take_while(|&i| bytes[i] != GS).map(|i| toks.char_at(i)).collect();
     UdiError::UnknownAi { ai: head }
 }
 
 /// Every segmentation of separator-less tokens into valid elements.
-struct Search<'a> {
-    toks: &'a [Tok],
+struct Search<'t> {
+    /// The scan's tokens ([`Toks`]), all ASCII.
+    toks: &'t str,
     today: NaiveDate,
     steps: usize,
     /// (position, after an inferred separator) from which nothing valid follows.
     dead: Vec<[bool; 2]>,
     /// Elements so far, each with whether it starts after an inferred separator.
-    path: Vec<(Elem, bool)>,
-    found: Vec<Vec<(Elem, bool)>>,
+    path: Vec<(Elem<'t>, bool)>,
+    found: Vec<Vec<(Elem<'t>, bool)>>,
     exhausted: bool,
 }
 
 /// Raw readings kept before duplicates are filtered (more than can be shown means "too ambiguous").
 const SEARCH_FOUND_MAX: usize = 4 * CANDIDATES_MAX;
 
-impl Search<'_> {
+impl<'t> Search<'t> {
     fn go(&mut self, mut pos: usize, after_split: bool) -> bool {
         self.steps += 1;
         if self.steps > SEARCH_STEPS_MAX || self.found.len() >= SEARCH_FOUND_MAX {
             self.exhausted = true;
             return false;
         }
-        while pos < self.toks.len() && self.toks[pos] == Tok::Sep {
+        let toks: &'t str = self.toks;
+        let bytes = toks.as_bytes();
+        while pos < bytes.len() && bytes[pos] == GS {
             pos += 1;
         }
-        if pos == self.toks.len() {
+        if pos == bytes.len() {
             self.found.push(self.path.clone());
             return true;
         }
         if self.dead[pos][usize::from(after_split)] {
             return false;
         }
-        let Some(spec) = match_ai(self.toks, pos) else {
+        let Some(spec) = table::match_prefix(&bytes[pos..]) else {
             self.dead[pos][usize::from(after_split)] = true;
             return false;
         };
@@ -318,17 +420,17 @@ impl Search<'_> {
             return false;
         }
         let start = pos + spec.ai.len();
-        let lengths = structural_lengths(spec.parts, self.toks, start);
-        let greedy = lengths.first().copied();
+        let lengths = structural_lengths(spec.parts, bytes, start);
+        let greedy = lengths.longest();
         let mut any = false;
         for length in lengths {
-            let value = text_of(&self.toks[start..start + length]);
-            if validate(spec, &value, self.today).is_err() {
+            let value = &toks[start..start + length];
+            if check_value(spec, value, self.today).is_err() {
                 continue;
             }
             let end = start + length;
-            let split = end < self.toks.len() && self.toks[end] != Tok::Sep && Some(length) != greedy;
-            self.path.push((Elem { spec, value }, after_split));
+            let split = end < bytes.len() && bytes[end] != GS && Some(length) != greedy;
+            self.path.push((Elem { spec, value: Cow::Borrowed(value) }, after_split));
             any |= self.go(end, split);
             self.path.pop();
             if self.exhausted {
@@ -359,12 +461,13 @@ fn dedupe(elems: Vec<Elem>) -> Result<Vec<Elem>, String> {
 pub fn read_element_string(data: &str, options: &Options) -> Result<Read, UdiError> {
     let (text, stand_ins) = replace_stand_ins(data, options);
     let today = options.today;
-    let toks = tokens(&text, None);
-    let has_separator = toks.contains(&Tok::Sep);
+    let toks = Toks::new(&text, None);
+    let bytes = toks.as_bytes();
+    let has_separator = bytes.contains(&GS);
     let mut notes: Vec<WarningKind> =
         stand_ins.into_iter().map(|text| WarningKind::SeparatorSubstituted { text }).collect();
 
-    if toks.iter().all(|t| *t == Tok::Sep) {
+    if bytes.iter().all(|&t| t == GS) {
         return Err(UdiError::Empty);
     }
     let literal_result = literal(&toks, today);
@@ -373,8 +476,8 @@ pub fn read_element_string(data: &str, options: &Options) -> Result<Read, UdiErr
     if let Err(UdiError::BadCharacter { character, .. }) = &literal_result {
         let c = *character;
         if !c.is_ascii() || !lint::in_cset82(c as u8) {
-            let retried = literal(&tokens(&text, Some(c)), today);
-            if let Ok(elems) = retried {
+            let retry = Toks::new(&text, Some(c));
+            if let Ok(elems) = literal(&retry, today) {
                 notes.push(WarningKind::SeparatorSubstituted { text: c.to_string() });
                 let elems = dedupe(elems).map_err(|ai| UdiError::ConflictingDuplicate { ai })?;
                 return Ok(single(&elems, notes, options));
@@ -388,10 +491,10 @@ pub fn read_element_string(data: &str, options: &Options) -> Result<Read, UdiErr
 
     // No separator anywhere: it may have been lost. Find every valid reading.
     let mut search = Search {
-        toks: &toks,
+        toks: &toks.bytes,
         today,
         steps: 0,
-        dead: vec![[false; 2]; toks.len() + 1],
+        dead: vec![[false; 2]; bytes.len() + 1],
         path: Vec::new(),
         found: Vec::new(),
         exhausted: false,
@@ -480,12 +583,13 @@ fn pattern_matches(pattern: &str, ai: &str) -> bool {
 /// The fields, warnings and scheme of one reading.
 pub(crate) fn build(elems: &[Elem], mut notes: Vec<WarningKind>, options: &Options) -> (Scheme, Reading) {
     let today = options.today;
-    let find = |ai: &str| elems.iter().find(|e| e.spec.ai == ai).map(|e| e.value.clone());
+    // Values stay borrowed until the reading takes its own copies.
+    let find = |ai: &str| elems.iter().find(|e| e.spec.ai == ai).map(|e| &*e.value);
     let keyed = ["00", "01", "02", "03", "8006"].iter().any(|ai| find(ai).is_some());
     let internal_code = if keyed { None } else { find("91") };
     let scheme = if internal_code.is_some() { Scheme::Internal } else { Scheme::Gs1 };
     let gtin = find("01").or_else(|| find("03")).or_else(|| find("02"));
-    let date = |ai: &str| find(ai).and_then(|v| lint::resolve_yymmdd(&v, today)).map(|(d, _)| d);
+    let date = |ai: &str| find(ai).and_then(|v| lint::resolve_yymmdd(v, today)).map(|(d, _)| d);
     let expiry = date("17").or_else(|| find("7003").and_then(|v| lint::resolve_yymmdd(&v[..6], today)).map(|(d, _)| d));
     let quantity = find("30").or_else(|| find("37")).and_then(|q| q.parse::<i64>().ok());
 
@@ -498,11 +602,11 @@ pub(crate) fn build(elems: &[Elem], mut notes: Vec<WarningKind>, options: &Optio
             }
         }
     }
-    let present: Vec<&str> = elems.iter().map(|e| e.spec.ai).collect();
+    let present = || elems.iter().map(|e| e.spec.ai);
     for e in elems {
         for req in e.spec.req {
             let satisfied =
-                req.split(',').any(|alt| alt.split('+').all(|pat| present.iter().any(|p| pattern_matches(pat, p))));
+                req.split(',').any(|alt| alt.split('+').all(|pat| present().any(|p| pattern_matches(pat, p))));
             // Our internal labels are keyed by (91); it plays the GTIN's part.
             let internal_key = internal_code.is_some() && req.split(',').any(|alt| alt == "01");
             if !satisfied && !internal_key {
@@ -511,7 +615,7 @@ pub(crate) fn build(elems: &[Elem], mut notes: Vec<WarningKind>, options: &Optio
         }
         for ex in e.spec.ex {
             for pat in ex.split(',') {
-                if let Some(other) = present.iter().find(|p| **p != e.spec.ai && pattern_matches(pat, p)) {
+                if let Some(other) = present().find(|p| *p != e.spec.ai && pattern_matches(pat, p)) {
                     notes.push(WarningKind::PairingExcluded { ai: e.spec.ai.to_string(), other: other.to_string() });
                 }
             }
@@ -525,33 +629,31 @@ pub(crate) fn build(elems: &[Elem], mut notes: Vec<WarningKind>, options: &Optio
         }
     }
     let reading = Reading {
-        di: internal_code.clone().or_else(|| gtin.clone()),
-        gtin,
-        lot: find("10"),
-        serial: find("21"),
+        di: internal_code.or(gtin).map(str::to_string),
+        gtin: gtin.map(str::to_string),
+        lot: find("10").map(str::to_string),
+        serial: find("21").map(str::to_string),
         expiry,
         production_date: date("11"),
         quantity,
-        elements: elems.iter().map(|e| Element { id: e.spec.ai.to_string(), value: e.value.clone() }).collect(),
+        elements: elems.iter().map(|e| Element { id: e.spec.ai.to_string(), value: String::from(&*e.value) }).collect(),
         warnings,
     };
     (scheme, reading)
 }
 
 /// An element's value split into its components.
-fn components(e: &Elem) -> Vec<(&'static Part, &str)> {
-    let mut out = Vec::new();
-    let mut rest = e.value.as_str();
-    for part in e.spec.parts {
+fn components<'e>(e: &'e Elem) -> impl Iterator<Item = (&'static Part, &'e str)> {
+    let mut rest: &'e str = &e.value;
+    e.spec.parts.iter().map_while(move |part| {
         if rest.is_empty() {
-            break;
+            return None;
         }
         let take = if part.min == part.max { (part.min as usize).min(rest.len()) } else { rest.len() };
         let (component, tail) = rest.split_at(take);
-        out.push((part, component));
         rest = tail;
-    }
-    out
+        Some((part, component))
+    })
 }
 
 /// Reads the bracketed human-readable form `(01)…(17)…(10)…`.
@@ -582,7 +684,7 @@ pub fn read_bracketed(data: &str, options: &Options) -> Result<Read, UdiError> {
             return Err(UdiError::Truncated { ai: spec.ai.to_string() });
         }
         validate(spec, value, options.today)?;
-        elems.push(Elem { spec, value: value.to_string() });
+        elems.push(Elem { spec, value: Cow::Borrowed(value) });
         rest = &after[end..];
     }
     let elems = dedupe(elems).map_err(|ai| UdiError::ConflictingDuplicate { ai })?;
@@ -610,7 +712,7 @@ pub fn read_bare_gtin(data: &str, options: &Options) -> Option<Result<Read, UdiE
         return Some(Err(UdiError::BadCheckDigit { field: "GTIN".to_string(), expected: expected.to_string() }));
     }
     let spec = table::lookup("01").expect("AI 01 is in the table");
-    Some(Ok(single(&[Elem { spec, value: gtin }], Vec::new(), options)))
+    Some(Ok(single(&[Elem { spec, value: gtin.into() }], Vec::new(), options)))
 }
 
 /// What goes on one of our internal labels (items with no manufacturer code).

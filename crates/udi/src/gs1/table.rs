@@ -6,8 +6,12 @@
 //! and its pairing rules (`req`: one of these groups must be present, `ex`:
 //! none of these may be).
 //!
-//! Ranges of the dictionary (e.g. 3100–3105) are spelled out one AI a row so
-//! a lookup is a binary search over a sorted slice.
+//! Ranges of the dictionary (e.g. 3100–3105) are spelled out one AI a row.
+//! A lookup is two array reads: GS1 fixes an AI's length by its first two
+//! digits, so those give the length, and the AI's digits (padded to four)
+//! index a table of positions in [`AIS`]. Both arrays are built at compile
+//! time from the table, and building them checks that the table keeps to the
+//! rules the lookup relies on (a compile error otherwise).
 
 use super::lint::Lint as L;
 
@@ -51,14 +55,15 @@ pub struct AiSpec {
     /// A Digital Link primary key, with its qualifier sequences (`|` separates alternatives).
     pub dl_key: Option<&'static str>,
     pub title: &'static str,
+    /// Shortest and longest data length, summed from `parts` when the table is built.
+    len_min: u8,
+    len_max: u8,
 }
 
 impl AiSpec {
     /// Shortest and longest data length.
     pub fn length_range(&self) -> (usize, usize) {
-        let min = self.parts.iter().filter(|p| !p.optional).map(|p| p.min as usize).sum();
-        let max = self.parts.iter().map(|p| p.max as usize).sum();
-        (min, max)
+        (self.len_min as usize, self.len_max as usize)
     }
 }
 
@@ -77,8 +82,32 @@ const fn ai(
     dl_key: Option<&'static str>,
     title: &'static str,
 ) -> AiSpec {
-    AiSpec { ai, predefined, dl_attribute, parts, req, ex, dl_key, title }
+    let (mut len_min, mut len_max, mut i) = (0u32, 0u32, 0);
+    while i < parts.len() {
+        if !parts[i].optional {
+            len_min += parts[i].min as u32;
+        }
+        len_max += parts[i].max as u32;
+        i += 1;
+    }
+    assert!(len_max <= LENGTH_MAX as u32, "an AI's data is longer than LENGTH_MAX");
+    AiSpec {
+        ai,
+        predefined,
+        dl_attribute,
+        parts,
+        req,
+        ex,
+        dl_key,
+        title,
+        len_min: len_min as u8,
+        len_max: len_max as u8,
+    }
 }
+
+/// No AI holds more data than this (GS1's longest are 90 characters); the
+/// parser keeps the possible lengths of an element in a 128-bit set.
+pub const LENGTH_MAX: usize = 127;
 
 /// The title GS1 gives an AI (e.g. "USE BY or EXPIRY"), for people reading elements.
 pub fn ai_title(ai: &str) -> Option<&'static str> {
@@ -87,23 +116,85 @@ pub fn ai_title(ai: &str) -> Option<&'static str> {
 
 /// Looks an AI up by its digits.
 pub fn lookup(ai: &str) -> Option<&'static AiSpec> {
-    AIS.binary_search_by(|spec| spec.ai.cmp(ai)).ok().map(|i| &AIS[i])
+    let bytes = ai.as_bytes();
+    if !(2..=4).contains(&bytes.len()) {
+        return None;
+    }
+    match_prefix(bytes).filter(|spec| spec.ai.len() == bytes.len())
 }
 
 /// The AI that `data` starts with: AIs are 2 to 4 digits and no AI is a prefix of another.
 pub fn match_prefix(data: &[u8]) -> Option<&'static AiSpec> {
-    (2..=4).filter(|&n| n <= data.len()).find_map(|n| {
-        let head = std::str::from_utf8(&data[..n]).ok()?;
-        if head.bytes().all(|b| b.is_ascii_digit()) {
-            lookup(head)
-        } else {
-            None
+    let digit = |i: usize| data.get(i).filter(|b| b.is_ascii_digit()).map(|b| usize::from(b - b'0'));
+    let prefix = digit(0)? * 10 + digit(1)?;
+    let length = usize::from(INDEX.length[prefix]);
+    if length == 0 {
+        return None;
+    }
+    // The AI's digits padded with zeros to four: unique, since no AI is a prefix of another.
+    let mut key = prefix;
+    for i in 2..4 {
+        key = key * 10 + if i < length { digit(i)? } else { 0 };
+    }
+    match INDEX.position[key] {
+        0 => None,
+        p => Some(&AIS[usize::from(p) - 1]),
+    }
+}
+
+/// The lookup arrays.
+struct Index {
+    /// By the first two digits: the length of the AIs that start with them (0: none do).
+    length: [u8; 100],
+    /// By the AI's digits padded with zeros to four: its position in [`AIS`] plus one (0: no such AI).
+    position: [u16; 10_000],
+}
+
+static INDEX: Index = Index::build(TABLE);
+
+impl Index {
+    /// Builds the arrays; panics (at compile time) when an AI is not 2 to 4
+    /// digits, when AIs that start with the same two digits differ in length
+    /// (so that one might be a prefix of another), or when an AI is repeated.
+    const fn build(table: &[AiSpec]) -> Index {
+        let mut index = Index { length: [0; 100], position: [0; 10_000] };
+        assert!(table.len() < u16::MAX as usize, "too many AIs for a u16 position");
+        let mut i = 0;
+        while i < table.len() {
+            let digits = table[i].ai.as_bytes();
+            assert!(digits.len() >= 2 && digits.len() <= 4, "an AI is 2 to 4 digits");
+            let mut key = 0;
+            let mut d = 0;
+            while d < 4 {
+                let value = if d < digits.len() {
+                    assert!(digits[d].is_ascii_digit(), "an AI is 2 to 4 digits");
+                    (digits[d] - b'0') as usize
+                } else {
+                    0
+                };
+                key = key * 10 + value;
+                d += 1;
+            }
+            let prefix = key / 100;
+            let known = index.length[prefix];
+            assert!(
+                known == 0 || known as usize == digits.len(),
+                "AIs with the same first two digits differ in length"
+            );
+            index.length[prefix] = digits.len() as u8;
+            assert!(index.position[key] == 0, "an AI is in the table twice");
+            index.position[key] = (i + 1) as u16;
+            i += 1;
         }
-    })
+        index
+    }
 }
 
 /// Every AI, sorted by its digits (as text).
-pub static AIS: &[AiSpec] = &[
+pub static AIS: &[AiSpec] = TABLE;
+
+/// The table as a constant, so that [`INDEX`] can be built from it at compile time.
+const TABLE: &[AiSpec] = &[
     ai("00", true, true, &[p(N, 18, 18, false, &[L::Csum, L::GcpPos2])], &[], &[], Some(""), "SSCC"),
     ai(
         "01",
@@ -1392,6 +1483,26 @@ mod tests {
                     assert!(!b.ai.starts_with(a.ai), "{} is a prefix of {}", a.ai, b.ai);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn lookups_agree_with_a_scan_of_the_table() {
+        // Every digit string of up to five digits, and a few that are not digits.
+        let mut keys: Vec<String> = ["", "0", "1x", "0a", "01 ", " 01", "٠١", "7OO3"].map(String::from).to_vec();
+        for width in 1..=5u32 {
+            keys.extend((0..10u32.pow(width)).map(|n| format!("{n:0width$}", width = width as usize)));
+        }
+        for key in &keys {
+            let scanned = AIS.iter().find(|spec| spec.ai == key.as_str());
+            assert_eq!(lookup(key).map(|s| s.ai), scanned.map(|s| s.ai), "lookup({key:?})");
+            let prefixed = AIS.iter().find(|spec| key.starts_with(spec.ai));
+            assert_eq!(match_prefix(key.as_bytes()).map(|s| s.ai), prefixed.map(|s| s.ai), "match_prefix({key:?})");
+        }
+        for spec in AIS {
+            let min = spec.parts.iter().filter(|p| !p.optional).map(|p| p.min as usize).sum();
+            let max = spec.parts.iter().map(|p| p.max as usize).sum();
+            assert_eq!(spec.length_range(), (min, max), "{}", spec.ai);
         }
     }
 
