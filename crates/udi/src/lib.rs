@@ -150,14 +150,15 @@ type Read = (Scheme, Reading, Vec<Reading>);
 fn read(data: &str, symbology: Option<symbology::Symbology>, options: &Options) -> Result<Read, UdiError> {
     use symbology::Content;
     let content = symbology.map(|s| s.content).unwrap_or(Content::Unknown);
-    let lower = data.get(..8).unwrap_or(data).to_ascii_lowercase();
     if content == Content::Gs1 {
         return gs1::read_element_string(data, options);
     }
     if content == Content::Ean {
         return gs1::read_bare_gtin(data, options).unwrap_or(Err(UdiError::UnknownFormat));
     }
-    if lower.starts_with("http://") || lower.starts_with("https://") {
+    let starts_with_ignoring_case =
+        |prefix: &str| data.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix));
+    if starts_with_ignoring_case("http://") || starts_with_ignoring_case("https://") {
         return gs1::read_digital_link(data, options);
     }
     if data.starts_with('(') {

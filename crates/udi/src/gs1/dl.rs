@@ -10,6 +10,7 @@ use super::{build, dedupe, table, validate, Elem};
 use crate::error::{UdiError, WarningKind};
 use crate::{Options, Read};
 use percent_encoding::percent_decode_str;
+use std::borrow::Cow;
 
 /// Convenience names of Digital Link 1.0 and their AIs.
 const ALIASES: &[(&str, &str)] = &[
@@ -35,11 +36,9 @@ fn ai_of(key: &str) -> Option<&'static table::AiSpec> {
     ALIASES.iter().find(|(alias, _)| *alias == key).and_then(|(_, ai)| table::lookup(ai))
 }
 
-fn decode(text: &str) -> Result<String, UdiError> {
-    percent_decode_str(text)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| UdiError::BadUri { reason: "percent-encoding" })
+/// Percent-decodes a path segment; borrowed when it holds no escapes.
+fn decode(text: &str) -> Result<Cow<'_, str>, UdiError> {
+    percent_decode_str(text).decode_utf8().map_err(|_| UdiError::BadUri { reason: "percent-encoding" })
 }
 
 /// Reads a GS1 Digital Link URI.
@@ -62,13 +61,13 @@ pub fn read_digital_link(data: &str, options: &Options) -> Result<Read, UdiError
         let spec = ai_of(pair[0]).ok_or(UdiError::BadUri { reason: "path" })?;
         let mut value = decode(pair[1])?;
         if spec.ai == "01" && matches!(value.len(), 8 | 12 | 13) && value.bytes().all(|b| b.is_ascii_digit()) {
-            value = format!("{value:0>14}");
+            value = Cow::Owned(format!("{value:0>14}"));
         }
         validate(spec, &value, options.today)?;
         if !std::ptr::eq(spec, primary) {
             qualifiers.push(spec.ai);
         }
-        elems.push(Elem { spec, value: value.into() });
+        elems.push(Elem { spec, value });
     }
     if !qualifiers_in_order(primary.dl_key.unwrap_or(""), &qualifiers) {
         notes.push(WarningKind::QualifierOrder);

@@ -157,6 +157,11 @@ impl Lengths {
         self.0 |= 1 << length;
     }
 
+    /// Inserts `from..=to`.
+    fn insert_range(&mut self, from: usize, to: usize) {
+        self.0 |= (u128::MAX >> (127 - to)) & (u128::MAX << from);
+    }
+
     fn longest(self) -> Option<usize> {
         (self.0 != 0).then(|| 127 - self.0.leading_zeros() as usize)
     }
@@ -188,12 +193,17 @@ fn structural_lengths(parts: &[Part], toks: &[u8], at: usize) -> Lengths {
             .take(part.max as usize)
             .take_while(|&&t| lint::in_set(part.set, t))
             .count();
+        let min = part.min as usize;
+        if run < min {
+            return;
+        }
         if part.min == part.max {
-            if run >= part.min as usize {
-                walk(&parts[1..], toks, at, offset + part.min as usize, out);
-            }
+            walk(&parts[1..], toks, at, offset + min, out);
+        } else if parts.len() == 1 {
+            // The last component: every length it can take ends the element.
+            out.insert_range(offset + min, offset + run);
         } else {
-            for k in (part.min as usize..=run).rev() {
+            for k in (min..=run).rev() {
                 walk(&parts[1..], toks, at, offset + k, out);
             }
         }
@@ -334,7 +344,8 @@ fn check_component<'v>(l: Lint, component: &'v str, today: NaiveDate) -> Result<
 /// Reads tokens literally: separators are trusted, variable-length elements run to the next one.
 fn literal<'t>(toks: &'t Toks, today: NaiveDate) -> Result<Vec<Elem<'t>>, UdiError> {
     let bytes = toks.as_bytes();
-    let mut elems: Vec<Elem<'t>> = Vec::new();
+    // Room for a device label (GTIN, dates, lot, serial, count) without regrowing.
+    let mut elems: Vec<Elem<'t>> = Vec::with_capacity(8);
     let mut pos = 0;
     while pos < bytes.len() {
         if bytes[pos] == GS {
@@ -386,8 +397,17 @@ struct Search<'t> {
     dead: Vec<[bool; 2]>,
     /// Elements so far, each with whether it starts after an inferred separator.
     path: Vec<(Elem<'t>, bool)>,
-    found: Vec<Vec<(Elem<'t>, bool)>>,
+    found: Vec<Found<'t>>,
     exhausted: bool,
+}
+
+/// A reading the search found.
+struct Found<'t> {
+    elems: Vec<Elem<'t>>,
+    /// It needed an inferred separator.
+    repaired: bool,
+    /// An inferred separator was followed by a self-checking element.
+    strong: bool,
 }
 
 /// Raw readings kept before duplicates are filtered (more than can be shown means "too ambiguous").
@@ -406,7 +426,12 @@ impl<'t> Search<'t> {
             pos += 1;
         }
         if pos == bytes.len() {
-            self.found.push(self.path.clone());
+            let path = &self.path;
+            self.found.push(Found {
+                elems: path.iter().map(|(e, _)| e.clone()).collect(),
+                repaired: path.iter().any(|(_, split)| *split),
+                strong: path.iter().any(|(e, split)| *split && STRONG_REPAIR_AIS.contains(&e.spec.ai)),
+            });
             return true;
         }
         if self.dead[pos][usize::from(after_split)] {
@@ -425,7 +450,8 @@ impl<'t> Search<'t> {
         let mut any = false;
         for length in lengths {
             let value = &toks[start..start + length];
-            if check_value(spec, value, self.today).is_err() {
+            // A structural match of a plain AI is valid as it stands.
+            if !spec.plain() && check_value(spec, value, self.today).is_err() {
                 continue;
             }
             let end = start + length;
@@ -444,17 +470,22 @@ impl<'t> Search<'t> {
     }
 }
 
-/// Drops repeated elements with equal values; `Err` names an AI repeated with different values.
-fn dedupe(elems: Vec<Elem>) -> Result<Vec<Elem>, String> {
-    let mut out: Vec<Elem> = Vec::with_capacity(elems.len());
-    for e in elems {
-        match out.iter().find(|o| o.spec.ai == e.spec.ai) {
-            Some(o) if o.value == e.value => {}
-            Some(_) => return Err(e.spec.ai.to_string()),
-            None => out.push(e),
+/// Drops repeated elements with equal values (in place); `Err` names an AI
+/// repeated with different values.
+fn dedupe(mut elems: Vec<Elem>) -> Result<Vec<Elem>, String> {
+    let mut kept = 0;
+    for i in 0..elems.len() {
+        match elems[..kept].iter().find(|o| o.spec.ai == elems[i].spec.ai) {
+            Some(o) if o.value == elems[i].value => {}
+            Some(_) => return Err(elems[i].spec.ai.to_string()),
+            None => {
+                elems.swap(kept, i);
+                kept += 1;
+            }
         }
     }
-    Ok(out)
+    elems.truncate(kept);
+    Ok(elems)
 }
 
 /// Reads a raw element string (GS separators, optional leading FNC1).
@@ -506,10 +537,7 @@ pub fn read_element_string(data: &str, options: &Options) -> Result<Read, UdiErr
     // Each reading: its elements, whether it needed an inferred separator,
     // and whether one was followed by a self-checking element.
     let mut readings: Vec<(Vec<Elem>, bool, bool)> = Vec::new();
-    for path in search.found {
-        let repaired = path.iter().any(|(_, split)| *split);
-        let strong = path.iter().any(|(e, split)| *split && STRONG_REPAIR_AIS.contains(&e.spec.ai));
-        let elems: Vec<Elem> = path.into_iter().map(|(e, _)| e).collect();
+    for Found { elems, repaired, strong } in search.found {
         if let Ok(elems) = dedupe(elems) {
             if !readings.iter().any(|(r, _, _)| *r == elems) {
                 readings.push((elems, repaired, strong));
@@ -585,7 +613,7 @@ pub(crate) fn build(elems: &[Elem], mut notes: Vec<WarningKind>, options: &Optio
     let today = options.today;
     // Values stay borrowed until the reading takes its own copies.
     let find = |ai: &str| elems.iter().find(|e| e.spec.ai == ai).map(|e| &*e.value);
-    let keyed = ["00", "01", "02", "03", "8006"].iter().any(|ai| find(ai).is_some());
+    let keyed = elems.iter().any(|e| matches!(e.spec.ai, "00" | "01" | "02" | "03" | "8006"));
     let internal_code = if keyed { None } else { find("91") };
     let scheme = if internal_code.is_some() { Scheme::Internal } else { Scheme::Gs1 };
     let gtin = find("01").or_else(|| find("03")).or_else(|| find("02"));
@@ -755,4 +783,121 @@ pub fn encode_internal_label(label: &InternalLabel, today: NaiveDate) -> Result<
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::Rng;
+
+    #[test]
+    fn lengths_are_read_longest_first() {
+        let mut lengths = Lengths::default();
+        assert_eq!(lengths.longest(), None);
+        lengths.insert(14);
+        lengths.insert_range(1, 3);
+        lengths.insert_range(127, 127);
+        lengths.insert(0);
+        assert_eq!(lengths.longest(), Some(127));
+        assert_eq!(lengths.collect::<Vec<_>>(), [127, 14, 3, 2, 1, 0]);
+    }
+
+    /// The lengths as the parser first computed them: every way through the parts, as a list.
+    fn lengths_by_enumeration(parts: &[Part], toks: &[u8], at: usize, offset: usize, out: &mut Vec<usize>) {
+        let Some(part) = parts.first() else {
+            out.push(offset);
+            return;
+        };
+        if part.optional && offset > 0 {
+            out.push(offset);
+        }
+        let run = toks[(at + offset).min(toks.len())..]
+            .iter()
+            .take(part.max as usize)
+            .take_while(|&&t| lint::in_set(part.set, t))
+            .count();
+        let ks: Vec<usize> = if part.min == part.max {
+            if run >= part.min as usize {
+                vec![part.min as usize]
+            } else {
+                vec![]
+            }
+        } else {
+            (part.min as usize..=run).rev().collect()
+        };
+        for k in ks {
+            lengths_by_enumeration(&parts[1..], toks, at, offset + k, out);
+        }
+    }
+
+    #[test]
+    fn structural_lengths_are_every_way_through_the_parts() {
+        let mut rng = Rng::new(7);
+        let alphabet = b"0123456789AZaz-#/=_!\x1d\x7f";
+        for spec in table::AIS {
+            for _ in 0..20 {
+                let n = rng.range(0, 100);
+                let toks: Vec<u8> = (0..n).map(|_| *rng.pick(alphabet)).collect();
+                let at = rng.range(0, n);
+                let mut want = Vec::new();
+                lengths_by_enumeration(spec.parts, &toks, at, 0, &mut want);
+                want.sort_unstable_by(|a, b| b.cmp(a));
+                want.dedup();
+                let got: Vec<usize> = structural_lengths(spec.parts, &toks, at).collect();
+                assert_eq!(got, want, "({}) at {at} of {toks:?}", spec.ai);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_ais_take_any_value_of_their_set_and_length() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
+        let mut rng = Rng::new(11);
+        let plain: Vec<&AiSpec> = table::AIS.iter().filter(|spec| spec.plain()).collect();
+        assert!(plain.iter().any(|spec| spec.ai == "10") && plain.iter().any(|spec| spec.ai == "21"));
+        assert!(!table::lookup("01").unwrap().plain() && !table::lookup("17").unwrap().plain());
+        for spec in plain {
+            let set: Vec<u8> = (0..=255u8).filter(|&b| lint::in_set(spec.parts[0].set, b)).collect();
+            let (min, max) = spec.length_range();
+            for length in min.max(1)..=max {
+                let value: String = (0..length).map(|_| char::from(*rng.pick(&set))).collect();
+                assert!(check_value(spec, &value, today).is_ok(), "({}){value}", spec.ai);
+            }
+        }
+    }
+
+    #[test]
+    fn stand_ins_are_replaced_as_one_after_another() {
+        // The replacement as first written: every stand-in in turn over the whole text.
+        fn sequential(data: &str, options: &Options) -> (String, Vec<String>) {
+            let mut text = data.to_string();
+            let mut seen = Vec::new();
+            let configured = options.separators.iter().map(String::as_str);
+            for stand_in in SEPARATOR_STAND_INS.iter().copied().chain(configured) {
+                if !stand_in.is_empty() && text.contains(stand_in) {
+                    text = text.replace(stand_in, "\u{1d}");
+                    seen.push(stand_in.to_string());
+                }
+            }
+            (text, seen)
+        }
+        let today = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
+        let plain = Options::new(today, Lang::En);
+        let mut configured = plain.clone();
+        configured.separators = vec!["~".into(), String::new(), "GS".into(), "\u{1d}1".into(), "é".into()];
+        let pieces = [
+            "01", "10", "ABC", "<GS>", "<gs>", "{FNC1}", "^]", "\\x1d", "\\u001D", "\u{241d}", "~", "GS", "é", "<",
+            "\\", "[",
+        ];
+        let mut rng = Rng::new(3);
+        for _ in 0..2_000 {
+            let n = rng.range(0, 6);
+            let data: String = (0..n).map(|_| *rng.pick(&pieces)).collect();
+            for options in [&plain, &configured] {
+                let (text, seen) = replace_stand_ins(&data, options);
+                assert_eq!((text.into_owned(), seen), sequential(&data, options), "{data:?}");
+            }
+        }
+        assert!(matches!(replace_stand_ins("0109506000134352", &plain).0, Cow::Borrowed(_)));
+    }
 }

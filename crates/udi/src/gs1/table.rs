@@ -58,12 +58,23 @@ pub struct AiSpec {
     /// Shortest and longest data length, summed from `parts` when the table is built.
     len_min: u8,
     len_max: u8,
+    /// See [`AiSpec::plain`].
+    plain: bool,
 }
 
 impl AiSpec {
     /// Shortest and longest data length.
     pub fn length_range(&self) -> (usize, usize) {
         (self.len_min as usize, self.len_max as usize)
+    }
+
+    /// Whether any value of a length in range made of characters of the set
+    /// is valid: one component of at least one character, no content checks,
+    /// and not base64 (where `=` may only pad the end). Lots and serials are
+    /// plain, so the search for lost separators need not check each of their
+    /// candidate lengths again.
+    pub fn plain(&self) -> bool {
+        self.plain
     }
 }
 
@@ -102,6 +113,7 @@ const fn ai(
         title,
         len_min: len_min as u8,
         len_max: len_max as u8,
+        plain: parts.len() == 1 && parts[0].min >= 1 && parts[0].lints.is_empty() && !matches!(parts[0].set, Z),
     }
 }
 
