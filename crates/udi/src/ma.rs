@@ -37,17 +37,16 @@ fn value(c: u8) -> Option<u32> {
 /// The MA check digit of `text`: the characters' code values written out in
 /// decimal, then a Luhn sum from the right.
 pub fn check_digit(text: &str) -> Option<char> {
-    let mut digits = String::new();
-    for b in text.bytes() {
-        digits.push_str(&value(b)?.to_string());
-    }
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(d - b'0');
-            if i % 2 == 1 {
+    // The sum runs from the right, so the characters are taken from the
+    // right and each value's digits from its last: no digit string is built.
+    let mut sum = 0;
+    let mut position = 0;
+    for b in text.bytes().rev() {
+        let v = value(b)?;
+        // Code values are below 100: one or two digits.
+        let digits: &[u32] = if v >= 10 { &[v % 10, v / 10] } else { &[v] };
+        for &d in digits {
+            sum += if position % 2 == 1 {
                 let x = d * 2;
                 if x > 9 {
                     x - 9
@@ -56,9 +55,10 @@ pub fn check_digit(text: &str) -> Option<char> {
                 }
             } else {
                 d
-            }
-        })
-        .sum();
+            };
+            position += 1;
+        }
+    }
     char::from_digit((10 - sum % 10) % 10, 10)
 }
 
@@ -153,6 +153,35 @@ pub fn read(data: &str, options: &Options) -> Result<Reading, UdiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_digit_is_the_luhn_sum_of_the_written_out_values() {
+        // The algorithm as described: the values written out, then Luhn from the right.
+        fn written_out(text: &str) -> Option<char> {
+            let digits: String = text.bytes().map(|b| value(b).map(|v| v.to_string())).collect::<Option<_>>()?;
+            let sum: u32 = digits
+                .bytes()
+                .rev()
+                .enumerate()
+                .map(|(i, d)| {
+                    let d = u32::from(d - b'0');
+                    if i % 2 == 1 {
+                        (d * 2) % 10 + (d * 2) / 10
+                    } else {
+                        d
+                    }
+                })
+                .sum();
+            char::from_digit((10 - sum % 10) % 10, 10)
+        }
+        let mut rng = crate::gen::Rng::new(5);
+        let chars = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-.@$,*+%/#!^~ &";
+        for _ in 0..5_000 {
+            let n = rng.range(0, 40);
+            let text: String = (0..n).map(|_| char::from(*rng.pick(chars))).collect();
+            assert_eq!(check_digit(&text), written_out(&text), "{text:?}");
+        }
+    }
 
     #[test]
     fn check_digits_of_issued_codes() {
