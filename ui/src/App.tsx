@@ -1,7 +1,9 @@
 // The shell: who is working, the language, navigation (Alt+1..5) and the
 // current screen. Errors from any screen land in one dismissable banner;
-// `no_user` sends the clerk back to the chooser.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+// `no_user` sends the clerk back to the chooser. Scans are recognised here,
+// wherever the focus is, and go to the screen that takes them (receive,
+// issue); what came of each shows in the scan banner, with a flash and a sound.
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ApiError } from './bindings/ApiError';
 import type { AppInfo } from './bindings/AppInfo';
 import type { Lang } from './bindings/Lang';
@@ -9,6 +11,9 @@ import type { UserView } from './bindings/UserView';
 import { asApiError, useBackend } from './api/backend';
 import { ErrorBanner, Spinner } from './components';
 import { LangContext, ROLE_TEXT, translator, useI18n, type TextKey } from './i18n';
+import { ScanBanner, ScanContext, type ScanReport } from './scan';
+import { installScanner } from './scanner';
+import { playTone } from './sound';
 import { StockScreen } from './screens/Stock';
 import { ReceiveScreen } from './screens/Receive';
 import { IssueScreen } from './screens/Issue';
@@ -55,7 +60,8 @@ function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]
   );
 }
 
-export function App() {
+/** `scanKeyTime`: when each key went down, for the scan detector (tests pass a steady clock; default: the event's time). */
+export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => number } = {}) {
   const backend = useBackend();
   const [info, setInfo] = useState<AppInfo | null>(null);
   const [users, setUsers] = useState<UserView[]>([]);
@@ -65,6 +71,26 @@ export function App() {
   const [error, setError] = useState<ApiError | null>(null);
   const [choosing, setChoosing] = useState(false);
   const t = useMemo(() => translator(lang), [lang]);
+  const scanHandler = useRef<((data: string) => void) | null>(null);
+  const [scanReport, setScanReport] = useState<{ report: ScanReport; seq: number } | null>(null);
+  const scanContext = useMemo(() => ({
+    register: (handler: (data: string) => void) => {
+      scanHandler.current = handler;
+      return () => { if (scanHandler.current === handler) scanHandler.current = null; };
+    },
+    report: (report: ScanReport) => {
+      playTone(report.outcome);
+      setScanReport((current) => ({ report, seq: (current?.seq ?? 0) + 1 }));
+    },
+  }), []);
+
+  // One detector for the whole app. A scan goes to the current screen's
+  // handler on the next turn, once the field it typed into has been put back.
+  useEffect(() => installScanner(window, {
+    claims: () => scanHandler.current !== null,
+    onScan: (data) => { setTimeout(() => scanHandler.current?.(data), 0); },
+    timeOf: scanKeyTime,
+  }), [scanKeyTime]);
 
   const reload = useCallback(async () => {
     try {
@@ -77,7 +103,7 @@ export function App() {
   }, [backend]);
 
   // Each navigation re-reads app_info, so expiry colours follow the workstation's date past midnight.
-  const go = useCallback((next: Screen) => { setScreen(next); setError(null); void reload(); }, [reload]);
+  const go = useCallback((next: Screen) => { setScreen(next); setError(null); setScanReport(null); void reload(); }, [reload]);
 
   useEffect(() => {
     void reload();
@@ -134,76 +160,80 @@ export function App() {
   const clearError = useCallback(() => setError(null), []);
 
   const banner = <ErrorBanner error={error} onDismiss={clearError} />;
+  const clearScanReport = useCallback(() => setScanReport(null), []);
   const user = info?.user ?? null;
 
   return (
     <LangContext.Provider value={{ lang, t }}>
-      <div className="app">
-        <header className="topbar">
-          <div className="brand">
-            <span className="brand-mark" aria-hidden="true">✚</span>
-            <span>MedLedger</span>
-            <span className="brand-sub">{t('brandSub')}</span>
-          </div>
-          <div className="topbar-info">
-            {info ? <span className="site" data-testid="site-code" title={info.node.name}>{t('site')} <b>{info.node.site_code}</b></span> : null}
-            {info ? <span className="today" title={t('today')}>{info.today}</span> : null}
-            {user ? (
-              <span className="current-user" data-testid="current-user">
-                {user.display_name} <span className="role">{t(ROLE_TEXT[user.role])}</span>
-              </span>
-            ) : null}
-            {user && !choosing ? (
-              <button type="button" className="ghost" data-testid="switch-user" onClick={() => { setChoosing(true); setError(null); }}>
-                {t('switchUser')}
-              </button>
-            ) : null}
-            <button type="button" className="ghost lang" data-testid="lang-toggle" onClick={() => void toggleLanguage()} title={t('languageTitle')}>
-              {t('otherLanguage')}
-            </button>
-          </div>
-        </header>
-        {!info ? (
-          <main className="center">{banner}<Spinner /></main>
-        ) : !signedIn ? (
-          <>
-            <div className="chooser-banner">{banner}</div>
-            <UserChooser users={users} loading={usersLoading} onChoose={(u) => void choose(u)} onCancel={user && choosing ? () => setChoosing(false) : undefined} />
-          </>
-        ) : (
-          <div className="body">
-            <nav className="sidebar" aria-label={t('navigation')}>
-              {SCREENS.map((s) => (
-                <button
-                  key={s.id}
-                  type="button"
-                  data-testid={`nav-${s.id}`}
-                  className={screen === s.id ? 'nav active' : 'nav'}
-                  aria-current={screen === s.id ? 'page' : undefined}
-                  title={`${t(s.label)} (Alt+${s.key})`}
-                  onClick={() => go(s.id)}
-                >
-                  <span className="nav-icon" aria-hidden="true">{s.icon}</span>
-                  <span className="nav-label">{t(s.label)}</span>
-                  <kbd>Alt+{s.key}</kbd>
+      <ScanContext.Provider value={scanContext}>
+        <div className="app">
+          <header className="topbar">
+            <div className="brand">
+              <span className="brand-mark" aria-hidden="true">✚</span>
+              <span>MedLedger</span>
+              <span className="brand-sub">{t('brandSub')}</span>
+            </div>
+            <div className="topbar-info">
+              {info ? <span className="site" data-testid="site-code" title={info.node.name}>{t('site')} <b>{info.node.site_code}</b></span> : null}
+              {info ? <span className="today" title={t('today')}>{info.today}</span> : null}
+              {user ? (
+                <span className="current-user" data-testid="current-user">
+                  {user.display_name} <span className="role">{t(ROLE_TEXT[user.role])}</span>
+                </span>
+              ) : null}
+              {user && !choosing ? (
+                <button type="button" className="ghost" data-testid="switch-user" onClick={() => { setChoosing(true); setError(null); }}>
+                  {t('switchUser')}
                 </button>
-              ))}
-              <div className="sidebar-foot muted">
-                <div>{info.node.name || info.node.site_code}</div>
-                <div>v{info.version}</div>
-              </div>
-            </nav>
-            <main className="content">
-              {banner}
-              {screen === 'stock' && <StockScreen today={info.today} onError={onError} />}
-              {screen === 'receive' && <ReceiveScreen today={info.today} onError={onError} clearError={clearError} />}
-              {screen === 'issue' && <IssueScreen onError={onError} clearError={clearError} />}
-              {screen === 'transfer' && <TransferScreen onError={onError} clearError={clearError} />}
-              {screen === 'movements' && <MovementsScreen onError={onError} />}
-            </main>
-          </div>
-        )}
-      </div>
+              ) : null}
+              <button type="button" className="ghost lang" data-testid="lang-toggle" onClick={() => void toggleLanguage()} title={t('languageTitle')}>
+                {t('otherLanguage')}
+              </button>
+            </div>
+          </header>
+          {!info ? (
+            <main className="center">{banner}<Spinner /></main>
+          ) : !signedIn ? (
+            <>
+              <div className="chooser-banner">{banner}</div>
+              <UserChooser users={users} loading={usersLoading} onChoose={(u) => void choose(u)} onCancel={user && choosing ? () => setChoosing(false) : undefined} />
+            </>
+          ) : (
+            <div className="body">
+              <nav className="sidebar" aria-label={t('navigation')}>
+                {SCREENS.map((s) => (
+                  <button
+                    key={s.id}
+                    type="button"
+                    data-testid={`nav-${s.id}`}
+                    className={screen === s.id ? 'nav active' : 'nav'}
+                    aria-current={screen === s.id ? 'page' : undefined}
+                    title={`${t(s.label)} (Alt+${s.key})`}
+                    onClick={() => go(s.id)}
+                  >
+                    <span className="nav-icon" aria-hidden="true">{s.icon}</span>
+                    <span className="nav-label">{t(s.label)}</span>
+                    <kbd>Alt+{s.key}</kbd>
+                  </button>
+                ))}
+                <div className="sidebar-foot muted">
+                  <div>{info.node.name || info.node.site_code}</div>
+                  <div>v{info.version}</div>
+                </div>
+              </nav>
+              <main className="content">
+                {banner}
+                <ScanBanner report={scanReport?.report ?? null} seq={scanReport?.seq ?? 0} onDismiss={clearScanReport} />
+                {screen === 'stock' && <StockScreen today={info.today} onError={onError} />}
+                {screen === 'receive' && <ReceiveScreen today={info.today} mayCreateItems={info.may_edit_master_data} onError={onError} clearError={clearError} />}
+                {screen === 'issue' && <IssueScreen onError={onError} clearError={clearError} />}
+                {screen === 'transfer' && <TransferScreen onError={onError} clearError={clearError} />}
+                {screen === 'movements' && <MovementsScreen onError={onError} />}
+              </main>
+            </div>
+          )}
+        </div>
+      </ScanContext.Provider>
     </LangContext.Provider>
   );
 }

@@ -2,18 +2,67 @@
 // and may split across lots; the screen shows its suggestion first. Beyond
 // stock the core refuses with insufficient_stock, and the screen offers a
 // manager's override (username + reason) to resubmit the same request.
-import { useEffect, useState, type FormEvent } from 'react';
+// A scan picks the item and, when the barcode carries one, exactly its lot
+// or serial, and warns when that is not the FEFO choice.
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
+import { flushSync } from 'react-dom';
+import type { BarcodeScan } from '../bindings/BarcodeScan';
 import type { DepartmentView } from '../bindings/DepartmentView';
 import type { DocumentRequest } from '../bindings/DocumentRequest';
 import type { DocumentView } from '../bindings/DocumentView';
 import type { ItemView } from '../bindings/ItemView';
 import type { LocationView } from '../bindings/LocationView';
+import type { LotChoice } from '../bindings/LotChoice';
 import type { Override } from '../bindings/Override';
+import type { ScanReading } from '../bindings/ScanReading';
 import { asApiError, useBackend } from '../api/backend';
 import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner } from '../components';
 import { pick } from '../format';
-import { useI18n, type TextKey } from '../i18n';
-import { LotPicker, useLotChoices } from './LotPicker';
+import { useI18n, type TextKey, type Translate } from '../i18n';
+import { CandidateChooser, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
+import { LotPicker, suggestedChoice, useLotChoices } from './LotPicker';
+
+/** What a scan picks at the source location, and what to tell the clerk about it. */
+export interface ScanPick { lot: string; serial: string; outcome: ScanReport['outcome']; message: string }
+
+/** Lots without expiry go last in FEFO. */
+const expiryKey = (c: LotChoice) => c.expiry ?? '9999-12-31';
+
+/**
+ * The lot (or serial) a reading names among the FEFO choices at `location`:
+ * refused when it is not there or has expired, warned when something else
+ * expires first (the core's suggestion: the first non-expired choice), and
+ * left to FEFO when the barcode names no lot.
+ */
+export function pickFromScan(t: Translate, reading: ScanReading, item: ItemView, itemName: string, choices: LotChoice[], location: string): ScanPick {
+  const relevant = choices.filter((c) => (item.serialized ? c.serial !== null : c.serial === null));
+  const label = (c: LotChoice) => (item.serialized ? t('serialLabel', { serial: c.serial ?? '' }) : t('lotLabel', { lot: c.lot ?? '—' }));
+  let chosen: LotChoice | undefined;
+  if (item.serialized && reading.serial !== null) {
+    chosen = relevant.find((c) => c.serial === reading.serial && (reading.lot === null || c.lot === reading.lot));
+    if (!chosen) return { lot: '', serial: '', outcome: 'failure', message: t('scanSerialNotHere', { serial: reading.serial, item: itemName, location }) };
+  } else if (!item.serialized && reading.lot !== null) {
+    chosen = relevant.find((c) => c.lot === reading.lot);
+    if (!chosen) return { lot: '', serial: '', outcome: 'failure', message: t('scanLotNotHere', { lot: reading.lot, item: itemName, location }) };
+  }
+  if (!chosen) return { lot: '', serial: '', outcome: 'success', message: t('scanFefoLeft', { item: itemName }) };
+  if (chosen.expired) {
+    return { lot: '', serial: '', outcome: 'failure', message: t('scanLotExpiredIssue', { lot: chosen.lot ?? '—', expiry: chosen.expiry ?? '' }) };
+  }
+  const lot = item.serialized ? '' : chosen.lot ?? '';
+  const serial = item.serialized ? chosen.serial ?? '' : '';
+  const suggested = suggestedChoice(relevant);
+  if (suggested && suggested !== chosen && expiryKey(suggested) < expiryKey(chosen)) {
+    return { lot, serial, outcome: 'warning', message: t('scanNotFefo', { chosen: label(chosen), suggested: label(suggested), expiry: suggested.expiry ?? t('noExpiry') }) };
+  }
+  const expiry = chosen.expiry ?? t('noExpiry');
+  return item.serialized
+    ? { lot, serial, outcome: 'success', message: t('scanSerialPicked', { serial, item: itemName, lot: chosen.lot ?? '—', expiry }) }
+    : { lot, serial, outcome: 'success', message: t('scanLotPicked', { lot, item: itemName, expiry }) };
+}
+
+/** The screen and the focus when a scan came in. */
+interface ScanStart { item: ItemView | null; quantity: string; focus: Element | null }
 
 export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => void; clearError: () => void }) {
   const backend = useBackend();
@@ -35,6 +84,11 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
   const [reason, setReason] = useState('');
   const [refresh, setRefresh] = useState(0);
   const { choices, loading } = useLotChoices(item, location, refresh, onError);
+  const report = useScanReport();
+  const [chooser, setChooser] = useState<{ scan: BarcodeScan; start: ScanStart } | null>(null);
+  const current = useRef({ item, quantity, location });
+  useLayoutEffect(() => { current.current = { item, quantity, location }; }, [item, quantity, location]);
+  const scanTicket = useRef(0);
 
   useEffect(() => {
     backend.listLocations().then((all) => {
@@ -44,8 +98,63 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
     backend.listDepartments().then(setDepartments, onError);
   }, [backend, onError]);
   // Another item or source: the lot choice and any pending override no longer apply.
-  useEffect(() => { setLot(''); setSerial(''); setRefused(null); }, [item, location]);
+  const chooseItem = (next: ItemView | null) => { setItem(next); setLot(''); setSerial(''); setRefused(null); };
+  const chooseLocation = (next: string) => { setLocation(next); setLot(''); setSerial(''); setRefused(null); };
   useEffect(() => { if (item?.serialized) setQuantity('1'); }, [item]);
+
+  /** Puts the scanned item (and its lot or serial, if the barcode names one here) on the line. */
+  const takeReading = async (reading: ScanReading, found: ItemView | null, start: ScanStart, moveFocus: boolean, ticket: number) => {
+    setChooser(null);
+    const details = warningTexts(reading);
+    if (!found) {
+      report({ outcome: 'failure', message: t('scanUnknownIssue', { code: reading.di ?? reading.gtin ?? '' }), details });
+      return;
+    }
+    const at = current.current.location;
+    let lotChoices: LotChoice[];
+    try {
+      lotChoices = await backend.fefoChoices(found.code, at);
+    } catch (error) {
+      if (ticket === scanTicket.current) report({ outcome: 'failure', message: asApiError(error).message, details });
+      return;
+    }
+    if (ticket !== scanTicket.current) return;
+    const picked = pickFromScan(t, reading, found, pick(lang, found.name, found.name_en), lotChoices, at);
+    const now = current.current;
+    // The quantity: the barcode's, one for a serial, else what the clerk typed meanwhile or had for this same item.
+    const keepQuantity = now.quantity !== start.quantity || start.item?.id === found.id;
+    flushSync(() => {
+      setCode(found.code);
+      setItem(found);
+      setLot(picked.lot);
+      setSerial(picked.serial);
+      setRefused(null);
+      setProblem(null);
+      setQuantity(found.serialized ? '1' : reading.quantity !== null ? String(reading.quantity) : keepQuantity ? now.quantity : '');
+    });
+    const outcome = picked.outcome === 'success' && details.length > 0 ? 'warning' : picked.outcome;
+    report({ outcome, message: picked.message, details });
+    if (moveFocus || document.activeElement === start.focus || document.activeElement === document.body) {
+      focusTestId(found.serialized && !picked.serial ? 'issue-serial' : 'issue-qty', true);
+    }
+  };
+
+  useScanHandler((data) => {
+    const ticket = ++scanTicket.current;
+    const start: ScanStart = { item: current.current.item, quantity: current.current.quantity, focus: document.activeElement };
+    setChooser(null);
+    backend.parseBarcode(data).then((scan) => {
+      if (ticket !== scanTicket.current) return;
+      if (scan.candidates.length > 0) {
+        setChooser({ scan, start });
+        report({ outcome: 'warning', message: t('scanChooseNeeded', { count: scan.candidates.length }), details: [] });
+      } else {
+        void takeReading(scan.reading, scan.item, start, false, ticket);
+      }
+    }, (error) => {
+      if (ticket === scanTicket.current) report({ outcome: 'failure', message: asApiError(error).message, details: [] });
+    });
+  });
 
   const send = async (request: DocumentRequest) => {
     setPosting(true);
@@ -111,7 +220,7 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
           <legend>{t('documentHeader')}</legend>
           <div className="row">
             <Field label={t('issueFrom')}>
-              <LoadedSelect loaded={locations.length > 0} data-testid="issue-location" autoFocus value={location} onChange={(e) => setLocation(e.target.value)}>
+              <LoadedSelect loaded={locations.length > 0} data-testid="issue-location" autoFocus value={location} onChange={(e) => chooseLocation(e.target.value)}>
                 {locations.map((l) => <option key={l.code} value={l.code}>{l.code} · {pick(lang, l.name, l.name_en)}</option>)}
               </LoadedSelect>
             </Field>
@@ -131,7 +240,7 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
               value={code}
               onChange={(value) => { setCode(value); setProblem(null); }}
               item={item}
-              onItem={setItem}
+              onItem={chooseItem}
               onError={onError}
               onResolved={(found, viaEnter) => { if (viaEnter) focusTestId(found.serialized ? 'issue-serial' : 'issue-qty'); }}
             />
@@ -175,6 +284,17 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
             <button type="button" data-testid="issue-override-cancel" onClick={() => setRefused(null)}>{t('cancel')}</button>
           </div>
         </form>
+      ) : null}
+      {chooser ? (
+        <CandidateChooser
+          scan={chooser.scan}
+          onChoose={(c) => void takeReading(c.reading, c.item, chooser.start, true, scanTicket.current)}
+          onCancel={() => {
+            setChooser(null);
+            if (chooser.start.focus instanceof HTMLElement && chooser.start.focus.isConnected) chooser.start.focus.focus();
+            report({ outcome: 'warning', message: t('scanChooseCancelled'), details: [] });
+          }}
+        />
       ) : null}
     </section>
   );

@@ -1,16 +1,24 @@
 // 入库: receive a delivery line by line. The screen checks formats early and
 // warns about short-dated lots; the core validates everything again and posts.
 // After each line the location and supplier stay, the line fields clear.
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+// A scan (anywhere on the screen) fills the line from the barcode: the item
+// by its identifier, lot, expiry, production date, serial and quantity; an
+// identifier the catalogue does not know can be created on the spot.
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
+import { flushSync } from 'react-dom';
+import type { BarcodeScan } from '../bindings/BarcodeScan';
 import type { DocumentView } from '../bindings/DocumentView';
 import type { ItemView } from '../bindings/ItemView';
 import type { LocationView } from '../bindings/LocationView';
+import type { ScanReading } from '../bindings/ScanReading';
 import type { SupplierView } from '../bindings/SupplierView';
 import { asApiError, useBackend } from '../api/backend';
 import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner } from '../components';
 import { daysUntil, expiryClass, isIsoDate } from '../expiry';
 import { pick } from '../format';
 import { useI18n, type TextKey } from '../i18n';
+import { CandidateChooser, describeReading, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
+import { NewItemDialog } from './NewItemDialog';
 
 type Problems = Partial<Record<'item' | 'lot' | 'expiry' | 'production' | 'serial' | 'quantity' | 'unitCost', TextKey>>;
 
@@ -42,7 +50,44 @@ export function checkReceiveLine(line: ReceiveLine): Problems {
 
 const EMPTY_LINE: ReceiveLine = { code: '', item: null, lot: '', expiry: '', production: '', serial: '', quantity: '', unitCost: '' };
 
-export function ReceiveScreen({ today, onError, clearError }: { today: string; onError: (e: unknown) => void; clearError: () => void }) {
+/**
+ * The line after a scan of `item`. What the barcode carries replaces what
+ * was there. A field it does not carry keeps what the clerk typed while the
+ * scan was being read, and what the line held unless that belonged to
+ * another product (or another lot or serial of this one): nothing of the
+ * previous product stays. `product` is the item the line last held (the item
+ * field may already be cleared by the burst typing into it).
+ * A serialized unit is one; else the barcode's quantity, if it has one.
+ */
+export function lineFromScan(reading: ScanReading, item: ItemView, start: { line: ReceiveLine; product: ItemView | null }, current: ReceiveLine): ReceiveLine {
+  const before = start.line;
+  const sameLine = start.product === null || (start.product.id === item.id
+    && (reading.lot === null || reading.lot === before.lot) && (reading.serial === null || reading.serial === before.serial));
+  const keep = (field: Exclude<keyof ReceiveLine, 'item'>) => (sameLine || current[field] !== before[field] ? current[field] : '');
+  return {
+    code: item.code,
+    item,
+    lot: reading.lot ?? keep('lot'),
+    expiry: reading.expiry ?? keep('expiry'),
+    production: reading.production_date ?? keep('production'),
+    serial: item.serialized ? reading.serial ?? keep('serial') : '',
+    quantity: item.serialized ? '1' : reading.quantity !== null ? String(reading.quantity) : keep('quantity'),
+    unitCost: keep('unitCost'),
+  };
+}
+
+/** Where the clerk goes on after a scan: the first field still to fill, else the quantity. */
+function nextField(line: ReceiveLine): string {
+  if (!line.lot) return 'receive-lot';
+  if (!line.expiry) return 'receive-expiry';
+  if (line.item?.serialized && !line.serial) return 'receive-serial';
+  return 'receive-qty';
+}
+
+/** The line, the product it last held, and the focus when a scan came in. */
+interface ScanStart { line: ReceiveLine; product: ItemView | null; focus: Element | null }
+
+export function ReceiveScreen({ today, mayCreateItems, onError, clearError }: { today: string; mayCreateItems: boolean; onError: (e: unknown) => void; clearError: () => void }) {
   const backend = useBackend();
   const { t, lang } = useI18n();
   const [locations, setLocations] = useState<LocationView[]>([]);
@@ -55,6 +100,17 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
   const [posting, setPosting] = useState(false);
   const [posted, setPosted] = useState<DocumentView | null>(null);
   const itemInput = useRef<HTMLInputElement>(null);
+  const report = useScanReport();
+  const [chooser, setChooser] = useState<{ scan: BarcodeScan; start: ScanStart } | null>(null);
+  const [creating, setCreating] = useState<{ reading: ScanReading; code: string; start: ScanStart } | null>(null);
+  const lineRef = useRef(line);
+  const productRef = useRef<ItemView | null>(null);
+  useLayoutEffect(() => {
+    lineRef.current = line;
+    if (line.item) productRef.current = line.item;
+    else if (line === EMPTY_LINE) productRef.current = null;
+  }, [line]);
+  const scanTicket = useRef(0);
 
   useEffect(() => {
     backend.listLocations().then((all) => {
@@ -84,6 +140,66 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
       quantity: item?.serialized ? '1' : current.item?.serialized ? '' : current.quantity,
       serial: item?.serialized ? current.serial : '',
     }));
+  };
+
+  /** Fills the line from a reading whose item is known; says how it went (sound, colour, message). */
+  const applyReading = (reading: ScanReading, item: ItemView, start: ScanStart, moveFocus: boolean, prefix = '') => {
+    const next = lineFromScan(reading, item, start, lineRef.current);
+    flushSync(() => {
+      setLine(next);
+      setProblems({});
+      setChooser(null);
+      setCreating(null);
+    });
+    const details = warningTexts(reading);
+    let outcome: ScanReport['outcome'] = details.length > 0 ? 'warning' : 'success';
+    let message = t('scanRead', { what: describeReading(t, reading, pick(lang, item.name, item.name_en)) });
+    const state = next.expiry && isIsoDate(next.expiry) ? expiryClass(next.expiry, today) : null;
+    if (state === 'expired') {
+      outcome = 'failure';
+      message = t('scanLotExpiredReceive', { lot: next.lot || '—', expiry: next.expiry });
+    } else if (state === 'within30' || state === 'within90') {
+      outcome = 'warning';
+      message = `${message} ${t('scanLotExpiresSoon', { lot: next.lot || '—', expiry: next.expiry, days: daysUntil(next.expiry, today) })}`;
+    }
+    report({ outcome, message: prefix ? `${prefix} ${message}` : message, details });
+    // Move on only if the clerk has not gone elsewhere meanwhile (or just closed one of our dialogs).
+    if (moveFocus || document.activeElement === start.focus || document.activeElement === document.body) focusTestId(nextField(next), true);
+  };
+
+  /** A reading with or without a known item: fill the line, or offer to create the item. */
+  const takeReading = (reading: ScanReading, item: ItemView | null, start: ScanStart, moveFocus: boolean) => {
+    if (item) { applyReading(reading, item, start, moveFocus); return; }
+    const code = reading.di ?? reading.gtin ?? '';
+    if (mayCreateItems) {
+      setChooser(null);
+      setCreating({ reading, code, start });
+      report({ outcome: 'warning', message: t('scanUnknownCreate', { code }), details: warningTexts(reading) });
+    } else {
+      report({ outcome: 'failure', message: t('scanUnknownAskManager', { code }), details: warningTexts(reading) });
+    }
+  };
+
+  useScanHandler((data) => {
+    const ticket = ++scanTicket.current;
+    const start: ScanStart = { line: lineRef.current, product: productRef.current, focus: document.activeElement };
+    setChooser(null);
+    setCreating(null);
+    backend.parseBarcode(data).then((scan) => {
+      if (ticket !== scanTicket.current) return;
+      if (scan.candidates.length > 0) {
+        setChooser({ scan, start });
+        report({ outcome: 'warning', message: t('scanChooseNeeded', { count: scan.candidates.length }), details: [] });
+      } else {
+        takeReading(scan.reading, scan.item, start, false);
+      }
+    }, (error) => {
+      if (ticket === scanTicket.current) report({ outcome: 'failure', message: asApiError(error).message, details: [] });
+    });
+  });
+
+  const restoreFocus = (start: ScanStart) => {
+    if (start.focus instanceof HTMLElement && start.focus.isConnected) start.focus.focus();
   };
 
   const submit = async (e: FormEvent) => {
@@ -178,7 +294,8 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
             <Field label={t('expiry')} hint={expiryHint}>
               <input
                 data-testid="receive-expiry"
-                className={`mono${problems.expiry ? ' invalid' : ''}`}
+                data-expiry={expiryState ?? ''}
+                className={`mono${problems.expiry ? ' invalid' : ''}${expiryState ? ` expiry-${expiryState}` : ''}`}
                 value={line.expiry}
                 placeholder="YYYY-MM-DD"
                 maxLength={10}
@@ -227,6 +344,24 @@ export function ReceiveScreen({ today, onError, clearError }: { today: string; o
           <span className="muted">{t('enterToPost')}</span>
         </div>
       </form>
+      {chooser ? (
+        <CandidateChooser
+          scan={chooser.scan}
+          onChoose={(c) => takeReading(c.reading, c.item, chooser.start, true)}
+          onCancel={() => {
+            setChooser(null);
+            restoreFocus(chooser.start);
+            report({ outcome: 'warning', message: t('scanChooseCancelled'), details: [] });
+          }}
+        />
+      ) : null}
+      {creating ? (
+        <NewItemDialog
+          code={creating.code}
+          onCreated={(item) => applyReading(creating.reading, item, creating.start, true, t('newItemCreated', { code: item.code }))}
+          onCancel={() => { setCreating(null); restoreFocus(creating.start); }}
+        />
+      ) : null}
     </section>
   );
 }

@@ -11,10 +11,14 @@ describe('receive screen', () => {
     await waitFor(() => expect(value('receive-location')).toBe('MAIN'));
     expect(document.activeElement).toBe(screen.getByTestId('receive-location'));
     await user.selectOptions(screen.getByTestId('receive-supplier'), 'SUP01');
-    // A scanner types the code and Enter: the item resolves and focus moves to the lot.
+    // A scanner types an EAN-13 and Enter into the item field: read as a scan,
+    // the item resolves to its code and focus moves on to the lot.
     await user.click(screen.getByTestId('receive-item'));
     await user.keyboard('9506000134352{Enter}');
     expect((await screen.findByTestId('receive-item-name')).textContent).toContain('一次性使用无菌注射器');
+    expect(value('receive-item')).toBe('09506000134352');
+    expect(backend.calls.filter((c) => c.command === 'parse_barcode').map((c) => c.args)).toEqual([{ data: '9506000134352' }]);
+    expect(screen.getByTestId('scan-feedback').dataset.outcome).toBe('success');
     expect(screen.getByTestId('receive-item-name').textContent).toContain('5ml 带针');
     await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('receive-lot')));
     await user.keyboard('NEW1');
@@ -29,7 +33,7 @@ describe('receive screen', () => {
     const sent = backend.calls.find((c) => c.command === 'post_document')!.args as { request: unknown };
     expect(sent.request).toEqual({
       kind: 'receipt', user: '', location: 'MAIN', to_location: null, department: null, supplier: 'SUP01',
-      lines: [{ item: '9506000134352', lot: 'NEW1', expiry: '2029-05-31', production_date: '2026-05-01', serial: null, quantity: 25, unit_cost: '0.36' }],
+      lines: [{ item: '09506000134352', lot: 'NEW1', expiry: '2029-05-31', production_date: '2026-05-01', serial: null, quantity: 25, unit_cost: '0.36' }],
       note: '', override: null,
     });
     // Line fields reset, the document header stays, focus is back on the item for the next line.

@@ -5,15 +5,27 @@ import { App } from '../App';
 import { BackendContext } from '../api/backend';
 import { FakeBackend, type FakeOptions } from '../api/fake';
 
+/**
+ * Key times for the scan detector, so that tests do not depend on how fast
+ * this machine renders: keys come `gapMs` apart (2 ms, scanner speed, unless
+ * a test types at a person's pace).
+ */
+export class KeyClock {
+  now = 0;
+  gapMs = 2;
+  time = () => (this.now += this.gapMs);
+}
+
 export function renderApp(options: FakeOptions = {}) {
   const backend = new FakeBackend(options);
   const user = userEvent.setup();
+  const keys = new KeyClock();
   const view = render(
     <BackendContext.Provider value={backend}>
-      <App />
+      <App scanKeyTime={keys.time} />
     </BackendContext.Provider>,
   );
-  return { backend, user, ...view };
+  return { backend, user, keys, ...view };
 }
 
 /** Starts the app and picks `username` in the chooser (alice: the English-speaking clerk). */
