@@ -45,10 +45,16 @@ pub struct LedgerBenchReport {
     pub single_post_per_second: f64,
     /// Median time of one durable single-line post, µs.
     pub single_post_median_us: f64,
+    /// 99th percentile of one durable single-line post, µs.
+    pub single_post_p99_us: f64,
     /// Raw rusqlite inserts of an equivalent row per second (one transaction each).
     pub raw_insert_per_second: f64,
     /// Median time of one raw insert, µs.
     pub raw_insert_median_us: f64,
+    /// 99th percentile of one raw insert, µs.
+    pub raw_insert_p99_us: f64,
+    /// Our median time over the raw median time.
+    pub post_over_raw_median_ratio: f64,
     /// Our mean time over the raw mean time (target ≤ 1.5).
     pub post_over_raw_ratio: f64,
     /// Raw inserts per second into a table with the movement table's indexes too.
@@ -72,9 +78,13 @@ pub struct LedgerBenchReport {
 const BENCH_LINES: usize = 1_000;
 const LOTS_PER_ITEM: usize = 100;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+fn median(samples: Vec<Duration>) -> Duration {
+    percentile(samples, 50)
+}
+
+fn percentile(mut samples: Vec<Duration>, p: usize) -> Duration {
     samples.sort();
-    samples[samples.len() / 2]
+    samples[(samples.len() * p / 100).min(samples.len() - 1)]
 }
 
 fn receipt(lines: Vec<LineRequest>) -> DocumentRequest {
@@ -246,7 +256,10 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
         build_seconds: build.as_secs_f64(),
         build_lines_per_second: written as f64 / build.as_secs_f64(),
         single_post_per_second: 1.0 / ours_mean,
-        single_post_median_us: median(ours).as_secs_f64() * 1e6,
+        single_post_median_us: median(ours.clone()).as_secs_f64() * 1e6,
+        single_post_p99_us: percentile(ours.clone(), 99).as_secs_f64() * 1e6,
+        post_over_raw_median_ratio: median(ours).as_secs_f64() / median(raw.clone()).as_secs_f64(),
+        raw_insert_p99_us: percentile(raw.clone(), 99).as_secs_f64() * 1e6,
         raw_insert_per_second: 1.0 / raw_mean,
         raw_insert_median_us: median(raw).as_secs_f64() * 1e6,
         post_over_raw_ratio: ours_mean / raw_mean,
