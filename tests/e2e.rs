@@ -3,9 +3,13 @@
 //! Starts its own Xvfb display, `tauri-driver` (which runs WebKitWebDriver)
 //! on free loopback ports, and the app on a fresh ledger in a temporary
 //! folder. A clerk receives an item, issues part of it, and reads the right
-//! quantity off the stock screen; screenshots go to `artifacts/`.
-//! Run with `make e2e` (needs xvfb, webkit2gtk-driver and tauri-driver).
+//! quantity off the stock screen; a keyboard-wedge scanner types GS1 barcodes
+//! into the receive screen with the focus away from the item field; screenshots
+//! go to `artifacts/`. Run with `make e2e` (needs xvfb, webkit2gtk-driver and
+//! tauri-driver).
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use ledger::{Lang, LocationKind, NewItem, NewLocation, NewUser, Role};
 use std::io::{BufRead, BufReader};
@@ -185,74 +189,152 @@ async fn stock_quantity(client: &Client, expected: i64) -> i64 {
     }
 }
 
+/// The app on its own display, driven through tauri-driver; everything it
+/// started goes away with it.
+struct Session {
+    client: Client,
+    _driver: Reaped,
+    _xvfb: Reaped,
+}
+
+impl Session {
+    /// Starts Xvfb, tauri-driver and the app on the ledger at `db` (Chinese locale).
+    async fn start(db: &Path) -> Session {
+        let app = PathBuf::from(env!("CARGO_BIN_EXE_medledger-app"));
+        let (_xvfb, display) = start_xvfb();
+        let port = free_port();
+        let native_port = free_port();
+        let _driver = Reaped(
+            grouped(tauri_driver())
+                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+                .env("DISPLAY", &display)
+                .env("MEDLEDGER_DB", db)
+                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+                .env("LANG", "zh_CN.UTF-8")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tauri-driver is installed (make test-deps)"),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), "wry".into());
+        capabilities.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::native().capabilities(capabilities.clone()).connect(&url).await {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() < WAIT => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("could not start a session through tauri-driver: {e}"),
+            }
+        };
+        Session { client, _driver, _xvfb }
+    }
+
+    async fn close(self) {
+        step("close the session", self.client.close()).await;
+    }
+}
+
+/// A field's current value (the DOM property, not the attribute).
+async fn value_of(client: &Client, css: &str) -> String {
+    let field = element(client, css).await;
+    step(&format!("value of {css}"), field.prop("value")).await.unwrap_or_default()
+}
+
+/// Waits until the field holds `expected`, returning what it last held.
+async fn value_becomes(client: &Client, css: &str, expected: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let value = value_of(client, css).await;
+        if value == expected || started.elapsed() > WAIT {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The tag name (and test id) of the element that has the focus.
+async fn focused(client: &Client) -> String {
+    let script = "const e = document.activeElement; return e ? e.tagName + (e.dataset.testid ? '#' + e.dataset.testid : '') : '';";
+    let found = step("which element has the focus", client.execute(script, vec![])).await;
+    found.as_str().unwrap_or_default().to_string()
+}
+
+/// What a keyboard-wedge scanner does: press and release each key as fast as
+/// WebDriver can, wherever the focus is (no element is targeted), with GS as
+/// Ctrl+], and Enter at the end. Returns the largest gap between two keydowns
+/// the page saw (ms) and the keys around it, to explain a scan that was not
+/// recognised.
+async fn wedge_scan(client: &Client, data: &str) -> (f64, String) {
+    let record = "window.__keys = []; if (!window.__keyRecorder) { window.__keyRecorder = true; \
+        window.addEventListener('keydown', (e) => window.__keys.push([e.key, e.timeStamp]), true); }";
+    step("record key times", client.execute(record, vec![])).await;
+    let mut keys = KeyActions::new("scanner".into());
+    let press =
+        |keys: KeyActions, key: char| keys.then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    for c in data.chars() {
+        keys = if c == '\u{1d}' {
+            let control: char = Key::Control.into();
+            press(keys.then(KeyAction::Down { value: control }), ']').then(KeyAction::Up { value: control })
+        } else {
+            press(keys, c)
+        };
+    }
+    keys = press(keys, Key::Enter.into());
+    step(&format!("scan {data:?}"), client.perform_actions(keys)).await;
+    let seen = step("read key times", client.execute("return window.__keys;", vec![])).await;
+    let seen: Vec<(String, f64)> = seen
+        .as_array()
+        .map(|a| a.iter().filter_map(|k| Some((k.get(0)?.as_str()?.to_string(), k.get(1)?.as_f64()?))).collect())
+        .unwrap_or_default();
+    seen.windows(2)
+        .map(|w| (w[1].1 - w[0].1, format!("{:?} → {:?}", w[0].0, w[1].0)))
+        .fold((0.0, String::new()), |worst, gap| if gap.0 > worst.0 { gap } else { worst })
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Xvfb, WebKitWebDriver and tauri-driver: run with `make e2e`"]
 async fn a_clerk_receives_issues_and_reads_the_stock_in_the_real_app() {
-    let app = PathBuf::from(env!("CARGO_BIN_EXE_medledger-app"));
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("e2e.sqlite");
     prepare_ledger(&db);
 
-    let (_xvfb, display) = start_xvfb();
-    let port = free_port();
-    let native_port = free_port();
-    let _driver = Reaped(
-        grouped(tauri_driver())
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("DISPLAY", &display)
-            .env("MEDLEDGER_DB", &db)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("LANG", "zh_CN.UTF-8")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver is installed (make test-deps)"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert("browserName".into(), "wry".into());
-    capabilities.insert("tauri:options".into(), serde_json::json!({ "application": app }));
-    let started = Instant::now();
-    let client = loop {
-        match ClientBuilder::native().capabilities(capabilities.clone()).connect(&url).await {
-            Ok(client) => break client,
-            Err(e) if started.elapsed() < WAIT => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            Err(e) => panic!("could not start a session through tauri-driver: {e}"),
-        }
-    };
+    let session = Session::start(&db).await;
+    let client = &session.client;
 
-    click(&client, "[data-testid=user-option-wangli]").await;
+    click(client, "[data-testid=user-option-wangli]").await;
 
     // Receive 10 into MAIN.
-    click(&client, "[data-testid=nav-receive]").await;
-    select(&client, "[data-testid=receive-location]", "MAIN").await;
-    type_into(&client, "[data-testid=receive-item]", &format!("{ITEM}\n")).await;
-    type_into(&client, "[data-testid=receive-lot]", "E2E-L1").await;
-    type_into(&client, "[data-testid=receive-expiry]", "2099-06-30").await;
-    type_into(&client, "[data-testid=receive-qty]", "10").await;
-    click(&client, "[data-testid=receive-submit]").await;
-    let receipt = text_containing(&client, "[data-testid=receive-result]", "RK-E2E-000001").await;
+    click(client, "[data-testid=nav-receive]").await;
+    select(client, "[data-testid=receive-location]", "MAIN").await;
+    type_into(client, "[data-testid=receive-item]", &format!("{ITEM}\n")).await;
+    type_into(client, "[data-testid=receive-lot]", "E2E-L1").await;
+    type_into(client, "[data-testid=receive-expiry]", "2099-06-30").await;
+    type_into(client, "[data-testid=receive-qty]", "10").await;
+    click(client, "[data-testid=receive-submit]").await;
+    let receipt = text_containing(client, "[data-testid=receive-result]", "RK-E2E-000001").await;
     println!("receipt banner: {receipt}");
-    save_screenshot(&client, "e2e-receive.png").await;
+    save_screenshot(client, "e2e-receive.png").await;
 
     // Issue 3 to ICU; FEFO picks the only lot.
-    click(&client, "[data-testid=nav-issue]").await;
-    select(&client, "[data-testid=issue-location]", "MAIN").await;
-    select(&client, "[data-testid=issue-department]", "ICU").await;
-    type_into(&client, "[data-testid=issue-item]", &format!("{ITEM}\n")).await;
-    type_into(&client, "[data-testid=issue-qty]", "3").await;
-    click(&client, "[data-testid=issue-submit]").await;
-    let issue = text_containing(&client, "[data-testid=issue-result]", "CK-E2E-000001").await;
+    click(client, "[data-testid=nav-issue]").await;
+    select(client, "[data-testid=issue-location]", "MAIN").await;
+    select(client, "[data-testid=issue-department]", "ICU").await;
+    type_into(client, "[data-testid=issue-item]", &format!("{ITEM}\n")).await;
+    type_into(client, "[data-testid=issue-qty]", "3").await;
+    click(client, "[data-testid=issue-submit]").await;
+    let issue = text_containing(client, "[data-testid=issue-result]", "CK-E2E-000001").await;
     println!("issue banner: {issue}");
 
     // The stock screen shows 7 at MAIN.
-    click(&client, "[data-testid=nav-stock]").await;
-    let quantity = stock_quantity(&client, 7).await;
-    save_screenshot(&client, "e2e-stock.png").await;
-    step("close the session", client.close()).await;
+    click(client, "[data-testid=nav-stock]").await;
+    let quantity = stock_quantity(client, 7).await;
+    save_screenshot(client, "e2e-stock.png").await;
+    session.close().await;
     assert_eq!(quantity, 7, "10 received − 3 issued");
 
     // And the ledger file agrees with the screen.
@@ -260,4 +342,68 @@ async fn a_clerk_receives_issues_and_reads_the_stock_in_the_real_app() {
     let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
     assert_eq!(rows.iter().map(|r| r.quantity).sum::<i64>(), 7);
     assert!(ledger::balance::verify(ledger.connection()).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, WebKitWebDriver and tauri-driver: run with `make e2e`"]
+async fn a_wedge_scan_fills_the_receive_line_wherever_the_focus_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e2e-scan.sqlite");
+    prepare_ledger(&db);
+    // The app reads two-digit years against its own clock: two years ahead is always in this century's window.
+    let expiry = chrono::Local::now().date_naive() + chrono::Days::new(730);
+
+    let session = Session::start(&db).await;
+    let client = &session.client;
+    click(client, "[data-testid=user-option-wangli]").await;
+    click(client, "[data-testid=nav-receive]").await;
+    element(client, "[data-testid=receive-location]").await;
+
+    // The focus on the page itself, not in any field.
+    step("blur the focused field", client.execute("document.activeElement.blur();", vec![])).await;
+    assert_eq!(focused(client).await, "BODY");
+    let lot = "E2E-SCAN-1";
+    let yymmdd = expiry.format("%y%m%d").to_string();
+    let (gap, keys) = wedge_scan(client, &format!("]d201{ITEM}17{yymmdd}10{lot}")).await;
+    println!("first scan: largest gap between keys {gap:.1} ms ({keys})");
+    let item = value_becomes(client, "[data-testid=receive-item]", ITEM).await;
+    assert_eq!(item, ITEM, "the scan filled the item (largest key gap {gap:.1} ms)");
+    assert_eq!(value_becomes(client, "[data-testid=receive-lot]", lot).await, lot);
+    assert_eq!(value_becomes(client, "[data-testid=receive-expiry]", &expiry.to_string()).await, expiry.to_string());
+    let feedback = element(client, "[data-testid=scan-feedback]").await;
+    assert_eq!(step("scan outcome", feedback.attr("data-outcome")).await.as_deref(), Some("success"));
+    println!("scan banner: {}", step("scan banner text", feedback.text()).await);
+    // The clerk moves on: the quantity is the one field the barcode did not fill.
+    assert_eq!(focused(client).await, "INPUT#receive-qty");
+    save_screenshot(client, "e2e-scan.png").await;
+
+    // A second box, scanned with the focus on the location select and a GS
+    // (Ctrl+]) after the lot: the select keeps its value (typed characters
+    // select options by type-ahead), the line takes the new lot.
+    step(
+        "focus the location",
+        client.execute("document.querySelector('[data-testid=receive-location]').focus();", vec![]),
+    )
+    .await;
+    assert_eq!(focused(client).await, "SELECT#receive-location");
+    let second = "E2E-SCAN-2";
+    let (gap, keys) = wedge_scan(client, &format!("]d201{ITEM}10{second}\u{1d}17{yymmdd}")).await;
+    println!("second scan: largest gap between keys {gap:.1} ms ({keys})");
+    assert_eq!(value_becomes(client, "[data-testid=receive-lot]", second).await, second, "largest key gap {gap:.1} ms");
+    assert_eq!(value_of(client, "[data-testid=receive-expiry]").await, expiry.to_string());
+    assert_eq!(value_of(client, "[data-testid=receive-location]").await, "MAIN");
+    assert_eq!(focused(client).await, "INPUT#receive-qty");
+
+    // Typing by hand is still typing, and the scanned line posts.
+    type_into(client, "[data-testid=receive-qty]", "4").await;
+    click(client, "[data-testid=receive-submit]").await;
+    let receipt = text_containing(client, "[data-testid=receive-result]", "RK-E2E-000001").await;
+    println!("receipt banner: {receipt}");
+    save_screenshot(client, "e2e-scan-posted.png").await;
+    session.close().await;
+
+    let ledger = ledger::Ledger::open(&db).unwrap();
+    let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].lot.as_deref(), rows[0].expiry, rows[0].quantity), (Some(second), Some(expiry), 4));
 }

@@ -25,11 +25,34 @@ describe('ScanDetector', () => {
     const typed = [...'09506000134352'].map((key, i) => detector.key({ key, time: i * 60 + (i % 3) * 30, target: 'input' }));
     expect(typed.every((v) => v.kind === 'char')).toBe(true);
     expect(detector.key({ key: 'Enter', time: 14 * 60 + 40, target: 'input' })).toEqual({ kind: 'other' });
-    // Just above the limit between two keys breaks the burst.
+    // Just above the limit between every two keys is not a scan, however long.
     expect(last(feed(new ScanDetector(), '0109506000134352', 36))).toEqual({ kind: 'other' });
+    // A rolled chord, two quick pairs and Enter: fast moments, but a person's average.
+    const rolled = new ScanDetector();
+    const keys: [string, number][] = [['a', 0], ['b', 10], ['c', 20], ['d', 130], ['e', 140], ['f', 250], ['Enter', 260]];
+    expect(keys.map(([key, time]) => rolled.key({ key, time, target: 'input' })).pop()).toEqual({ kind: 'other' });
     // A fast roll of a few keys and Enter is still typing.
     expect(last(feed(new ScanDetector(), '25', 5))).toEqual({ kind: 'other' });
     expect(last(feed(new ScanDetector(), 'stent', 5))).toEqual({ kind: 'other' });
+  });
+
+  it('survives two short stalls of a busy page, but not a third or a long pause', () => {
+    const withStalls = (stalls: number[]) => {
+      const detector = new ScanDetector();
+      let time = 0;
+      const verdicts = [...'0109506000134352'].map((key, i) => {
+        time += stalls.includes(i) ? 90 : 3;
+        return detector.key({ key, time, target: 'select' });
+      });
+      return [...verdicts, detector.key({ key: 'Enter', time: time + 3, target: 'select' })];
+    };
+    expect(last(withStalls([5]))).toEqual({ kind: 'scan', data: '0109506000134352' });
+    expect(last(withStalls([5, 11]))).toEqual({ kind: 'scan', data: '0109506000134352' });
+    // A third stall ends the burst: what follows it ("34352") is too short to be a scan.
+    expect(last(withStalls([3, 7, 11]))).toEqual({ kind: 'other' });
+    const paused = new ScanDetector();
+    feed(paused, '0109506', 3, null, 0);
+    expect(last(feed(paused, '000134352', 3, 'Enter', 18 + 200))).toEqual({ kind: 'scan', data: '000134352' });
   });
 
   it('ends a burst that pauses and counts only what follows the pause', () => {

@@ -13,7 +13,10 @@
 //
 // Typing by hand is never a scan: people do not keep keys under 35 ms apart
 // for six characters and then hit Enter just as fast; key repeat, IME
-// composition, modifiers and clicks all break a burst.
+// composition, modifiers and clicks all break a burst. A busy page may hold a
+// key back (the webview rendering, WebKitGTK's type-ahead in a select): a
+// burst survives two such stalls of up to 120 ms, as long as the whole scan
+// still averages scanner speed.
 
 /** The group separator GS1 uses between variable-length elements (scanners send Ctrl+] for it). */
 export const GS = '\u001d';
@@ -23,8 +26,11 @@ export const SCAN_KEY_GAP_MAX_MS = 35;
 export const SCAN_LENGTH_MIN = 6;
 /** Longest scan (crates/udi BARCODE_LEN_MAX): a longer burst is not one barcode, so it is left alone. */
 export const SCAN_LENGTH_MAX = 2_400;
-/** Quiet time after which an AIM-prefixed burst without terminator is taken as complete. */
-export const SCAN_SETTLE_MS = 100;
+/** A longer gap (the page was busy) that a burst survives, at most SCAN_STALLS_MAX times. */
+export const SCAN_STALL_MAX_MS = 120;
+export const SCAN_STALLS_MAX = 2;
+/** Quiet time after which an AIM-prefixed burst without terminator is taken as complete (longer than a stall). */
+export const SCAN_SETTLE_MS = 200;
 
 /** One keydown, as the detector needs it (a subset of KeyboardEvent plus its time). */
 export interface ScanKey {
@@ -59,7 +65,9 @@ const AIM_PREFIX = /^\][A-Za-z][0-9A-Za-z]/;
 
 export class ScanDetector {
   private buffer = '';
+  private first = 0;
   private last = Number.NEGATIVE_INFINITY;
+  private stalls = 0;
   private target: unknown = undefined;
 
   constructor(
@@ -72,7 +80,11 @@ export class ScanDetector {
   key(k: ScanKey): KeyVerdict {
     if (MODIFIERS.has(k.key)) return { kind: 'ignore' };
     if (k.isComposing || k.key === 'Process' || k.repeat) return this.other();
-    const continues = this.buffer.length > 0 && k.target === this.target && k.time - this.last <= this.gapMaxMs;
+    const gap = k.time - this.last;
+    const burst = this.buffer.length > 0 && k.target === this.target;
+    const stall = burst && gap > this.gapMaxMs && gap <= SCAN_STALL_MAX_MS && this.stalls < SCAN_STALLS_MAX;
+    const continues = burst && (gap <= this.gapMaxMs || stall);
+    if (stall) this.stalls += 1;
     // Ctrl+] is GS. With AltGr (Ctrl+Alt on Windows) ] is an ordinary character of some layouts.
     if (k.ctrlKey && !k.altKey && !k.metaKey && (k.key === ']' || k.key === GS || k.code === 'BracketRight')) {
       const startsBurst = this.take(GS, k, continues);
@@ -80,7 +92,9 @@ export class ScanDetector {
     }
     if ((k.key === 'Enter' || k.key === 'Tab') && !k.ctrlKey && !k.altKey && !k.metaKey && !k.shiftKey) {
       const data = this.buffer;
-      const isScan = continues && (data.length >= this.lengthMin || (AIM_PREFIX.test(data) && data.length > 3));
+      // One key per character: the burst's average gap, the terminator's included.
+      const fast = continues && (k.time - this.first) / data.length <= this.gapMaxMs;
+      const isScan = fast && (data.length >= this.lengthMin || (AIM_PREFIX.test(data) && data.length > 3));
       this.reset();
       return isScan ? { kind: 'scan', data } : { kind: 'other' };
     }
@@ -107,14 +121,17 @@ export class ScanDetector {
 
   reset() {
     this.buffer = '';
+    this.first = 0;
     this.last = Number.NEGATIVE_INFINITY;
+    this.stalls = 0;
     this.target = undefined;
   }
 
   /** Appends a character; whether it started a burst, or null when the burst grew too long to be a barcode. */
   private take(text: string, k: ScanKey, continues: boolean): boolean | null {
     if (!continues) {
-      this.buffer = '';
+      this.reset();
+      this.first = k.time;
       this.target = k.target;
     }
     if (this.buffer.length + text.length > this.lengthMax) return null;
