@@ -50,8 +50,15 @@ export function NewItemDialog({ code, onCreated, onCancel }: { code: string; onC
     }
   };
 
-  const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape') { e.preventDefault(); onCancel(); }
+  // Esc cancels; Tab stays inside the dialog (it is modal).
+  const onKeyDown = (e: KeyboardEvent<HTMLFormElement>) => {
+    if (e.key === 'Escape') { e.preventDefault(); onCancel(); return; }
+    if (e.key !== 'Tab') return;
+    const focusable = [...e.currentTarget.querySelectorAll<HTMLElement>('input, button')].filter((el) => !(el as HTMLInputElement).disabled);
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first?.focus(); }
+    else if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last?.focus(); }
   };
   const hint = (field: 'code' | 'name' | 'temp') => (problem?.field === field ? <span className="field-error">{t(problem.text)}</span> : undefined);
 

@@ -156,6 +156,21 @@ describe('scanning on the receive screen', () => {
     expect((await screen.findByTestId('receive-result')).textContent).toContain('RK-S01-000001');
   });
 
+  it('keeps the keyboard inside the new-item dialog, and Esc closes it leaving the line as it was', async () => {
+    const app = await receiveScreen('zhaoqiang');
+    await scan(app, '(01)06901234567892(10)X');
+    await screen.findByTestId('new-item-dialog');
+    screen.getByTestId('new-item-cancel').focus();
+    await app.user.tab();
+    expect(document.activeElement).toBe(screen.getByTestId('new-item-code'));
+    await app.user.tab({ shift: true });
+    expect(document.activeElement).toBe(screen.getByTestId('new-item-cancel'));
+    await app.user.keyboard('{Escape}');
+    expect(screen.queryByTestId('new-item-dialog')).toBeNull();
+    expect(value('receive-item')).toBe('');
+    expect(app.backend.items.some((i) => i.code === '06901234567892')).toBe(false);
+  });
+
   it('tells a clerk, who may not create items, to ask a manager', async () => {
     const app = await receiveScreen();
     await scan(app, '(01)06901234567892(10)X');
