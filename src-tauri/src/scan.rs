@@ -15,10 +15,41 @@ use ledger::{ItemView, Lang, Ledger, LedgerError};
 /// is the engine's error in `lang`.
 pub fn read(ledger: &Ledger, data: &str, lang: Lang) -> Result<BarcodeScan, ApiError> {
     let ledger_error = |e: LedgerError| ApiError::from_ledger(&e, lang);
-    let options = udi::Options::new(ledger.clock().today(), udi_lang(lang));
+    let mut options = udi::Options::new(ledger.clock().today(), udi_lang(lang));
     match udi::parse(data, &options) {
-        Ok(scan) => {
+        Ok(mut scan) => {
             let item = scanned_item(ledger, &scan.reading).map_err(ledger_error)?;
+            // A serial-tracked item read without a serial: its lot may have
+            // swallowed the serial when the scanner dropped the separator.
+            if item.as_ref().is_some_and(|i| i.serialized)
+                && scan.reading.serial.is_none()
+                && scan.candidates.is_empty()
+            {
+                options.serialized = true;
+                if let Ok(again) = udi::parse(data, &options) {
+                    if again.reading.serial.is_some() || !again.candidates.is_empty() {
+                        scan = again;
+                    }
+                }
+            }
+            // Not found by what the barcode says: text that is exactly a known
+            // identifier (a numeric internal code that also reads as GS1 data,
+            // e.g. "2100345") is that item, unless a GS1 or EAN symbol said otherwise.
+            let gs1_symbol = scan.symbology.as_deref().is_some_and(udi::is_gs1_symbology);
+            if item.is_none() && scan.candidates.is_empty() && !gs1_symbol {
+                let code = plain_code(data);
+                if let Some(known) = known_item(ledger, code).map_err(ledger_error)? {
+                    return Ok(BarcodeScan {
+                        input: data.to_string(),
+                        scheme: BarcodeScheme::ItemCode,
+                        symbology: scan.symbology,
+                        reading: ScanReading::identifier(code),
+                        item: Some(known),
+                        candidates: Vec::new(),
+                    });
+                }
+            }
+
             let candidates = scan
                 .candidates
                 .iter()
@@ -108,7 +139,44 @@ mod tests {
                 ..NewItem::default()
             })
             .unwrap();
+        ledger
+            .add_item(&NewItem {
+                code: STENT.into(),
+                name: "药物洗脱冠状动脉支架系统".into(),
+                serialized: true,
+                pack_size: 1,
+                extra_identifiers: vec!["2100345".into()],
+                ..NewItem::default()
+            })
+            .unwrap();
         (dir, ledger)
+    }
+
+    const STENT: &str = "06981205304305";
+
+    #[test]
+    fn a_serial_tracked_item_gets_the_serial_its_lot_swallowed_when_the_gs_was_lost() {
+        let (_dir, ledger) = ledger();
+        let scan = read(&ledger, "01069812053043051727013110LOT12321SN0042", Lang::En).unwrap();
+        assert_eq!(scan.item.map(|i| i.code).as_deref(), Some(STENT));
+        assert_eq!(scan.reading.lot.as_deref(), Some("LOT123"));
+        assert_eq!(scan.reading.serial.as_deref(), Some("SN0042"));
+        assert_eq!(scan.reading.warnings[0].code, "separator_missing");
+        // The same layout on an item without serials keeps its literal lot.
+        let plain = read(&ledger, "01095060001343521727013110LOT12321SN0042", Lang::En).unwrap();
+        assert_eq!(plain.reading.lot.as_deref(), Some("LOT12321SN0042"));
+    }
+
+    #[test]
+    fn a_numeric_internal_code_that_also_reads_as_gs1_is_still_its_item() {
+        let (_dir, ledger) = ledger();
+        let scan = read(&ledger, "2100345", Lang::En).unwrap();
+        assert_eq!(scan.scheme, BarcodeScheme::ItemCode);
+        assert_eq!(scan.item.map(|i| i.code).as_deref(), Some(STENT));
+        // A GS1 symbol means what it says: serial 00345 of no known item.
+        let gs1 = read(&ledger, "]d22100345", Lang::En).unwrap();
+        assert_eq!(gs1.scheme, BarcodeScheme::Gs1);
+        assert!(gs1.item.is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ import type { UserView } from './bindings/UserView';
 import { asApiError, useBackend } from './api/backend';
 import { ErrorBanner, Spinner } from './components';
 import { LangContext, ROLE_TEXT, translator, useI18n, type TextKey } from './i18n';
-import { ScanBanner, ScanContext, type ScanReport } from './scan';
+import { SCAN_EVENT, ScanBanner, ScanContext, type ScanReport } from './scan';
 import { installScanner } from './scanner';
 import { playTone } from './sound';
 import { StockScreen } from './screens/Stock';
@@ -88,7 +88,10 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
   // handler on the next turn, once the field it typed into has been put back.
   useEffect(() => installScanner(window, {
     claims: () => scanHandler.current !== null,
-    onScan: (data) => { setTimeout(() => scanHandler.current?.(data), 0); },
+    onScan: (data) => {
+      window.dispatchEvent(new Event(SCAN_EVENT));
+      setTimeout(() => scanHandler.current?.(data), 0);
+    },
     timeOf: scanKeyTime,
   }), [scanKeyTime]);
 

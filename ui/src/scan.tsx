@@ -78,20 +78,38 @@ export function ScanBanner({ report, seq, onDismiss }: { report: ScanReport | nu
   );
 }
 
+/** How long a number key in the chooser waits for a following key before it chooses (a scanner types faster). */
+export const CHOICE_SETTLE_MS = 90;
+
+/** Dispatched on the window the moment a scan is recognised (before it is read): a pending choice is void. */
+export const SCAN_EVENT = 'medledger:scan';
+
 /**
  * A barcode whose separators were lost reads several valid ways: the clerk
  * picks the one that matches the printed label. Each choice shows its lot,
  * expiry and serial and its elements in the bracketed form printed under
- * the barcode. Keys: 1–9 choose at once; ↑↓ (or Tab) move, Enter chooses; Esc cancels.
+ * the barcode. Keys: 1–9 choose; ↑↓ (or Tab) move, Enter chooses; Esc cancels.
+ * A number key chooses only once no other key follows it within
+ * CHOICE_SETTLE_MS: a scanner's burst (a new scan while the window is open,
+ * `]d2…`, `01…`) types digits too, and must never make the choice.
  */
 export function CandidateChooser({ scan, onChoose, onCancel }: { scan: BarcodeScan; onChoose: (candidate: ScanCandidate) => void; onCancel: () => void }) {
   const { t, lang } = useI18n();
   const [active, setActive] = useState(0);
   const buttons = useRef<(HTMLButtonElement | null)[]>([]);
+  const pendingChoice = useRef<number | null>(null);
   const count = scan.candidates.length;
   useEffect(() => { buttons.current[active]?.focus(); }, [active]);
+  useEffect(() => {
+    // A scan ended (its terminator never reaches this dialog): the digit before it was the scanner's.
+    const cancel = () => { if (pendingChoice.current !== null) { window.clearTimeout(pendingChoice.current); pendingChoice.current = null; } };
+    window.addEventListener(SCAN_EVENT, cancel);
+    return () => { window.removeEventListener(SCAN_EVENT, cancel); cancel(); };
+  }, []);
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    // Any key right after a number key: that was a burst, not a choice.
+    if (pendingChoice.current !== null) { window.clearTimeout(pendingChoice.current); pendingChoice.current = null; }
     if (e.ctrlKey || e.altKey || e.metaKey || e.nativeEvent.isComposing) return;
     const move = (step: number) => { e.preventDefault(); setActive((a) => (a + step + count) % count); };
     if (e.key === 'Escape') { e.preventDefault(); onCancel(); }
@@ -100,7 +118,11 @@ export function CandidateChooser({ scan, onChoose, onCancel }: { scan: BarcodeSc
     else if (e.key === 'Home') { e.preventDefault(); setActive(0); }
     else if (e.key === 'End') { e.preventDefault(); setActive(count - 1); }
     else if (e.key === 'Enter') { e.preventDefault(); onChoose(scan.candidates[active]); }
-    else if (/^[1-9]$/.test(e.key) && Number(e.key) <= count) { e.preventDefault(); onChoose(scan.candidates[Number(e.key) - 1]); }
+    else if (/^[1-9]$/.test(e.key) && Number(e.key) <= count) {
+      e.preventDefault();
+      const chosen = scan.candidates[Number(e.key) - 1];
+      pendingChoice.current = window.setTimeout(() => { pendingChoice.current = null; onChoose(chosen); }, CHOICE_SETTLE_MS);
+    }
   };
 
   return (

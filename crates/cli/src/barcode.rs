@@ -15,6 +15,9 @@ pub enum BarcodeCommand {
         /// Text this workstation's scanners send in place of GS (repeatable), e.g. `~`.
         #[arg(long = "separator")]
         separators: Vec<String>,
+        /// The item is serial-tracked: a scan without separators whose lot swallowed "21…" lost the one before the serial.
+        #[arg(long)]
+        serialized: bool,
     },
 }
 
@@ -23,9 +26,9 @@ fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
 
-pub fn options(lang: ledger::Lang, separators: &[String]) -> udi::Options {
+pub fn options(lang: ledger::Lang, separators: &[String], serialized: bool) -> udi::Options {
     let lang = if lang == ledger::Lang::En { udi::Lang::En } else { udi::Lang::Zh };
-    udi::Options { today: today(), lang, separators: separators.to_vec() }
+    udi::Options { today: today(), lang, separators: separators.to_vec(), serialized }
 }
 
 /// One line of output: the reading, or `{"input", "error": {code, message}}`.
@@ -50,8 +53,8 @@ fn result_json(input: &str, result: &Result<udi::Scan, udi::UdiError>, lang: udi
 }
 
 pub fn run(command: &BarcodeCommand, lang: ledger::Lang) -> Result<(), Failure> {
-    let BarcodeCommand::Parse { data, separators } = command;
-    let options = options(lang, separators);
+    let BarcodeCommand::Parse { data, separators, serialized } = command;
+    let options = options(lang, separators, *serialized);
     let machine = |e: std::io::Error| Failure { user_error: false, message: e.to_string() };
     if let Some(data) = data {
         let result = udi::parse(data, &options);

@@ -28,6 +28,7 @@ pub use gs1::lint::{gs1_check_digit, verify_gs1_check_digit};
 pub use gs1::table::ai_title;
 pub use gs1::{encode_internal_label, InternalLabel};
 pub use hibc::hibc_check_character;
+pub use symbology::is_gs1_symbology;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -60,12 +61,18 @@ pub struct Options {
     pub lang: Lang,
     /// Extra text the workstation's scanners send in place of GS (e.g. `~`).
     pub separators: Vec<String>,
+    /// The scanned item is known to be serial-tracked (the caller found it by
+    /// its GTIN, which lost separators never change). A scan without any
+    /// separator whose literal reading has no serial is then read as having
+    /// lost the one before its serial (`…10LOT21SER` is lot LOT, serial SER),
+    /// with the usual warning or candidates.
+    pub serialized: bool,
 }
 
 impl Options {
     /// Options for `today` in `lang`, with the default separator stand-ins.
     pub fn new(today: NaiveDate, lang: Lang) -> Options {
-        Options { today, lang, separators: Vec::new() }
+        Options { today, lang, separators: Vec::new(), serialized: false }
     }
 }
 

@@ -27,6 +27,12 @@ const GS1: &[&str] = &["]C1", "]e0", "]e1", "]e2", "]d2", "]d5", "]Q3", "]Q5", "
 /// Identifiers whose data is a bare GTIN.
 const EAN: &[&str] = &["]E0", "]E4", "]I0", "]I1"];
 
+/// Whether an AIM identifier names a symbol whose data is GS1 (an element
+/// string or a bare GTIN), as opposed to one that carries any text.
+pub fn is_gs1_symbology(aim: &str) -> bool {
+    GS1.contains(&aim) || EAN.contains(&aim)
+}
+
 /// Splits a leading AIM identifier off the data.
 pub fn split(data: &str) -> (Option<Symbology>, &str) {
     let bytes = data.as_bytes();

@@ -205,6 +205,19 @@ describe('scanning on the receive screen', () => {
     expect(screen.queryByTestId('scan-candidates')).toBeNull();
     expect(value('receive-lot')).toBe('AB');
   });
+
+  it('never takes the digits of a new scan for a choice while the chooser is open', async () => {
+    const app = await receiveScreen();
+    const ambiguous = ']d2010950600013435210AB17270131';
+    await scan(app, ambiguous);
+    await screen.findByTestId('scan-candidates');
+    await scan(app, ambiguous); // its "2", "0" and "1" reach the open chooser first
+    await screen.findByTestId('scan-candidates');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await app.user.keyboard('{Escape}');
+    expect(await scanFeedback('warning')).toBe('Cancelled: nothing from this scan was filled in.');
+    expect(value('receive-lot')).toBe('');
+  });
 });
 
 describe('scanning on the issue screen', () => {
@@ -264,8 +277,8 @@ describe('scanning on the issue screen', () => {
     await scan(app, '010950600013435210L240217270214');
     await screen.findByTestId('scan-candidates');
     await app.user.keyboard('1');
+    await waitFor(() => expect(value('issue-lot')).toBe('L2402'));
     expect(await scanFeedback('warning')).toContain('Lot L2402 is not the FEFO choice');
-    expect(value('issue-lot')).toBe('L2402');
   });
 });
 

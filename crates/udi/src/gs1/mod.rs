@@ -494,7 +494,11 @@ pub fn read_element_string(data: &str, options: &Options) -> Result<Read, UdiErr
     let today = options.today;
     let toks = Toks::new(&text, None);
     let bytes = toks.as_bytes();
-    let has_separator = bytes.contains(&GS);
+    // A leading GS is FNC1 in first position and a trailing one is padding some
+    // scanners add: neither says that the separators between elements arrived.
+    let inner_start = bytes.iter().position(|&t| t != GS).unwrap_or(bytes.len());
+    let inner_end = bytes.iter().rposition(|&t| t != GS).map_or(inner_start, |i| i + 1);
+    let has_separator = bytes[inner_start..inner_end].contains(&GS);
     let mut notes: Vec<WarningKind> =
         stand_ins.into_iter().map(|text| WarningKind::SeparatorSubstituted { text }).collect();
 
@@ -544,9 +548,15 @@ pub fn read_element_string(data: &str, options: &Options) -> Result<Read, UdiErr
             }
         }
     }
+    let has_serial = |elems: &[Elem]| elems.iter().any(|e| e.spec.ai == "21");
     let literal_valid = readings.iter().any(|(_, repaired, _)| !repaired);
+    let literal_has_serial = readings.iter().any(|(elems, repaired, _)| !repaired && has_serial(elems));
     let any_strong = readings.iter().any(|(_, _, strong)| *strong);
-    if literal_valid || any_strong {
+    if options.serialized && !literal_has_serial && readings.iter().any(|(elems, _, _)| has_serial(elems)) {
+        // The item is serial-tracked, so a reading without a serial is wrong:
+        // a lot that swallowed "21…" lost the separator before the serial.
+        readings.retain(|(elems, _, _)| has_serial(elems));
+    } else if literal_valid || any_strong {
         readings.retain(|(_, repaired, strong)| !repaired || *strong);
     }
     let mut readings: Vec<(Vec<Elem>, bool)> = readings.into_iter().map(|(e, repaired, _)| (e, repaired)).collect();
