@@ -98,7 +98,8 @@ pub struct GenMessage {
     pub elements: Vec<GenElement>,
     /// The AIM symbology identifier in front, if any.
     pub aim: Option<&'static str>,
-    /// Whether the text holds a GS (leading or between elements).
+    /// Whether the text holds a GS between elements (a leading one is FNC1 in
+    /// first position and says nothing about the separators).
     pub has_separator: bool,
 }
 
@@ -354,7 +355,7 @@ pub fn raw_message(
     extra_gs_percent: usize,
 ) -> GenMessage {
     let mut text = String::new();
-    let mut has_separator = leading_gs;
+    let mut has_separator = false;
     if let Some(aim) = aim {
         text.push_str(aim);
     }

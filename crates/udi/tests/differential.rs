@@ -54,7 +54,7 @@ const KINDS: &[(&str, &str)] = &[
     ),
     (
         "lost-separator-candidates",
-        "no GS anywhere in the string and a variable-length value that also reads as a self-checking element \
+        "no GS between the elements and a variable-length value that also reads as a self-checking element \
          (e.g. a lot ending in '17' + a valid date): our engine treats the scan as one that may have lost its \
          separators and returns every valid reading as candidates instead of guessing; biip reads the literal, \
          greedy one, which is among our candidates",
@@ -318,7 +318,7 @@ fn our_gs1_reading_agrees_with_biip() {
     println!("differential test against biip 5.2.0 (seed {SEED:#x}, today {today}):");
     println!(
         "  compared {compared} strings ({elements} elements, {} distinct AIs of {}; {with_aim} with an AIM \
-         identifier, {without_gs} with no GS at all)",
+         identifier, {without_gs} with no GS between elements)",
         seen.len(),
         gen::all_ais().count()
     );
