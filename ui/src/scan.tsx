@@ -3,7 +3,8 @@
 // useScanHandler; the screen reports what came of it with useScanReport,
 // and the shell shows that in one banner with a colour flash and a sound
 // (sound.ts). Also here: the chooser for a barcode that reads several ways.
-import { createContext, useContext, useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { createContext, useContext, useEffect, useRef, useState, type KeyboardEvent, type MutableRefObject } from 'react';
+import { asApiError, type Backend } from './api/backend';
 import type { BarcodeScan } from './bindings/BarcodeScan';
 import type { ScanCandidate } from './bindings/ScanCandidate';
 import type { ScanReading } from './bindings/ScanReading';
@@ -32,6 +33,33 @@ export function useScanHandler(handler: (data: string) => void) {
 
 export function useScanReport() {
   return useContext(ScanContext).report;
+}
+
+/**
+ * Reads a scan for a screen: only the newest scan counts (`ticket` is the
+ * screen's counter), a barcode that reads several ways goes to `ambiguous`
+ * (the chooser), a readable one to `read`, an unreadable one is reported.
+ */
+export function readScan(
+  backend: Backend,
+  data: string,
+  ticket: MutableRefObject<number>,
+  report: (report: ScanReport) => void,
+  t: Translate,
+  on: { ambiguous: (scan: BarcodeScan) => void; read: (scan: BarcodeScan, ticket: number) => void },
+) {
+  const mine = ++ticket.current;
+  backend.parseBarcode(data).then((scan) => {
+    if (mine !== ticket.current) return;
+    if (scan.candidates.length > 0) {
+      on.ambiguous(scan);
+      report({ outcome: 'warning', message: t('scanChooseNeeded', { count: scan.candidates.length }), details: [] });
+    } else {
+      on.read(scan, mine);
+    }
+  }, (error) => {
+    if (mine === ticket.current) report({ outcome: 'failure', message: asApiError(error).message, details: [] });
+  });
 }
 
 /** The barcode's warnings (day 00, a lost separator, …) as the clerk reads them. */

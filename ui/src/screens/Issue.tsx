@@ -19,7 +19,7 @@ import { asApiError, useBackend } from '../api/backend';
 import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner } from '../components';
 import { pick } from '../format';
 import { useI18n, type TextKey, type Translate } from '../i18n';
-import { CandidateChooser, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
+import { CandidateChooser, readScan, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
 import { LotPicker, suggestedChoice, useLotChoices } from './LotPicker';
 
 /** What a scan picks at the source location, and what to tell the clerk about it. */
@@ -140,19 +140,11 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
   };
 
   useScanHandler((data) => {
-    const ticket = ++scanTicket.current;
     const start: ScanStart = { item: current.current.item, quantity: current.current.quantity, focus: document.activeElement };
     setChooser(null);
-    backend.parseBarcode(data).then((scan) => {
-      if (ticket !== scanTicket.current) return;
-      if (scan.candidates.length > 0) {
-        setChooser({ scan, start });
-        report({ outcome: 'warning', message: t('scanChooseNeeded', { count: scan.candidates.length }), details: [] });
-      } else {
-        void takeReading(scan.reading, scan.item, start, false, ticket);
-      }
-    }, (error) => {
-      if (ticket === scanTicket.current) report({ outcome: 'failure', message: asApiError(error).message, details: [] });
+    readScan(backend, data, scanTicket, report, t, {
+      ambiguous: (scan) => setChooser({ scan, start }),
+      read: (scan, ticket) => void takeReading(scan.reading, scan.item, start, false, ticket),
     });
   });
 

@@ -17,7 +17,7 @@ import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner
 import { daysUntil, expiryClass, isIsoDate } from '../expiry';
 import { pick } from '../format';
 import { useI18n, type TextKey } from '../i18n';
-import { CandidateChooser, describeReading, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
+import { CandidateChooser, describeReading, readScan, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
 import { NewItemDialog } from './NewItemDialog';
 
 type Problems = Partial<Record<'item' | 'lot' | 'expiry' | 'production' | 'serial' | 'quantity' | 'unitCost', TextKey>>;
@@ -181,20 +181,12 @@ export function ReceiveScreen({ today, mayCreateItems, onError, clearError }: { 
   };
 
   useScanHandler((data) => {
-    const ticket = ++scanTicket.current;
     const start: ScanStart = { line: lineRef.current, product: productRef.current, focus: document.activeElement };
     setChooser(null);
     setCreating(null);
-    backend.parseBarcode(data).then((scan) => {
-      if (ticket !== scanTicket.current) return;
-      if (scan.candidates.length > 0) {
-        setChooser({ scan, start });
-        report({ outcome: 'warning', message: t('scanChooseNeeded', { count: scan.candidates.length }), details: [] });
-      } else {
-        takeReading(scan.reading, scan.item, start, false);
-      }
-    }, (error) => {
-      if (ticket === scanTicket.current) report({ outcome: 'failure', message: asApiError(error).message, details: [] });
+    readScan(backend, data, scanTicket, report, t, {
+      ambiguous: (scan) => setChooser({ scan, start }),
+      read: (scan) => takeReading(scan.reading, scan.item, start, false),
     });
   });
 
