@@ -1074,21 +1074,58 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
     Ok(PostedRef { id: doc_id.to_string(), number })
 }
 
-/// The next document number for this node: PREFIX-SITE-000001, counted per prefix.
+/// Digits a document number's counter has at least: RK-S01-000001.
+pub const NUMBER_DIGITS_MIN: usize = 6;
+
+/// The next document number for this node: PREFIX-SITE-000001, counted per
+/// prefix. The count is read from the documents themselves (their unique
+/// number index), not kept in a counter row: posting writes one page fewer,
+/// and a node restored from a copy of its own documents continues its series.
+///
+/// A node's numbers under a prefix are dense — 1, 2, 3 … with no gaps — since
+/// a number is given only in the transaction that posts its document. So the
+/// greatest number in text order is the newest one, unless it is all nines
+/// (999999 sorts after 1000005); then the counter has outgrown that width
+/// and the newest number is found by a binary search over the next width.
 fn next_number(tx: &Transaction<'_>, kind: DocumentKind, site: &str) -> Result<String> {
-    let prefix = number_prefix(kind);
-    // A lookup and a keyed update: cheaper for SQLite than an upsert with RETURNING.
-    let last: Option<i64> = tx
-        .prepare_cached("SELECT last FROM document_sequences WHERE prefix = ?1")?
-        .query_row([prefix], |r| r.get(0))
+    let series = format!("{}-{site}-", number_prefix(kind));
+    // Every counter sorts between "SERIES-" and "SERIES-:" (':' follows '9').
+    let greatest: Option<String> = tx
+        .prepare_cached(
+            "SELECT number FROM documents WHERE number > ?1 AND number < ?1 || ':' ORDER BY number DESC LIMIT 1",
+        )?
+        .query_row([&series], |r| r.get(0))
         .optional()?;
-    let next = last.unwrap_or(0) + 1;
-    if last.is_some() {
-        tx.prepare_cached("UPDATE document_sequences SET last = ?2 WHERE prefix = ?1")?
-            .execute(params![prefix, next])?;
-    } else {
-        tx.prepare_cached("INSERT INTO document_sequences (prefix, last) VALUES (?1, ?2)")?
-            .execute(params![prefix, next])?;
-    }
-    Ok(format!("{prefix}-{site}-{next:06}"))
+    let last = match greatest.as_deref().and_then(|n| n.strip_prefix(series.as_str())) {
+        None => 0,
+        Some(digits) if digits.bytes().all(|b| b == b'9') && !digits.is_empty() => {
+            let exists = |counter: u64| -> Result<bool> {
+                Ok(tx
+                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE number = ?1)")?
+                    .query_row([format_number(&series, counter)], |r| r.get(0))?)
+            };
+            // All nines of width w: the newest is 10^w - 1 or has width w + 1.
+            let width = digits.len() as u32;
+            let (mut low, mut high) = (10u64.pow(width) - 1, 10u64.pow(width + 1) - 1);
+            // Invariant: `low` exists, `high` does not (it would sort last).
+            while high - low > 1 {
+                let middle = low + (high - low) / 2;
+                if exists(middle)? {
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+            low
+        }
+        Some(digits) => digits.parse::<u64>().map_err(|_| LedgerError::InvalidInput {
+            field: "document number",
+            reason: format!("'{}' does not end in a counter", greatest.as_deref().unwrap_or_default()),
+        })?,
+    };
+    Ok(format_number(&series, last + 1))
+}
+
+fn format_number(series: &str, counter: u64) -> String {
+    format!("{series}{counter:0width$}", width = NUMBER_DIGITS_MIN)
 }

@@ -135,3 +135,78 @@ fn the_background_checkpointer_keeps_the_wal_short_without_blocking_posts() {
     receive(&mut h, SYRINGE, "after", "2027-06-30", 1);
     assert!(ledger::balance::verify(h.ledger.connection()).unwrap().is_empty());
 }
+
+/// Inserts a posted document row with a given number, as another copy of this
+/// node's history would hold it (numbers are dense in real use; the gaps below
+/// 999,999 here do not matter: only the newest width is searched).
+fn insert_numbered_document(ledger: &Ledger, kind: &str, number: &str) {
+    ledger
+        .connection()
+        .execute(
+            "INSERT INTO documents (id, kind, number, status, node_id, created_by, created_at_ms)
+             SELECT randomblob(16), ?1, ?2, 'posted', (SELECT id FROM node), (SELECT id FROM users LIMIT 1), 0",
+            [kind, number],
+        )
+        .unwrap();
+}
+
+#[test]
+fn document_numbers_count_per_kind_from_one() {
+    let mut h = hospital();
+    assert_eq!(receive(&mut h, SYRINGE, "L1", "2027-06-30", 10).number, "RK-S01-000001");
+    assert_eq!(receive(&mut h, SYRINGE, "L1", "2027-06-30", 10).number, "RK-S01-000002");
+    let issue =
+        h.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, None, None, 1)])).unwrap();
+    assert_eq!(issue.number, "CK-S01-000001");
+    assert_eq!(receive(&mut h, SYRINGE, "L1", "2027-06-30", 10).number, "RK-S01-000003");
+}
+
+#[test]
+fn document_numbers_grow_a_digit_after_999999() {
+    let mut h = hospital();
+    insert_numbered_document(&h.ledger, "receipt", "RK-S01-999998");
+    insert_numbered_document(&h.ledger, "receipt", "RK-S01-999999");
+    assert_eq!(receive(&mut h, SYRINGE, "L1", "2027-06-30", 10).number, "RK-S01-1000000");
+    // "RK-S01-999999" still sorts last; the newest is found in the wider counter.
+    for n in 1_000_001..=1_000_012 {
+        insert_numbered_document(&h.ledger, "receipt", &format!("RK-S01-{n}"));
+    }
+    assert_eq!(receive(&mut h, SYRINGE, "L1", "2027-06-30", 10).number, "RK-S01-1000013");
+    // Other series are untouched.
+    let issue =
+        h.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, None, None, 1)])).unwrap();
+    assert_eq!(issue.number, "CK-S01-000001");
+}
+
+#[test]
+fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
+    let mut h = hospital();
+    for _ in 0..3 {
+        receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    }
+    let path = h.dir.path().join("ledger.sqlite");
+    drop(h.ledger);
+    // Turn the file back into what version 1 wrote: the same tables plus the
+    // counter rows that version 2 no longer keeps.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE document_sequences (prefix TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO document_sequences VALUES ('RK', 3);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut ledger = Ledger::open_with(&path, Box::new(h.clock.clone()), Box::new(RandomIds::seeded(7))).unwrap();
+    let conn = ledger.connection();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let counters: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'document_sequences'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((version, counters), (SCHEMA_VERSION, 0));
+    let next = ledger
+        .post(&request(DocumentKind::Receipt, "wang", "MAIN", vec![line(SYRINGE, Some("L1"), Some("2027-06-30"), 5)]))
+        .unwrap();
+    assert_eq!(next.number, "RK-S01-000004");
+    assert_eq!(on_hand(&ledger, SYRINGE, Some("L1"), "MAIN"), 35);
+}

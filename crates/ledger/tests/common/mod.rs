@@ -160,7 +160,6 @@ pub fn snapshot(ledger: &Ledger) -> String {
         "lots",
         "documents",
         "document_lines",
-        "document_sequences",
         "balances",
         "movements",
     ] {
