@@ -26,8 +26,11 @@ const CELL_PAD: f32 = 3.0;
 /// Lines of text one table cell shows before cutting with "…".
 const CELL_LINES_MAX: usize = 4;
 const RULE: f32 = 0.5;
-/// Code 128 module of the document number: 0.28 mm.
-const BARCODE_MODULE: f32 = 0.8;
+/// Code 128 module of the document number: 0.35 mm, narrower (down to
+/// 0.21 mm) only for a long number, so the barcode stays clear of the title.
+const BARCODE_MODULE: f32 = 1.0;
+const BARCODE_MODULE_MIN: f32 = 0.6;
+const BARCODE_WIDTH_MAX: f32 = 180.0;
 const BARCODE_HEIGHT: f32 = 26.0;
 const FOOTER_H: f32 = 14.0;
 
@@ -430,41 +433,36 @@ fn info_lines(doc: &DocumentData, w: &Words, lang: Lang) -> Vec<String> {
 }
 
 fn page_head_height() -> f32 {
-    line_pitch(15.0) + line_pitch(13.0) + 12.0
+    line_pitch(15.0) + BARCODE_HEIGHT + 1.0 + line_pitch(8.0) + 8.0
 }
 
-/// Hospital, title and the number's barcode; returns where the page's content starts.
+/// Hospital (centred over the page), title (centred below it) and the
+/// number's barcode (right, beside the title); returns where the content starts.
 fn draw_page_head(canvas: &mut PdfCanvas, fonts: &Fonts, doc: &DocumentData, w: &Words) -> Result<f32, PrintError> {
-    let mut y = MARGIN_TOP;
-    let hospital_w = (fonts.width(&doc.hospital) * 15.0).min(CONTENT_W - 150.0);
-    let hospital = if fonts.width(&doc.hospital) * 15.0 > hospital_w {
-        wrap(fonts, &doc.hospital, 15.0, hospital_w, 1).remove(0)
-    } else {
-        doc.hospital.clone()
-    };
-    canvas.text((PAGE_W - fonts.width(&hospital) * 15.0) / 2.0, y, 15.0, &hospital);
-    y += line_pitch(15.0);
+    let hospital = wrap(fonts, &doc.hospital, 15.0, CONTENT_W, 1).remove(0);
+    canvas.text((PAGE_W - fonts.width(&hospital) * 15.0) / 2.0, MARGIN_TOP, 15.0, &hospital);
+    let y = MARGIN_TOP + line_pitch(15.0);
     canvas.text((PAGE_W - fonts.width(w.title) * 13.0) / 2.0, y, 13.0, w.title);
-    y += line_pitch(13.0);
 
-    // Document number as Code 128 (no FNC1: it is not GS1 data), top right.
+    // Document number as Code 128 (no FNC1: it is not GS1 data).
     let plan = code128_plan(&[Gs1Part::Text(doc.number.clone())]);
     let modules = code128_modules(&plan)?;
-    let bar_w = modules.len() as f32 * BARCODE_MODULE;
+    let module = (BARCODE_WIDTH_MAX / modules.len() as f32).clamp(BARCODE_MODULE_MIN, BARCODE_MODULE);
+    let bar_w = modules.len() as f32 * module;
     let x0 = PAGE_W - MARGIN_X - bar_w;
     let mut i = 0;
     while i < modules.len() {
         if modules[i] {
             let run = modules[i..].iter().take_while(|&&m| m).count();
-            canvas.rect(x0 + i as f32 * BARCODE_MODULE, MARGIN_TOP, run as f32 * BARCODE_MODULE, BARCODE_HEIGHT);
+            canvas.rect(x0 + i as f32 * module, y, run as f32 * module, BARCODE_HEIGHT);
             i += run;
         } else {
             i += 1;
         }
     }
     let number_w = fonts.width(&doc.number) * 8.0;
-    canvas.text(x0 + (bar_w - number_w) / 2.0, MARGIN_TOP + BARCODE_HEIGHT + 1.0, 8.0, &doc.number);
-    Ok(y.max(MARGIN_TOP + BARCODE_HEIGHT + line_pitch(8.0)) + 12.0)
+    canvas.text(x0 + (bar_w - number_w) / 2.0, y + BARCODE_HEIGHT + 1.0, 8.0, &doc.number);
+    Ok(y + BARCODE_HEIGHT + 1.0 + line_pitch(8.0) + 8.0)
 }
 
 /// One table row with its cell borders; returns the y below it.
