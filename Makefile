@@ -12,17 +12,19 @@ export PATH := $(CARGO_BIN):$(PATH)
 # Debian packages: Tauri's build libraries, then what the end-to-end test drives.
 BUILD_PACKAGES := build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev \
 	libayatana-appindicator3-dev librsvg2-dev libxdo-dev fonts-noto-cjk
-TEST_PACKAGES := xvfb xauth webkit2gtk-driver
-# Python for the barcode engine's differential test against biip (PyPI), in a venv under target/.
+TEST_PACKAGES := xvfb xauth webkit2gtk-driver poppler-utils
+# Python for the barcode engine's differential test against biip (PyPI) and
+# the printing read-back test with zxing-cpp (PyPI), in a venv under target/.
 PY_PACKAGES := python3 python3-venv python3-pip
 PYENV := target/pyenv
 BIIP_VERSION := 5.2.0
+ZXING_CPP_VERSION := 3.1.1
 
 DEMO_DB := target/demo/demo.sqlite
 APP := target/debug/medledger-app
 CLI := target/debug/medledger
 
-.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode udi-diff py-deps e2e check-bindings clean-demo
+.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback py-deps e2e check-bindings clean-demo
 
 run: deps ui-build
 	$(CARGO) build --bin medledger-app -p medledger-app
@@ -34,6 +36,7 @@ test: deps test-deps ui-build
 	cd ui && $(NPM) test
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory udi-diff
+	$(MAKE) --no-print-directory printing-readback
 	$(MAKE) --no-print-directory check-bindings
 	$(MAKE) --no-print-directory e2e
 
@@ -58,16 +61,30 @@ bench:
 bench-barcode: py-deps
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) run --release -p cli -- bench barcode
 
+# Labels, documents and jobs: 1,000 lot labels as one PDF and as ZPL, a 200-line A4 receipt.
+bench-printing:
+	$(CARGO) run --release -p cli -- bench printing
+
 # The barcode engine against biip, an independent GS1 parser, on 12,000 generated element strings.
 udi-diff: py-deps
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p udi --release --test differential -- --ignored --nocapture
 
-# A venv with biip. Debian's python3 lacks venv/ensurepip until python3-venv is installed.
-py-deps: $(PYENV)/.biip-$(BIIP_VERSION)
+# What we print, read back by tools no one here wrote: zxing-cpp decodes the
+# PNG and PDF labels' GS1 DataMatrix and GS1-128 (PDFs rasterised by poppler's
+# pdftoppm), pdftotext reads the A4 documents' Chinese text.
+printing-readback: py-deps
+	@scripts/install-packages.sh poppler-utils
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p printing --test readback -- --ignored --nocapture
+
+# A venv with biip and zxing-cpp. Debian's python3 lacks venv/ensurepip until python3-venv is installed.
+py-deps: $(PYENV)/.biip-$(BIIP_VERSION) $(PYENV)/.zxing-cpp-$(ZXING_CPP_VERSION)
 $(PYENV)/.biip-$(BIIP_VERSION):
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || scripts/install-packages.sh $(PY_PACKAGES)
 	@test -x $(PYENV)/bin/python || python3 -m venv $(PYENV)
 	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 $(PYENV)/bin/pip install --quiet biip==$(BIIP_VERSION)
+	@touch $@
+$(PYENV)/.zxing-cpp-$(ZXING_CPP_VERSION): $(PYENV)/.biip-$(BIIP_VERSION)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 $(PYENV)/bin/pip install --quiet zxing-cpp==$(ZXING_CPP_VERSION)
 	@touch $@
 
 # A fresh demo database from fixtures/ (rebuilt when the fixtures change).

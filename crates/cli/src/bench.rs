@@ -46,6 +46,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2024)]
         seed: u64,
     },
+    /// Printing: lot labels as one PDF and as ZPL, and an A4 receipt PDF
+    /// (also its ESC/POS form and one PNG preview).
+    Printing {
+        /// Lot labels in the label job.
+        #[arg(long, default_value_t = 1_000)]
+        labels: usize,
+        /// Lines of the receipt.
+        #[arg(long, default_value_t = 200)]
+        lines: usize,
+        /// Times each output is rendered; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
@@ -76,6 +89,16 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
                 print_barcode_report(&report);
+            }
+            Ok(())
+        }
+        BenchCommand::Printing { labels, lines, rounds } => {
+            let report = printing_bench(*labels, *lines, (*rounds).max(1))
+                .map_err(|e| std::io::Error::other(format!("[{}] {}", e.code(), e.message(udi::Lang::En))))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                print_printing_report(&report);
             }
             Ok(())
         }
@@ -496,4 +519,172 @@ mod tests {
         let why = run_biip(std::path::Path::new("/nonexistent/python"), &["0109506000134352"]).err().unwrap();
         assert!(why.contains("cannot start"), "{why}");
     }
+}
+
+#[derive(Serialize)]
+pub struct PrintingBenchReport {
+    pub font: String,
+    pub font_load_ms: f64,
+    pub labels: usize,
+    pub labels_pdf_ms: f64,
+    pub labels_pdf_bytes: usize,
+    pub labels_zpl_ms: f64,
+    pub labels_zpl_bytes: usize,
+    pub label_png_ms: f64,
+    pub receipt_lines: usize,
+    pub receipt_pdf_ms: f64,
+    pub receipt_pdf_pages: usize,
+    pub receipt_pdf_bytes: usize,
+    pub receipt_escpos_ms: f64,
+    pub rounds: usize,
+    pub release_build: bool,
+}
+
+/// Median wall time of `rounds` runs of `f`, in milliseconds, and its last output.
+fn median_ms<T>(rounds: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut times = Vec::with_capacity(rounds);
+    let mut last = None;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let out = black_box(f());
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(out);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], last.expect("at least one round"))
+}
+
+fn printing_bench(labels: usize, lines: usize, rounds: usize) -> Result<PrintingBenchReport, printing::PrintError> {
+    use printing::*;
+    use rust_decimal::Decimal;
+    let today = chrono::Local::now().date_naive();
+    let options = RenderOptions { today, lang: Lang::Zh };
+    let t = Instant::now();
+    let fonts = Fonts::system()?;
+    let font_load_ms = t.elapsed().as_secs_f64() * 1e3;
+
+    // Distinct lot labels: GTINs from the barcode engine's generator, a lot and expiry each.
+    let mut rng = Rng::new(7);
+    let names = ["一次性使用无菌注射器", "医用外科口罩", "一次性使用输液器 带针", "医用脱脂纱布块", "静脉留置针 22G"];
+    let job: Vec<LabelData> = (0..labels)
+        .map(|i| LabelData {
+            kind: LabelKind::Lot,
+            identifier: Some(LabelIdentifier::Gtin(gen::gtin(&mut rng))),
+            name: names[i % names.len()].to_string(),
+            specification: Some(format!("规格 {}ml", 1 + i % 20)),
+            lot: Some(format!("L{:06}", i + 1)),
+            expires_on: today.checked_add_days(chrono::Days::new(30 + (i as u64 * 7) % 1500)),
+            serial: None,
+            quantity: Some(1 + (i as i64 % 100)),
+            unit: Some("支".to_string()),
+            location: Some(format!("A-{:02}-{:02}", i % 20, i % 7)),
+        })
+        .collect();
+    let label_profile = PrinterProfile::new(PrinterLanguage::Pdf);
+    let zpl_profile = PrinterProfile::new(PrinterLanguage::Zpl);
+    let (labels_pdf_ms, pdf) = median_ms(rounds, || labels_pdf(&job, &label_profile, &options, &fonts));
+    let pdf = pdf?;
+    let (labels_zpl_ms, zpl) = median_ms(rounds, || labels_zpl(&job, &zpl_profile, &options));
+    let zpl = zpl?;
+    let (label_png_ms, png) = median_ms(rounds, || label_png(&job[0], &label_profile, &options, &fonts));
+    png?;
+
+    let receipt = DocumentData {
+        kind: DocumentKind::Receipt,
+        hospital: "演示医院 中心库".to_string(),
+        number: "RK-S01-000200".to_string(),
+        date: today,
+        parties: vec![
+            Party { role: PartyRole::Supplier, name: "国药控股北京有限公司".to_string() },
+            Party { role: PartyRole::Operator, name: "王丽".to_string() },
+        ],
+        lines: job
+            .iter()
+            .cycle()
+            .take(lines)
+            .map(|label| DocumentLine {
+                item: label.name.clone(),
+                code: match &label.identifier {
+                    Some(LabelIdentifier::Gtin(gtin)) => Some(gtin.clone()),
+                    _ => None,
+                },
+                specification: label.specification.clone(),
+                lot: label.lot.clone(),
+                expires_on: label.expires_on,
+                serial: None,
+                unit: label.unit.clone(),
+                quantity: label.quantity.unwrap_or(1),
+                expected_quantity: None,
+                unit_cost: Some(Decimal::new(125 + (label.quantity.unwrap_or(1) * 37) % 5000, 2)),
+            })
+            .collect(),
+        note: None,
+        signatures: Vec::new(),
+    };
+    let (receipt_pdf_ms, receipt_pdf) = median_ms(rounds, || document_pdf(&receipt, &options, &fonts));
+    let receipt_pdf = receipt_pdf?;
+    let escpos_profile = PrinterProfile::new(PrinterLanguage::Escpos);
+    let (receipt_escpos_ms, escpos) = median_ms(rounds, || document_escpos(&receipt, &escpos_profile, &options));
+    escpos?;
+    let pages_marker = b"/Type/Pages/Count ";
+    let receipt_pdf_pages = receipt_pdf
+        .windows(pages_marker.len())
+        .position(|w| w == pages_marker)
+        .map(|at| {
+            let digits: String = receipt_pdf[at + pages_marker.len()..]
+                .iter()
+                .map(|&b| b as char)
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().unwrap_or(0)
+        })
+        .unwrap_or(0);
+    Ok(PrintingBenchReport {
+        font: fonts.path().to_string(),
+        font_load_ms,
+        labels: job.len(),
+        labels_pdf_ms,
+        labels_pdf_bytes: pdf.len(),
+        labels_zpl_ms,
+        labels_zpl_bytes: zpl.len(),
+        label_png_ms,
+        receipt_lines: receipt.lines.len(),
+        receipt_pdf_ms,
+        receipt_pdf_pages,
+        receipt_pdf_bytes: receipt_pdf.len(),
+        receipt_escpos_ms,
+        rounds,
+        release_build: !cfg!(debug_assertions),
+    })
+}
+
+fn print_printing_report(r: &PrintingBenchReport) {
+    println!("printing benchmark: median of {} rounds, one thread", r.rounds);
+    if !r.release_build {
+        println!("  (debug build: run `make bench-printing` or `cargo run --release` for meaningful figures)");
+    }
+    println!("  font {} loaded in {:.1} ms", r.font, r.font_load_ms);
+    println!(
+        "  {} lot labels as one PDF          {:>9.1} ms  ({:.0} labels/s, {} KiB)",
+        r.labels,
+        r.labels_pdf_ms,
+        r.labels as f64 / (r.labels_pdf_ms / 1e3),
+        r.labels_pdf_bytes / 1024
+    );
+    println!(
+        "  {} lot labels as ZPL              {:>9.1} ms  ({:.0} labels/s, {} KiB)",
+        r.labels,
+        r.labels_zpl_ms,
+        r.labels as f64 / (r.labels_zpl_ms / 1e3),
+        r.labels_zpl_bytes / 1024
+    );
+    println!("  one label as a PNG preview           {:>9.1} ms", r.label_png_ms);
+    println!(
+        "  {}-line A4 receipt PDF             {:>9.1} ms  ({} pages, {} KiB)",
+        r.receipt_lines,
+        r.receipt_pdf_ms,
+        r.receipt_pdf_pages,
+        r.receipt_pdf_bytes / 1024
+    );
+    println!("  {}-line receipt as ESC/POS         {:>9.1} ms", r.receipt_lines, r.receipt_escpos_ms);
 }
