@@ -119,6 +119,33 @@ pub enum LedgerError {
     /// A movement id already stored with different content.
     #[error("movement {0} conflicts with the stored one")]
     MovementConflict(String),
+    /// The stocktake is not taking counts (posted, cancelled, or in review for this key).
+    #[error("stocktake {number} is {status}")]
+    StocktakeClosed { number: String, status: &'static str },
+    /// The scanned item or location is outside the stocktake's scope.
+    #[error("{item} at {location} is outside stocktake {number}")]
+    OutOfStocktakeScope { number: String, item: String, location: String },
+    /// The counter already counted this serial in this round.
+    #[error("serial {serial} of {item} already counted")]
+    SerialAlreadyCounted { item: String, serial: String },
+    /// No such observation (or it was already undone or replaced).
+    #[error("no observation {0}")]
+    UnknownObservation(String),
+    /// Keys with disagreeing counters or pending recounts block posting.
+    #[error("stocktake {number}: {keys} keys need a recount")]
+    StocktakeNeedsRecount { number: String, keys: usize },
+    /// First counts beyond the tolerance need a recount or an explicit acceptance.
+    #[error("stocktake {number}: {keys} keys beyond tolerance")]
+    StocktakeOverTolerance { number: String, keys: usize },
+    /// A scan's device time lies outside the stocktake.
+    #[error("scan time outside stocktake {number}")]
+    ScanTimeOutsideStocktake { number: String },
+    /// A barcode that cannot be read (the engine's reason in both languages).
+    #[error("unreadable barcode {data}: {reason_en}")]
+    UnreadableBarcode { data: String, reason_zh: String, reason_en: String },
+    /// One line of an imported file is wrong; nothing was imported.
+    #[error("line {line}: {error}")]
+    ImportLine { line: usize, error: Box<LedgerError> },
     /// SQLite failed; nothing was written.
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -172,6 +199,15 @@ impl LedgerError {
             NotReversible { .. } => "not_reversible",
             NotADraft(_) => "not_a_draft",
             MovementConflict(_) => "movement_conflict",
+            StocktakeClosed { .. } => "stocktake_closed",
+            OutOfStocktakeScope { .. } => "out_of_stocktake_scope",
+            SerialAlreadyCounted { .. } => "serial_already_counted",
+            UnknownObservation(_) => "unknown_observation",
+            StocktakeNeedsRecount { .. } => "stocktake_needs_recount",
+            StocktakeOverTolerance { .. } => "stocktake_over_tolerance",
+            ScanTimeOutsideStocktake { .. } => "scan_time_outside_stocktake",
+            UnreadableBarcode { .. } => "unreadable_barcode",
+            ImportLine { .. } => "import_line",
             Storage(_) => "storage",
             Io(_) => "io",
         }
@@ -298,6 +334,33 @@ impl LedgerError {
             MovementConflict(id) => pick(zh,
                 format!("变动 {id} 与已有记录内容不同，未应用。请主管在同步界面核对。"),
                 format!("Movement {id} differs from the stored one and was not applied. A manager should review it on the sync screen.")),
+            StocktakeClosed { number, status } => pick(zh,
+                format!("盘点单 {number} {}，不再接受计数。", match *status { "posted" => "已过账", "cancelled" => "已作废", _ => "正在审核（只接受复盘的品规）" }),
+                format!("Stocktake {number} is {status} and takes no more counts{}.", if *status == "review" { " except for keys sent for a recount" } else { "" })),
+            OutOfStocktakeScope { number, item, location } => pick(zh,
+                format!("{location} 的 {item} 不在盘点单 {number} 的范围内。请核对库位，或另开盘点单。"),
+                format!("{item} at {location} is outside stocktake {number}. Check the location or start another stocktake.")),
+            SerialAlreadyCounted { item, serial } => pick(zh,
+                format!("{item} 序列号 {serial} 已经计过数，没有重复计入。"),
+                format!("Serial {serial} of {item} is already counted; it was not counted twice.")),
+            UnknownObservation(id) => pick(zh,
+                format!("没有可修改的计数记录 {id}（可能已撤销）。"),
+                format!("There is no count {id} to change (it may have been undone).")),
+            StocktakeNeedsRecount { number, keys } => pick(zh,
+                format!("盘点单 {number} 有 {keys} 个品规需要复盘（盘点人结果不一致或复盘未完成）。请复盘后再过账。"),
+                format!("Stocktake {number} has {keys} keys that need a recount (counters disagree or a recount is pending). Recount them, then post.")),
+            StocktakeOverTolerance { number, keys } => pick(zh,
+                format!("盘点单 {number} 有 {keys} 个品规差异超出允差。请复盘，或确认接受差异后过账。"),
+                format!("Stocktake {number} has {keys} keys whose difference exceeds the tolerance. Recount them, or accept the differences when posting.")),
+            ScanTimeOutsideStocktake { number } => pick(zh,
+                format!("扫描时间不在盘点单 {number} 的进行时间内。请检查扫描枪的时钟。"),
+                format!("The scan time is outside stocktake {number}. Check the scanner's clock.")),
+            UnreadableBarcode { data, reason_zh, reason_en } => pick(zh,
+                format!("无法识别条码 {data}：{reason_zh}"),
+                format!("Cannot read the barcode {data}: {reason_en}")),
+            ImportLine { line, error } => pick(zh,
+                format!("第 {line} 行：{} 文件未导入任何数据。", error.message(lang)),
+                format!("Line {line}: {} Nothing from the file was imported.", error.message(lang))),
             Storage(e) => pick(zh,
                 format!("数据库错误，未写入任何数据：{e}。请重试；如反复出现请联系信息科。"),
                 format!("Database error, nothing was written: {e}. Try again; if it persists, call hospital IT.")),
@@ -338,6 +401,7 @@ fn action_zh(action: &str) -> &'static str {
         "correct" => "冲正",
         "override" => "批准超库存出库",
         "edit_master_data" => "修改基础数据",
+        "review_stocktake" => "审核盘点",
         _ => "执行此操作",
     }
 }

@@ -18,6 +18,7 @@ pub mod master;
 pub mod model;
 pub mod posting;
 pub mod query;
+pub mod stocktake;
 pub mod store;
 
 pub use clock::{Clock, Hlc, ManualClock, SystemClock};
@@ -27,4 +28,9 @@ pub use master::{NewLocation, NewUser};
 pub use model::*;
 pub use posting::{PostedRef, DOCUMENT_LINES_MAX, LINE_QUANTITY_MAX};
 pub use query::{MovementFilter, StockFilter};
+pub use stocktake::{
+    parse_import, CountEntry, ImportLine, ImportSummary, ObservationView, PostStocktakeRequest, PostedStocktake,
+    RecountKey, StocktakeRef, StocktakeRequest, StocktakeStatus, StocktakeSummary, StocktakeView, VarianceFlag,
+    VarianceReport, VarianceRow,
+};
 pub use store::{Checkpointer, Ledger, CHECKPOINT_PAGES, INITIAL_ADMIN, SCHEMA_VERSION};

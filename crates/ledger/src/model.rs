@@ -130,6 +130,8 @@ pub enum Action {
     Override,
     /// Change master data (items, locations, suppliers, departments, users).
     EditMasterData,
+    /// See a blind stocktake's expected quantities, ask for recounts, post or cancel a stocktake.
+    ReviewStocktake,
 }
 
 impl Action {
@@ -143,6 +145,7 @@ impl Action {
             Action::Correct => "correct",
             Action::Override => "override",
             Action::EditMasterData => "edit_master_data",
+            Action::ReviewStocktake => "review_stocktake",
         }
     }
 }

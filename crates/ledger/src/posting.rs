@@ -51,18 +51,18 @@ pub fn number_prefix(kind: DocumentKind) -> &'static str {
 }
 
 #[derive(Debug, Clone)]
-struct ItemRef {
-    id: Uuid,
-    code: String,
-    serialized: bool,
-    unit_price: Option<String>,
+pub(crate) struct ItemRef {
+    pub id: Uuid,
+    pub code: String,
+    pub serialized: bool,
+    pub unit_price: Option<String>,
 }
 
 #[derive(Debug, Clone)]
-struct LocationRef {
-    id: Uuid,
-    code: String,
-    kind: LocationKind,
+pub(crate) struct LocationRef {
+    pub id: Uuid,
+    pub code: String,
+    pub kind: LocationKind,
 }
 
 #[derive(Debug, Clone)]
@@ -240,7 +240,7 @@ fn action_for(kind: DocumentKind) -> Action {
     }
 }
 
-fn check_note(field: &'static str, text: &str) -> Result<()> {
+pub(crate) fn check_note(field: &'static str, text: &str) -> Result<()> {
     if text.chars().count() > NOTE_MAX {
         return Err(LedgerError::InvalidInput { field, reason: format!("longer than {NOTE_MAX} characters") });
     }
@@ -268,7 +268,7 @@ fn check_request_shape(request: &DocumentRequest) -> Result<()> {
 }
 
 /// The acting user's id and role, refusing unknown users and forbidden actions.
-fn acting_user(conn: &Connection, username: &str, action: Action) -> Result<(Uuid, Role)> {
+pub(crate) fn acting_user(conn: &Connection, username: &str, action: Action) -> Result<(Uuid, Role)> {
     let row: Option<(Uuid, String)> = conn
         .prepare_cached("SELECT id, role FROM users WHERE username = ?1 AND active = 1")?
         .query_row([username], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -299,7 +299,7 @@ fn override_ref(conn: &Connection, value: Option<&Override>) -> Result<Option<(U
     Ok(Some((id, value.reason.trim().to_string())))
 }
 
-fn location_ref(conn: &Connection, code: &str) -> Result<LocationRef> {
+pub(crate) fn location_ref(conn: &Connection, code: &str) -> Result<LocationRef> {
     conn.prepare_cached("SELECT id, kind FROM locations WHERE code = ?1")?
         .query_row([code], |r| {
             Ok(LocationRef {
@@ -312,7 +312,7 @@ fn location_ref(conn: &Connection, code: &str) -> Result<LocationRef> {
         .ok_or_else(|| LedgerError::UnknownLocation(code.to_string()))
 }
 
-fn item_ref(conn: &Connection, identifier: &str) -> Result<ItemRef> {
+pub(crate) fn item_ref(conn: &Connection, identifier: &str) -> Result<ItemRef> {
     let found = |text: &str| -> Result<Option<ItemRef>> {
         Ok(conn
             .prepare_cached(
@@ -334,7 +334,7 @@ fn item_ref(conn: &Connection, identifier: &str) -> Result<ItemRef> {
 }
 
 /// A known lot's expiry (outer None: the lot does not exist).
-fn lot_expiry(conn: &Connection, item_id: Uuid, lot: &str) -> Result<Option<Option<NaiveDate>>> {
+pub(crate) fn lot_expiry(conn: &Connection, item_id: Uuid, lot: &str) -> Result<Option<Option<NaiveDate>>> {
     let row: Option<Option<String>> = conn
         .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
         .query_row(params![item_id, lot], |r| r.get(0))
@@ -503,7 +503,7 @@ fn plan_receipt(
     Ok(())
 }
 
-fn check_same_expiry(lot: &str, existing: Option<NaiveDate>, given: Option<NaiveDate>) -> Result<()> {
+pub(crate) fn check_same_expiry(lot: &str, existing: Option<NaiveDate>, given: Option<NaiveDate>) -> Result<()> {
     match (existing, given) {
         (Some(existing), Some(given)) if existing != given => {
             Err(LedgerError::LotExpiryMismatch { lot: lot.to_string(), existing, given })
@@ -512,7 +512,7 @@ fn check_same_expiry(lot: &str, existing: Option<NaiveDate>, given: Option<Naive
     }
 }
 
-fn check_lot_text(lot: &str) -> Result<()> {
+pub(crate) fn check_lot_text(lot: &str) -> Result<()> {
     if lot.chars().count() > 40 || lot.chars().any(char::is_control) {
         return Err(LedgerError::InvalidInput { field: "lot", reason: "at most 40 printable characters".into() });
     }
@@ -1087,7 +1087,7 @@ pub const NUMBER_DIGITS_MIN: usize = 6;
 /// greatest number in text order is the newest one, unless it is all nines
 /// (999999 sorts after 1000005); then the counter has outgrown that width
 /// and the newest number is found by a binary search over the next width.
-fn next_number(tx: &Transaction<'_>, kind: DocumentKind, site: &str) -> Result<String> {
+pub(crate) fn next_number(tx: &Transaction<'_>, kind: DocumentKind, site: &str) -> Result<String> {
     let series = format!("{}-{site}-", number_prefix(kind));
     // Every counter sorts between "SERIES-" and "SERIES-:" (':' follows '9').
     let greatest: Option<String> = tx

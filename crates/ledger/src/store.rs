@@ -13,6 +13,7 @@ use uuid::Uuid;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_numbers_from_documents.sql"),
+    include_str!("../../../migrations/0003_stocktakes.sql"),
 ];
 
 /// The schema version this build writes.

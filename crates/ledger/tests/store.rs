@@ -99,6 +99,9 @@ fn every_error_has_a_message_in_both_languages() {
         LedgerError::LotExpired { lot: "L42".into(), expired_on: date("2026-03-31") },
         LedgerError::InsufficientStock { item: "X".into(), location: "MAIN".into(), available: 1, requested: 2 },
         LedgerError::MovementConflict("id".into()),
+        LedgerError::StocktakeNeedsRecount { number: "PD-S01-000001".into(), keys: 2 },
+        LedgerError::ImportLine { line: 7, error: Box::new(LedgerError::UnknownItem("X".into())) },
+        LedgerError::StocktakeClosed { number: "PD-S01-000001".into(), status: "review" },
     ];
     for e in &errors {
         let zh = e.message(Lang::Zh);
@@ -186,12 +189,14 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     }
     let path = h.dir.path().join("ledger.sqlite");
     drop(h.ledger);
-    // Turn the file back into what version 1 wrote: the same tables plus the
-    // counter rows that version 2 no longer keeps.
+    // Turn the file back into what version 1 wrote: without the tables later
+    // versions add, with the counter rows that version 2 no longer keeps.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "CREATE TABLE document_sequences (prefix TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+            "DROP TABLE stocktake_results; DROP TABLE stocktake_recounts; DROP TABLE stocktake_observations;
+             DROP TABLE stocktake_locations; DROP TABLE stocktakes;
+             CREATE TABLE document_sequences (prefix TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
              INSERT INTO document_sequences VALUES ('RK', 3);
              PRAGMA user_version = 1;",
         )
