@@ -149,6 +149,28 @@ fn text_limits_are_exact() {
 }
 
 #[test]
+fn quantity_and_label_size_limits_are_exact() {
+    let mut label = lot_label();
+    for quantity in [QUANTITY_ABS_MAX, -QUANTITY_ABS_MAX] {
+        label.quantity = Some(quantity);
+        assert!(labels_zpl(&[label.clone()], &zpl_profile(), &options(Lang::Zh)).is_ok(), "{quantity}");
+    }
+    // At the size limits the profile is valid (a 15 mm label may still be too small for its content);
+    // just outside them it is not.
+    for (w, h) in [(LABEL_MM_MIN, 40.0), (60.0, LABEL_MM_MIN), (LABEL_MM_MAX, LABEL_MM_MAX)] {
+        let p = profile(PrinterLanguage::Zpl, w, h, Dpi::D203, LabelSymbology::DataMatrix);
+        assert!(p.validate().is_ok(), "{w}×{h}");
+        if let Err(e) = labels_zpl(&[lot_label()], &p, &options(Lang::Zh)) {
+            assert_eq!(e.code(), "label_too_small", "{w}×{h}");
+        }
+    }
+    for (w, h) in [(LABEL_MM_MIN - 0.1, 40.0), (60.0, LABEL_MM_MAX + 0.1)] {
+        let p = profile(PrinterLanguage::Zpl, w, h, Dpi::D203, LabelSymbology::DataMatrix);
+        assert_eq!(p.validate().unwrap_err().code(), "bad_profile", "{w}×{h}");
+    }
+}
+
+#[test]
 fn long_names_are_wrapped_and_cut_never_spilled() {
     let mut label = lot_label();
     label.name = "一次性使用无菌注射器带针头加长型号特别长的名字需要截断".into();

@@ -153,6 +153,19 @@ fn a_refused_connection_is_a_typed_error_the_queue_can_keep() {
 }
 
 #[test]
+fn a_job_at_the_size_limit_is_sent_whole() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiver = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        std::io::copy(&mut socket, &mut std::io::sink()).unwrap()
+    });
+    let job = vec![b'x'; JOB_BYTES_MAX];
+    send(&Connection::Tcp { host: "127.0.0.1".into(), port }, &job).unwrap();
+    assert_eq!(receiver.join().unwrap(), JOB_BYTES_MAX as u64);
+}
+
+#[test]
 fn a_job_over_the_limit_is_refused_before_connecting() {
     let job = vec![0u8; JOB_BYTES_MAX + 1];
     let error = send(&Connection::Tcp { host: "127.0.0.1".into(), port: 9 }, &job).unwrap_err();
