@@ -24,7 +24,7 @@ DEMO_DB := target/demo/demo.sqlite
 APP := target/debug/medledger-app
 CLI := target/debug/medledger
 
-.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback py-deps e2e check-bindings clean-demo
+.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback py-deps e2e check-bindings clean-demo bench-stocktake
 
 run: deps ui-build
 	$(CARGO) build --bin medledger-app -p medledger-app
@@ -56,6 +56,10 @@ check-bindings:
 
 bench:
 	$(CARGO) run --release -p cli -- bench ledger
+
+# A stocktake of 10,000 keys with 50,000 durable scans, its variance table and posting.
+bench-stocktake:
+	$(CARGO) run --release -p cli -- bench stocktake
 
 # Barcode reading: our throughput and latency, and biip's throughput on the same GS1 barcodes.
 bench-barcode: py-deps

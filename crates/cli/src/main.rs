@@ -6,6 +6,7 @@
 
 mod barcode;
 mod bench;
+mod stocktake;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ledger::*;
@@ -84,6 +85,11 @@ enum Command {
     Transfer(TransferArgs),
     /// Record a count: sets the key's balance as of now (posts a stocktake 盘点单).
     Count(CountArgs),
+    /// Stocktakes (盘点单) counted with scanners: start, scan, import, variance, recount, post.
+    Stocktake {
+        #[command(subcommand)]
+        command: stocktake::StocktakeCommand,
+    },
     /// Reverse a posted receipt, issue or transfer with compensating movements.
     Correct {
         /// Document number or id.
@@ -658,6 +664,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             );
             post_and_print(&mut ledger, &request, json, lang)?;
         }
+        Command::Stocktake { command } => stocktake::run(&mut ledger, command, &cli.user, json, lang)?,
         Command::Correct { document, reason, override_by } => {
             let override_ = override_by.as_ref().map(|m| Override { manager: m.clone(), reason: reason.clone() });
             let posted = ledger.reverse_document(document, &cli.user, reason, override_.as_ref()).map_err(f)?;

@@ -281,3 +281,65 @@ fn the_demo_hospital_loads_with_realistic_stock() {
     assert!(locations.contains("MAIN") && locations.contains("COLD") && locations.contains("ICU-STORE"));
     assert_eq!(db.json(&["verify"])["ok"], true);
 }
+
+#[test]
+fn a_stocktake_is_counted_with_barcodes_and_a_scanner_dump_then_posted() {
+    let db = setup();
+    let receive = |lot: &str, qty: &str| {
+        db.ok(&[
+            "receive",
+            "--location",
+            "MAIN",
+            "--item",
+            "09506000134352",
+            "--lot",
+            lot,
+            "--expiry",
+            "2030-01-31",
+            "--qty",
+            qty,
+        ]);
+    };
+    receive("L1", "10");
+    receive("L2", "5");
+    let started = db.json(&["stocktake", "start", "--location", "MAIN"]);
+    let number = started["number"].as_str().unwrap().to_string();
+    assert_eq!(number, "PD-S01-000001");
+    // A GS1 scan with a real GS, one with brackets, and a typed quantity.
+    let gs1 = "]d2010950600013435217300131\u{1d}10L1";
+    assert_eq!(db.json(&["stocktake", "scan", &number, "--data", gs1])["key_total"], 1);
+    assert_eq!(
+        db.json(&["stocktake", "scan", &number, "--data", "(01)09506000134352(17)300131(10)L1"])["key_total"],
+        2
+    );
+    let typed = db.json(&["stocktake", "scan", &number, "--item", "09506000134352", "--lot", "L1", "--qty", "6"]);
+    assert_eq!((typed["source"].as_str(), typed["key_total"].as_i64()), (Some("typed"), Some(8)));
+    // A batch scanner's dump: two more of L2 and a quantity line.
+    let dump = db.dir.path().join("scanner.txt");
+    std::fs::write(&dump, format!("(01)09506000134352(10)L2\n(01)09506000134352(10)L2\t2\n")).unwrap();
+    let imported = db.json(&["stocktake", "import", &number, dump.to_str().unwrap()]);
+    assert_eq!((imported["observations"].as_i64(), imported["units"].as_i64()), (Some(2), Some(3)));
+    // A bad line refuses the whole file.
+    std::fs::write(&dump, "(01)09506000134352(10)L2\nnot-a-barcode\n").unwrap();
+    let stderr = db.refused(&["stocktake", "import", &number, dump.to_str().unwrap()]);
+    assert!(stderr.contains("Line 2"), "{stderr}");
+    let variance = db.json(&["stocktake", "variance", &number]);
+    let rows = variance["rows"].as_array().unwrap();
+    let l1 = rows.iter().find(|r| r["lot"] == "L1").unwrap();
+    assert_eq!(
+        (l1["expected"].as_i64(), l1["counted"].as_i64(), l1["difference"].as_i64()),
+        (Some(10), Some(8), Some(-2))
+    );
+    let posted = db.json(&["stocktake", "post", &number]);
+    assert_eq!(posted["movements"], 2);
+    let stock = db.json(&["stock"]);
+    let quantities: Vec<(String, i64)> = stock
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["lot"].as_str().unwrap().to_string(), r["quantity"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(quantities, vec![("L1".to_string(), 8), ("L2".to_string(), 3)]);
+    let stderr = db.refused(&["stocktake", "scan", &number, "--data", gs1]);
+    assert!(stderr.contains("stocktake_closed"), "{stderr}");
+}

@@ -273,3 +273,130 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
         trace_ms: median(trace_times).as_secs_f64() * 1e3,
     })
 }
+
+/// The stocktake benchmark's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct StocktakeBenchReport {
+    /// Keys on the books in the stocktake's scope.
+    pub keys: usize,
+    /// Observations recorded (one durable transaction each).
+    pub scans: usize,
+    /// Median time to record one scan, ms.
+    pub scan_median_ms: f64,
+    /// 99th percentile time to record one scan, ms (target < 5).
+    pub scan_p99_ms: f64,
+    /// Scans recorded per second.
+    pub scans_per_second: f64,
+    /// Time to build the variance table, ms (median of 5; target < 200).
+    pub variance_ms: f64,
+    /// Rows in the variance table.
+    pub variance_rows: usize,
+    /// Time to post the stocktake (one count movement per key), ms.
+    pub post_ms: f64,
+}
+
+/// A stocktake of `keys` keys at one storeroom, counted with `scans` durable
+/// scans (every key at least once), then its variance table and its posting.
+pub fn stocktake(
+    dir: &Path,
+    keys: usize,
+    scans: usize,
+    progress: &mut dyn FnMut(&str),
+) -> Result<StocktakeBenchReport> {
+    let mut ledger = Ledger::open(&dir.join("stocktake.sqlite"))?;
+    ledger.init("B01", "bench")?;
+    let _checkpointer = ledger.start_checkpointer()?;
+    ledger.add_location(&NewLocation {
+        code: "MAIN".into(),
+        name: "中心库".into(),
+        name_en: "Central storeroom".into(),
+        kind: LocationKind::Storeroom,
+        department: None,
+        min_temp_c: None,
+        max_temp_c: None,
+    })?;
+    let keys = keys.max(LOTS_PER_ITEM);
+    let items = keys.div_ceil(LOTS_PER_ITEM);
+    for i in 0..items {
+        ledger.add_item(&NewItem {
+            code: format!("BENCH{i:06}"),
+            name: format!("测试耗材 {i}"),
+            pack_size: 1,
+            unit_price: Some(rust_decimal::Decimal::new(125, 2)),
+            ..NewItem::default()
+        })?;
+    }
+    let key_of = |k: usize| {
+        (format!("BENCH{:06}", k / LOTS_PER_ITEM), format!("L{:06}-{:03}", k / LOTS_PER_ITEM, k % LOTS_PER_ITEM))
+    };
+    for chunk in (0..keys).collect::<Vec<_>>().chunks(BENCH_LINES) {
+        let lines = chunk
+            .iter()
+            .map(|&k| {
+                let (item, lot) = key_of(k);
+                LineRequest {
+                    item,
+                    lot: Some(lot),
+                    expiry: chrono::NaiveDate::from_ymd_opt(2030, 1, 1 + (k % 28) as u32),
+                    quantity: 5,
+                    ..LineRequest::default()
+                }
+            })
+            .collect();
+        ledger.post(&receipt(lines))?;
+    }
+    progress(&format!("{keys} keys on the books"));
+    let started = ledger.start_stocktake(&crate::stocktake::StocktakeRequest {
+        user: INITIAL_ADMIN.into(),
+        locations: vec!["MAIN".into()],
+        ..Default::default()
+    })?;
+    let mut times = Vec::with_capacity(scans);
+    let begun = Instant::now();
+    for n in 0..scans {
+        // Every key once, then again in a scattered order: 5 scans a key on average.
+        let k = if n < keys { n } else { (n * 7919) % keys };
+        let (item, lot) = key_of(k);
+        let entry = crate::stocktake::CountEntry {
+            user: INITIAL_ADMIN.into(),
+            item,
+            lot: Some(lot),
+            barcode: String::new(),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        ledger.record_count(&started.id, &entry)?;
+        times.push(t.elapsed());
+        if (n + 1) % 10_000 == 0 {
+            progress(&format!("{} / {scans} scans", n + 1));
+        }
+    }
+    let scanning = begun.elapsed();
+    let mut variance_times = Vec::new();
+    let mut variance_rows = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        variance_rows = ledger.stocktake_variance(&started.id, INITIAL_ADMIN)?.rows.len();
+        variance_times.push(t.elapsed());
+    }
+    let t = Instant::now();
+    ledger.post_stocktake(
+        &started.id,
+        &crate::stocktake::PostStocktakeRequest {
+            user: INITIAL_ADMIN.into(),
+            close_scope: true,
+            accept_over_tolerance: true,
+        },
+    )?;
+    let post = t.elapsed();
+    Ok(StocktakeBenchReport {
+        keys,
+        scans,
+        scan_median_ms: median(times.clone()).as_secs_f64() * 1e3,
+        scan_p99_ms: percentile(times, 99).as_secs_f64() * 1e3,
+        scans_per_second: scans as f64 / scanning.as_secs_f64(),
+        variance_ms: median(variance_times).as_secs_f64() * 1e3,
+        variance_rows,
+        post_ms: post.as_secs_f64() * 1e3,
+    })
+}
