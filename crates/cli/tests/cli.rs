@@ -316,7 +316,7 @@ fn a_stocktake_is_counted_with_barcodes_and_a_scanner_dump_then_posted() {
     assert_eq!((typed["source"].as_str(), typed["key_total"].as_i64()), (Some("typed"), Some(8)));
     // A batch scanner's dump: two more of L2 and a quantity line.
     let dump = db.dir.path().join("scanner.txt");
-    std::fs::write(&dump, format!("(01)09506000134352(10)L2\n(01)09506000134352(10)L2\t2\n")).unwrap();
+    std::fs::write(&dump, "(01)09506000134352(10)L2\n(01)09506000134352(10)L2\t2\n").unwrap();
     let imported = db.json(&["stocktake", "import", &number, dump.to_str().unwrap()]);
     assert_eq!((imported["observations"].as_i64(), imported["units"].as_i64()), (Some(2), Some(3)));
     // A bad line refuses the whole file.
