@@ -21,8 +21,9 @@ pub enum BenchCommand {
         /// Balance keys among them.
         #[arg(long, default_value_t = 100_000)]
         keys: usize,
-        /// Single-line posts (and raw inserts) to time.
-        #[arg(long, default_value_t = 300)]
+        /// Single-line posts (and raw inserts) to time: enough that a few
+        /// slow fsyncs do not decide the mean.
+        #[arg(long, default_value_t = 2_000)]
         single_posts: usize,
         /// Scratch folder (default: a temporary one, removed afterwards).
         #[arg(long)]

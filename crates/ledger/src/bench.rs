@@ -26,7 +26,7 @@ pub struct LedgerBenchOptions {
 
 impl Default for LedgerBenchOptions {
     fn default() -> Self {
-        LedgerBenchOptions { movements: 1_000_000, keys: 100_000, single_posts: 300 }
+        LedgerBenchOptions { movements: 1_000_000, keys: 100_000, single_posts: 2_000 }
     }
 }
 
