@@ -219,7 +219,8 @@ fn cells(kind: DocumentKind, index: usize, line: &DocumentLine) -> Result<Vec<St
     })
 }
 
-fn signed(n: i64) -> String {
+/// A variance with its sign: +5, -2, 0.
+pub(crate) fn signed(n: i64) -> String {
     if n > 0 {
         format!("+{n}")
     } else {

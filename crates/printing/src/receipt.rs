@@ -6,7 +6,7 @@
 //!
 //! The printer draws its own font, so nothing here needs the PDF's font.
 
-use crate::document::{party_caption, signature_captions, words};
+use crate::document::{party_caption, signature_captions, signed, words};
 use crate::error::PrintError;
 use crate::gs1::Gs1Part;
 use crate::label::encode_lossy;
@@ -55,13 +55,29 @@ impl Receipt {
         self.line(&line);
     }
 
+    /// Short "caption value" facts, indented: on one line when they fit, else
+    /// one per line, so a caption is never split from its value.
+    fn facts(&mut self, facts: &[String]) {
+        if facts.is_empty() {
+            return;
+        }
+        let joined = format!("   {}", facts.join("  "));
+        if joined.width() <= self.columns {
+            self.line(&joined);
+        } else {
+            for fact in facts {
+                self.text(&format!("   {fact}"), 3);
+            }
+        }
+    }
+
     /// `left` and `right` on one line, `right` flush right; on two lines if they do not fit.
     fn spread(&mut self, left: &str, right: &str) {
         let (lw, rw) = (left.width(), right.width());
         if lw + 1 + rw <= self.columns {
             self.line(&format!("{left}{}{right}", " ".repeat(self.columns - lw - rw)));
         } else {
-            self.text(left, 0);
+            self.text(left, 3);
             self.line(&format!("{}{right}", " ".repeat(self.columns.saturating_sub(rw))));
         }
     }
@@ -156,30 +172,32 @@ pub fn document_escpos(
         if let Some(serial) = &line.serial {
             facts.push(format!("{} {serial}", w.serial));
         }
-        if !facts.is_empty() {
-            r.text(&format!("   {}", facts.join("  ")), 3);
-        }
+        r.facts(&facts);
         let unit = line.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-        let quantity = match (doc.kind, line.expected_quantity) {
-            (DocumentKind::Stocktake, Some(book)) => format!(
-                "   {} {book}  {} {}{unit}  {} {}",
-                w.book,
-                w.counted,
-                line.quantity,
-                w.variance,
-                line.priced_quantity(doc.kind)
-            ),
-            _ => match line.unit_cost {
-                Some(cost) => format!("   {}{unit} × {}", line.quantity, format_money(cost)),
-                None => format!("   {}{unit}", line.quantity),
-            },
-        };
         let amount = line.amount(doc.kind)?.map(format_money).unwrap_or_default();
-        r.spread(&quantity, &amount);
+        match (doc.kind, line.expected_quantity) {
+            (DocumentKind::Stocktake, Some(book)) => {
+                r.facts(&[
+                    format!("{} {book}", w.book),
+                    format!("{} {}{unit}", w.counted, line.quantity),
+                    format!("{} {}", w.variance, signed(line.priced_quantity(doc.kind))),
+                ]);
+                if !amount.is_empty() {
+                    r.spread("", &amount);
+                }
+            }
+            _ => {
+                let quantity = match line.unit_cost {
+                    Some(cost) => format!("   {}{unit} × {}", line.quantity, format_money(cost)),
+                    None => format!("   {}{unit}", line.quantity),
+                };
+                r.spread(&quantity, &amount);
+            }
+        }
     }
     r.rule('-');
     let total_quantity = match totals.variance {
-        Some(variance) => format!("{} {} {variance}", w.total, w.variance),
+        Some(variance) => format!("{} {} {}", w.total, w.variance, signed(variance)),
         None => format!("{} {} {}", w.total, w.quantity, totals.quantity),
     };
     let total_amount = totals.amount.map(|a| format!("{} {}", w.amount, format_money(a))).unwrap_or_default();
