@@ -15,10 +15,13 @@
 //! └──────────────────────────────────────┘
 //! ```
 //!
-//! Module sizes stay within GS1's range for regulated healthcare items
-//! (GS1 General Specifications, symbol specification table for healthcare):
-//! GS1 DataMatrix X ≥ 0.254 mm, GS1-128 X ≥ 0.170 mm — a label too small for
-//! that is refused (`label_too_small`) rather than printed unreadable.
+//! Module sizes have a floor, and a label too small for it is refused
+//! (`label_too_small`) rather than printed unreadable: GS1 DataMatrix
+//! X ≥ 0.254 mm, the usual minimum for healthcare items; GS1-128 X ≥ 0.170 mm,
+//! below the 0.25 mm GS1's healthcare tables generally ask for, so that GTIN,
+//! expiry, lot and serial fit a 100 mm label at 300 dpi. zxing-cpp reads such
+//! symbols (tests/readback.rs), but a verifier may grade them down: where
+//! labels are wide enough, a larger X is chosen automatically (up to 0.495 mm).
 
 use crate::canvas::{Canvas, PdfCanvas, PngCanvas};
 use crate::error::PrintError;
