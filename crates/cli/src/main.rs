@@ -6,6 +6,7 @@
 
 mod barcode;
 mod bench;
+mod print;
 mod stocktake;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -85,6 +86,16 @@ enum Command {
     Transfer(TransferArgs),
     /// Record a count: sets the key's balance as of now (posts a stocktake 盘点单).
     Count(CountArgs),
+    /// This workstation's printers.
+    Printer {
+        #[command(subcommand)]
+        command: print::PrinterCommand,
+    },
+    /// Print labels and documents, to a file or a printer; the print queue.
+    Print {
+        #[command(subcommand)]
+        command: print::PrintCommand,
+    },
     /// Stocktakes (盘点单) counted with scanners: start, scan, import, variance, recount, post.
     Stocktake {
         #[command(subcommand)]
@@ -665,6 +676,8 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Stocktake { command } => stocktake::run(&mut ledger, command, &cli.user, json, lang)?,
+        Command::Printer { command } => print::run_printer(&mut ledger, command, &cli.user, json, lang)?,
+        Command::Print { command } => print::run(&mut ledger, command, &cli.user, json, lang)?,
         Command::Correct { document, reason, override_by } => {
             let override_ = override_by.as_ref().map(|m| Override { manager: m.clone(), reason: reason.clone() });
             let posted = ledger.reverse_document(document, &cli.user, reason, override_.as_ref()).map_err(f)?;

@@ -343,3 +343,107 @@ fn a_stocktake_is_counted_with_barcodes_and_a_scanner_dump_then_posted() {
     let stderr = db.refused(&["stocktake", "scan", &number, "--data", gs1]);
     assert!(stderr.contains("stocktake_closed"), "{stderr}");
 }
+
+/// A raw "printer" on 127.0.0.1: accepts one connection and returns what it received.
+fn raw_printer() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        received
+    });
+    (port, handle)
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn labels_and_documents_print_to_files_and_printers_and_a_failed_job_waits_for_a_retry() {
+    let db = setup();
+    db.ok(&[
+        "receive",
+        "--location",
+        "MAIN",
+        "--item",
+        "09506000134352",
+        "--lot",
+        "L7",
+        "--expiry",
+        "2030-01-31",
+        "--qty",
+        "10",
+        "--supplier",
+        "SUP1",
+        "--unit-cost",
+        "0.38",
+    ]);
+    let zpl = db.dir.path().join("lot.zpl");
+    db.json(&[
+        "print",
+        "label",
+        "--item",
+        "09506000134352",
+        "--lot",
+        "L7",
+        "--copies",
+        "2",
+        "--format",
+        "zpl",
+        "--out",
+        zpl.to_str().unwrap(),
+    ]);
+    let zpl_bytes = std::fs::read(&zpl).unwrap();
+    let text = String::from_utf8_lossy(&zpl_bytes);
+    assert_eq!(text.matches("^XA").count(), 2, "two labels");
+    assert!(text.contains("L7") && text.contains("09506000134352"), "{text}");
+    let pdf = db.dir.path().join("receipt.pdf");
+    db.json(&["print", "document", "RK-S01-000001", "--format", "pdf", "--out", pdf.to_str().unwrap()]);
+    let extracted = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by make test");
+    let extracted = String::from_utf8_lossy(&extracted.stdout);
+    assert!(extracted.contains("一次性使用无菌注射器") && extracted.contains("RK-S01-000001"), "{extracted}");
+    // A network label printer receives the job byte for byte.
+    let (port, printer) = raw_printer();
+    db.json(&["printer", "add", "--name", "zebra1", "--language", "zpl", "--uri", &format!("tcp://127.0.0.1:{port}")]);
+    let sent =
+        db.json(&["print", "label", "--item", "09506000134352", "--lot", "L7", "--copies", "2", "--printer", "zebra1"]);
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(printer.join().unwrap(), zpl_bytes);
+    // A printer that refuses the connection: the job stays queued with its error.
+    db.json(&[
+        "printer",
+        "add",
+        "--name",
+        "offline",
+        "--language",
+        "zpl",
+        "--uri",
+        &format!("tcp://127.0.0.1:{}", closed_port()),
+    ]);
+    let out = db.run(&["print", "label", "--item", "09506000134352", "--lot", "L7", "--printer", "offline"]);
+    assert_eq!(out.status.code(), Some(1), "a printer that is down is the machine's failure");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stays queued"), "{stderr}");
+    let jobs = db.json(&["print", "jobs"]);
+    let job = &jobs.as_array().unwrap()[0];
+    assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("failed"), Some(1)));
+    assert!(job["last_error"].as_str().unwrap().len() > 5);
+    // Sent elsewhere, it goes through and leaves the queue.
+    let (port, printer) = raw_printer();
+    db.json(&["printer", "add", "--name", "zebra2", "--language", "zpl", "--uri", &format!("tcp://127.0.0.1:{port}")]);
+    let retried = db.json(&["print", "retry", job["id"].as_str().unwrap(), "--printer", "zebra2"]);
+    assert_eq!((retried["status"].as_str(), retried["printer"].as_str()), (Some("sent"), Some("zebra2")));
+    assert!(String::from_utf8(printer.join().unwrap()).unwrap().contains("^XA"));
+    assert_eq!(db.json(&["print", "jobs"]).as_array().unwrap().len(), 0);
+    assert_eq!(db.json(&["print", "jobs", "--all"]).as_array().unwrap().len(), 2);
+}

@@ -146,6 +146,12 @@ pub enum LedgerError {
     /// One line of an imported file is wrong; nothing was imported.
     #[error("line {line}: {error}")]
     ImportLine { line: usize, error: Box<LedgerError> },
+    /// No printer with that name on this workstation.
+    #[error("no printer {0}")]
+    UnknownPrinter(String),
+    /// No waiting print job with that id.
+    #[error("no print job {0}")]
+    UnknownPrintJob(String),
     /// SQLite failed; nothing was written.
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -208,6 +214,8 @@ impl LedgerError {
             ScanTimeOutsideStocktake { .. } => "scan_time_outside_stocktake",
             UnreadableBarcode { .. } => "unreadable_barcode",
             ImportLine { .. } => "import_line",
+            UnknownPrinter(_) => "unknown_printer",
+            UnknownPrintJob(_) => "unknown_print_job",
             Storage(_) => "storage",
             Io(_) => "io",
         }
@@ -361,6 +369,12 @@ impl LedgerError {
             ImportLine { line, error } => pick(zh,
                 format!("第 {line} 行：{} 文件未导入任何数据。", error.message(lang)),
                 format!("Line {line}: {} Nothing from the file was imported.", error.message(lang))),
+            UnknownPrinter(name) => pick(zh,
+                format!("本工作站没有打印机 {name}。请先在设置中添加。"),
+                format!("This workstation has no printer {name}. Add it in the settings first.")),
+            UnknownPrintJob(id) => pick(zh,
+                format!("没有等待中的打印任务 {id}（可能已打印或已取消）。"),
+                format!("There is no waiting print job {id} (it may have been printed or cancelled).")),
             Storage(e) => pick(zh,
                 format!("数据库错误，未写入任何数据：{e}。请重试；如反复出现请联系信息科。"),
                 format!("Database error, nothing was written: {e}. Try again; if it persists, call hospital IT.")),
@@ -402,6 +416,7 @@ fn action_zh(action: &str) -> &'static str {
         "override" => "批准超库存出库",
         "edit_master_data" => "修改基础数据",
         "review_stocktake" => "审核盘点",
+        "print" => "打印",
         _ => "执行此操作",
     }
 }

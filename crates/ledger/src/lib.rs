@@ -17,6 +17,7 @@ pub mod ids;
 pub mod master;
 pub mod model;
 pub mod posting;
+pub mod printers;
 pub mod query;
 pub mod stocktake;
 pub mod store;
@@ -27,6 +28,7 @@ pub use ids::{IdSource, RandomIds};
 pub use master::{NewLocation, NewUser};
 pub use model::*;
 pub use posting::{PostedRef, DOCUMENT_LINES_MAX, LINE_QUANTITY_MAX};
+pub use printers::{PrintJobKind, PrintJobPayload, PrintJobStatus, PrintJobView, PrinterRecord};
 pub use query::{MovementFilter, StockFilter};
 pub use stocktake::{
     parse_import, CountEntry, ImportLine, ImportSummary, ObservationView, PostStocktakeRequest, PostedStocktake,

@@ -212,6 +212,13 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// A known lot's expiry (None: the lot has none); `unknown_lot` when the item has no such lot.
+    pub fn lot_expiry(&self, item: &str, lot: &str) -> Result<Option<NaiveDate>> {
+        let item = crate::posting::item_ref(&self.conn, item)?;
+        crate::posting::lot_expiry(&self.conn, item.id, lot.trim())?
+            .ok_or_else(|| LedgerError::UnknownLot { item: item.code.clone(), lot: lot.trim().to_string() })
+    }
+
     /// A document with its lines and movements, by number or id.
     pub fn document(&self, number_or_id: &str) -> Result<DocumentView> {
         let id = document_id(&self.conn, number_or_id)?;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_numbers_from_documents.sql"),
     include_str!("../../../migrations/0003_stocktakes.sql"),
+    include_str!("../../../migrations/0004_printing.sql"),
 ];
 
 /// The schema version this build writes.
