@@ -101,13 +101,12 @@ fn receipt(lines: Vec<LineRequest>) -> DocumentRequest {
     }
 }
 
-/// Runs the benchmark in `dir` (a scratch folder the caller removes), reporting progress.
-pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<LedgerBenchReport> {
-    let path = dir.join("bench.sqlite");
-    let mut ledger = Ledger::open(&path)?;
+/// A new ledger with one storeroom, MAIN, and (as in the app) checkpoints
+/// running beside posting, not inside a commit.
+fn storeroom(path: &Path) -> Result<(Ledger, crate::store::Checkpointer)> {
+    let mut ledger = Ledger::open(path)?;
     ledger.init("B01", "bench")?;
-    // As in the app: checkpoints run beside posting, not inside a commit.
-    let _checkpointer = ledger.start_checkpointer()?;
+    let checkpointer = ledger.start_checkpointer()?;
     ledger.add_location(&NewLocation {
         code: "MAIN".into(),
         name: "中心库".into(),
@@ -117,6 +116,12 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
         min_temp_c: None,
         max_temp_c: None,
     })?;
+    Ok((ledger, checkpointer))
+}
+
+/// Runs the benchmark in `dir` (a scratch folder the caller removes), reporting progress.
+pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<LedgerBenchReport> {
+    let (mut ledger, _checkpointer) = storeroom(&dir.join("bench.sqlite"))?;
     ledger.add_department("ICU", "重症医学科", "ICU", "", None)?;
     let keys = options.keys.max(LOTS_PER_ITEM);
     let items = keys.div_ceil(LOTS_PER_ITEM);
@@ -303,18 +308,7 @@ pub fn stocktake(
     scans: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<StocktakeBenchReport> {
-    let mut ledger = Ledger::open(&dir.join("stocktake.sqlite"))?;
-    ledger.init("B01", "bench")?;
-    let _checkpointer = ledger.start_checkpointer()?;
-    ledger.add_location(&NewLocation {
-        code: "MAIN".into(),
-        name: "中心库".into(),
-        name_en: "Central storeroom".into(),
-        kind: LocationKind::Storeroom,
-        department: None,
-        min_temp_c: None,
-        max_temp_c: None,
-    })?;
+    let (mut ledger, _checkpointer) = storeroom(&dir.join("stocktake.sqlite"))?;
     let keys = keys.max(LOTS_PER_ITEM);
     let items = keys.div_ceil(LOTS_PER_ITEM);
     for i in 0..items {
