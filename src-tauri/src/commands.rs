@@ -2,9 +2,10 @@
 //! `{code, message}` out. The acting user always comes from the session,
 //! never from the front end's request.
 
-use crate::dto::{ApiError, AppInfo, BarcodeScan};
+use crate::dto::{ApiError, AppInfo, BarcodeScan, ImportProgress};
 use crate::AppState;
 use ledger::*;
+use tauri::ipc::Channel;
 use tauri::State;
 
 type Reply<T> = Result<T, ApiError>;
@@ -43,6 +44,7 @@ pub fn app_info(state: State<'_, AppState>) -> Reply<AppInfo> {
             today: l.clock().today().to_string(),
             language,
             may_edit_master_data: user.as_ref().is_some_and(|u| u.role.allows(Action::EditMasterData)),
+            may_review_stocktakes: user.as_ref().is_some_and(|u| u.role.allows(Action::ReviewStocktake)),
             user,
         })
     })
@@ -161,6 +163,108 @@ pub fn document(state: State<'_, AppState>, number: String) -> Reply<DocumentVie
     with_ledger(&state, |l| l.document(&number))
 }
 
+// Stocktakes (盘点单). Every command acts as the session user: a `user` in
+// the request from the front end is overwritten.
+
+#[tauri::command(async)]
+pub fn list_stocktakes(state: State<'_, AppState>, limit: u32) -> Reply<Vec<StocktakeSummary>> {
+    with_ledger(&state, |l| l.stocktakes(limit.min(500)))
+}
+
+#[tauri::command(async)]
+pub fn start_stocktake(state: State<'_, AppState>, request: StocktakeRequest) -> Reply<StocktakeRef> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.start_stocktake(&StocktakeRequest { user, ..request }))
+}
+
+/// Scope, progress and the session user's last scans.
+#[tauri::command(async)]
+pub fn stocktake_view(state: State<'_, AppState>, stocktake: String) -> Reply<StocktakeView> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.stocktake(&stocktake, &user))
+}
+
+/// One scan (quantity null: one unit) or a typed quantity for a key.
+#[tauri::command(async)]
+pub fn record_count(state: State<'_, AppState>, stocktake: String, entry: CountEntry) -> Reply<ObservationView> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.record_count(&stocktake, &CountEntry { user, ..entry }))
+}
+
+/// The quantity typed for an observation (the last scan) replaces it.
+#[tauri::command(async)]
+pub fn set_count_quantity(
+    state: State<'_, AppState>,
+    stocktake: String,
+    observation: String,
+    quantity: i64,
+) -> Reply<ObservationView> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.set_count_quantity(&stocktake, &user, &observation, quantity))
+}
+
+/// Voids the session user's newest observation; null when there is none.
+#[tauri::command(async)]
+pub fn undo_count(state: State<'_, AppState>, stocktake: String) -> Reply<Option<ObservationView>> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.undo_count(&stocktake, &user))
+}
+
+#[tauri::command(async)]
+pub fn stocktake_variance(state: State<'_, AppState>, stocktake: String) -> Reply<VarianceReport> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.stocktake_variance(&stocktake, &user))
+}
+
+#[tauri::command(async)]
+pub fn request_recount(state: State<'_, AppState>, stocktake: String, keys: Vec<RecountKey>) -> Reply<usize> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.request_recount(&stocktake, &user, &keys))
+}
+
+#[tauri::command(async)]
+pub fn finish_counting(state: State<'_, AppState>, stocktake: String) -> Reply<()> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.finish_counting(&stocktake, &user))
+}
+
+#[tauri::command(async)]
+pub fn cancel_stocktake(state: State<'_, AppState>, stocktake: String) -> Reply<()> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.cancel_stocktake(&stocktake, &user))
+}
+
+#[tauri::command(async)]
+pub fn post_stocktake(
+    state: State<'_, AppState>,
+    stocktake: String,
+    request: PostStocktakeRequest,
+) -> Reply<PostedStocktake> {
+    let user = session_user(&state)?;
+    with_ledger(&state, |l| l.post_stocktake(&stocktake, &PostStocktakeRequest { user, ..request }))
+}
+
+/// A batch scanner's file (its text, as the front end read it): each line's
+/// barcode read as a scan, all lines recorded or none; progress on `on_progress`.
+#[tauri::command(async)]
+pub fn import_counts(
+    state: State<'_, AppState>,
+    stocktake: String,
+    text: String,
+    location: Option<String>,
+    on_progress: Channel<ImportProgress>,
+) -> Reply<ImportSummary> {
+    let user = session_user(&state)?;
+    let lang = lang(&state);
+    let offset = crate::import::local_utc_offset_minutes();
+    with_ledger(&state, |l| {
+        crate::import::import_counts_as(l, &stocktake, &user, &text, location.as_deref(), offset, lang, &mut |p| {
+            // A closed window only loses the progress, not the import.
+            let _ = on_progress.send(p);
+        })
+    })
+}
+
 #[cfg(test)]
 mod bindings {
     //! Generates ui/src/bindings/*.ts from the Rust types that cross the IPC
@@ -189,6 +293,18 @@ mod bindings {
         MovementFilter::export_all(&cfg).unwrap();
         NewItem::export_all(&cfg).unwrap();
         BarcodeScan::export_all(&cfg).unwrap();
+        StocktakeRequest::export_all(&cfg).unwrap();
+        StocktakeRef::export_all(&cfg).unwrap();
+        StocktakeSummary::export_all(&cfg).unwrap();
+        StocktakeView::export_all(&cfg).unwrap();
+        CountEntry::export_all(&cfg).unwrap();
+        ObservationView::export_all(&cfg).unwrap();
+        VarianceReport::export_all(&cfg).unwrap();
+        RecountKey::export_all(&cfg).unwrap();
+        PostStocktakeRequest::export_all(&cfg).unwrap();
+        PostedStocktake::export_all(&cfg).unwrap();
+        ImportSummary::export_all(&cfg).unwrap();
+        ImportProgress::export_all(&cfg).unwrap();
         assert!(dir.join("DocumentRequest.ts").exists());
     }
 }

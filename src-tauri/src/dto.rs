@@ -47,6 +47,10 @@ pub struct AppInfo {
     /// item for an unknown barcode). The core's permission matrix decides;
     /// the UI only uses it to offer or not offer the action.
     pub may_edit_master_data: bool,
+    /// Whether the chosen user's role may review stocktakes: see expected
+    /// quantities of a blind stocktake, ask for recounts, close counting,
+    /// post or cancel (the core's permission matrix again).
+    pub may_review_stocktakes: bool,
 }
 
 impl ApiError {
@@ -190,4 +194,25 @@ pub struct BarcodeScan {
     pub item: Option<ItemView>,
     /// Every valid reading when lost separators leave several: the clerk chooses one.
     pub candidates: Vec<ScanCandidate>,
+}
+
+/// Where a batch-scanner import stands: its lines are read first (barcodes),
+/// then recorded in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStage {
+    /// Reading each line's barcode.
+    Reading,
+    /// Recording the observations.
+    Recording,
+}
+
+/// Progress of a batch-scanner import, sent while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub struct ImportProgress {
+    pub stage: ImportStage,
+    /// Lines done in this stage.
+    pub done: usize,
+    /// Lines in the file (blank lines left out).
+    pub total: usize,
 }

@@ -5,6 +5,7 @@
 
 mod commands;
 pub mod dto;
+mod import;
 mod scan;
 
 use ledger::{Lang, Ledger};
@@ -97,6 +98,18 @@ pub fn run() {
             commands::document,
             commands::add_item,
             commands::parse_barcode,
+            commands::list_stocktakes,
+            commands::start_stocktake,
+            commands::stocktake_view,
+            commands::record_count,
+            commands::set_count_quantity,
+            commands::undo_count,
+            commands::stocktake_variance,
+            commands::request_recount,
+            commands::finish_counting,
+            commands::cancel_stocktake,
+            commands::post_stocktake,
+            commands::import_counts,
         ])
         .run(tauri::generate_context!())
         .expect("MedLedger could not start");

@@ -4,7 +4,13 @@
 //! is a lookup; neither writes anything.
 
 use crate::dto::{udi_lang, ApiError, BarcodeScan, BarcodeScheme, ScanCandidate, ScanReading};
-use ledger::{ItemView, Lang, Ledger, LedgerError};
+use ledger::{CountEntry, ItemView, Lang, Ledger, LedgerError};
+
+/// Why a scan was not read: the engine could not read it, or the ledger failed.
+enum ReadError {
+    Udi(udi::UdiError),
+    Ledger(LedgerError),
+}
 
 /// Reads `data` (the text a scanner typed, GS and AIM identifier intact) with
 /// the ledger's today for GS1's two-digit years, and finds its item by the
@@ -14,7 +20,52 @@ use ledger::{ItemView, Lang, Ledger, LedgerError};
 /// HIBC code stored as printed) reads as that item; anything else unreadable
 /// is the engine's error in `lang`.
 pub fn read(ledger: &Ledger, data: &str, lang: Lang) -> Result<BarcodeScan, ApiError> {
-    let ledger_error = |e: LedgerError| ApiError::from_ledger(&e, lang);
+    read_scan(ledger, data, lang).map_err(|error| match error {
+        ReadError::Udi(e) => ApiError::from_udi(&e, lang),
+        ReadError::Ledger(e) => ApiError::from_ledger(&e, lang),
+    })
+}
+
+/// What one scan counts in a stocktake (a batch scanner's line): the item it
+/// names, its lot, serial and expiry, read as [`read`] reads a scan. A
+/// barcode that reads several ways, names no item the ledger knows, or
+/// cannot be read at all is an error (the clerk is not there to choose).
+pub fn count_entry(ledger: &Ledger, data: &str, lang: Lang) -> ledger::Result<CountEntry> {
+    let unreadable = |reason_zh: String, reason_en: String| LedgerError::UnreadableBarcode {
+        data: plain_code(data).to_string(),
+        reason_zh,
+        reason_en,
+    };
+    let scan = match read_scan(ledger, data, lang) {
+        Ok(scan) => scan,
+        Err(ReadError::Ledger(e)) => return Err(e),
+        Err(ReadError::Udi(e)) => return Err(unreadable(e.message(udi::Lang::Zh), e.message(udi::Lang::En))),
+    };
+    if !scan.candidates.is_empty() {
+        return Err(unreadable(
+            format!("条码可以读成 {} 种不同的批号或序列号（扫描枪丢失了分隔符）。请在盘点界面逐个扫描该品规。", scan.candidates.len()),
+            format!(
+                "it reads {} different ways (the scanner lost a separator). Scan that item on the stocktake screen instead.",
+                scan.candidates.len()
+            ),
+        ));
+    }
+    let Some(item) = scan.item else {
+        let named = scan.reading.di.or(scan.reading.gtin).unwrap_or_else(|| plain_code(data).to_string());
+        return Err(LedgerError::UnknownItem(named));
+    };
+    Ok(CountEntry {
+        item: item.code,
+        lot: scan.reading.lot,
+        serial: scan.reading.serial,
+        expiry: scan.reading.expiry.and_then(|d| d.parse().ok()),
+        barcode: data.to_string(),
+        ..CountEntry::default()
+    })
+}
+
+fn read_scan(ledger: &Ledger, data: &str, lang: Lang) -> Result<BarcodeScan, ReadError> {
+    let ledger_error = ReadError::Ledger;
     let mut options = udi::Options::new(ledger.clock().today(), udi_lang(lang));
     match udi::parse(data, &options) {
         Ok(mut scan) => {
@@ -76,7 +127,7 @@ pub fn read(ledger: &Ledger, data: &str, lang: Lang) -> Result<BarcodeScan, ApiE
                     item: Some(item),
                     candidates: Vec::new(),
                 }),
-                None => Err(ApiError::from_udi(&error, lang)),
+                None => Err(ReadError::Udi(error)),
             }
         }
     }
@@ -246,6 +297,33 @@ mod tests {
             assert_eq!(scan.reading.di.as_deref(), Some("SYR-5ML"));
             assert_eq!(scan.item.map(|i| i.code).as_deref(), Some(SYRINGE));
         }
+    }
+
+    #[test]
+    fn a_count_entry_is_what_the_scan_says_and_refuses_what_a_clerk_would_have_to_choose() {
+        let (_dir, ledger) = ledger();
+        let entry = count_entry(&ledger, "]d2010950600013435217270131101234", Lang::En).unwrap();
+        assert_eq!(
+            (entry.item.as_str(), entry.lot.as_deref(), entry.expiry, entry.serial),
+            (SYRINGE, Some("1234"), NaiveDate::from_ymd_opt(2027, 1, 31), None)
+        );
+        assert_eq!(entry.barcode, "]d2010950600013435217270131101234");
+        // The serial a lot swallowed is recovered for a serial-tracked item, as for a scan.
+        let stent = count_entry(&ledger, "01069812053043051727013110LOT12321SN0042", Lang::En).unwrap();
+        assert_eq!((stent.lot.as_deref(), stent.serial.as_deref()), (Some("LOT123"), Some("SN0042")));
+        assert_eq!(count_entry(&ledger, "SYR-5ML", Lang::En).unwrap().item, SYRINGE);
+        let ambiguous = count_entry(&ledger, "]d2010950600013435210AB17270131", Lang::Zh).unwrap_err();
+        assert_eq!(ambiguous.code(), "unreadable_barcode");
+        assert!(ambiguous.message(Lang::Zh).contains("2 种不同的批号"), "{}", ambiguous.message(Lang::Zh));
+        let unknown = count_entry(&ledger, "(01)06901234567892(10)A1", Lang::En).unwrap_err();
+        assert_eq!((unknown.code(), unknown.message(Lang::En).contains("06901234567892")), ("unknown_item", true));
+        let unreadable = count_entry(&ledger, "0109506000134353", Lang::En).unwrap_err();
+        assert_eq!(unreadable.code(), "unreadable_barcode");
+        assert!(
+            unreadable.message(Lang::Zh).contains("校验位"),
+            "both languages kept: {}",
+            unreadable.message(Lang::Zh)
+        );
     }
 
     #[test]

@@ -150,6 +150,8 @@ const ALLOWED: Record<string, DocumentKind[]> = {
 
 /** Roles whose permission matrix in the core allows EditMasterData. */
 const EDITS_MASTER_DATA = ['admin', 'manager', 'purchasing'];
+/** Roles whose permission matrix in the core allows ReviewStocktake. */
+const REVIEWS_STOCKTAKES = ['admin', 'manager'];
 
 const isGtin = (code: string) => /^(\d{8}|\d{12,14})$/.test(code) && gs1CheckDigit(code.slice(0, -1)) === Number(code[code.length - 1]);
 
@@ -300,6 +302,7 @@ export class FakeBackend implements Backend {
       node: { id: 'fake-node', site_code: 'S01', name: 'Browser preview' },
       db_path: '(in memory)', version: '0.1.0', today: this.today, language: this.language, user: this.user,
       may_edit_master_data: !!this.user && EDITS_MASTER_DATA.includes(this.user.role),
+      may_review_stocktakes: !!this.user && REVIEWS_STOCKTAKES.includes(this.user.role),
     }));
   }
 

@@ -36,4 +36,10 @@ user: UserView | null,
  * item for an unknown barcode). The core's permission matrix decides;
  * the UI only uses it to offer or not offer the action.
  */
-may_edit_master_data: boolean, };
+may_edit_master_data: boolean, 
+/**
+ * Whether the chosen user's role may review stocktakes: see expected
+ * quantities of a blind stocktake, ask for recounts, close counting,
+ * post or cancel (the core's permission matrix again).
+ */
+may_review_stocktakes: boolean, };
