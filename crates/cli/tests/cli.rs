@@ -342,6 +342,12 @@ fn a_stocktake_is_counted_with_barcodes_and_a_scanner_dump_then_posted() {
     assert_eq!(quantities, vec![("L1".to_string(), 8), ("L2".to_string(), 3)]);
     let stderr = db.refused(&["stocktake", "scan", &number, "--data", gs1]);
     assert!(stderr.contains("stocktake_closed"), "{stderr}");
+    // The posted stocktake prints as 盘点单 with its book and counted quantities.
+    let pdf = db.dir.path().join("stocktake.pdf");
+    db.json(&["--lang", "zh", "print", "document", &number, "--format", "pdf", "--out", pdf.to_str().unwrap()]);
+    let text = Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-").output().expect("pdftotext");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("盘点单") && text.contains(&number) && text.contains("L1"), "{text}");
 }
 
 /// A raw "printer" on 127.0.0.1: accepts one connection and returns what it received.

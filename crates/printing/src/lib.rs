@@ -24,6 +24,7 @@ mod canvas;
 mod document;
 mod error;
 mod font;
+pub mod from_ledger;
 mod gs1;
 mod label;
 mod model;
