@@ -11,7 +11,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 
 # Debian packages: Tauri's build libraries, then what the end-to-end test drives.
 BUILD_PACKAGES := build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev \
-	libayatana-appindicator3-dev librsvg2-dev libxdo-dev fonts-noto-cjk
+	libayatana-appindicator3-dev librsvg2-dev libxdo-dev libudev-dev fonts-noto-cjk
 TEST_PACKAGES := xvfb xauth webkit2gtk-driver poppler-utils
 # Python for the barcode engine's differential test against biip (PyPI) and
 # the printing read-back test with zxing-cpp (PyPI), in a venv under target/.
