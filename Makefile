@@ -19,12 +19,13 @@ PY_PACKAGES := python3 python3-venv python3-pip
 PYENV := target/pyenv
 BIIP_VERSION := 5.2.0
 ZXING_CPP_VERSION := 3.1.1
+PYMODBUS_VERSION := 3.8.6
 
 DEMO_DB := target/demo/demo.sqlite
 APP := target/debug/medledger-app
 CLI := target/debug/medledger
 
-.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback py-deps e2e check-bindings clean-demo bench-stocktake
+.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback devices-modbus py-deps e2e check-bindings clean-demo bench-stocktake
 
 run: deps ui-build
 	$(CARGO) build --bin medledger-app -p medledger-app
@@ -37,6 +38,7 @@ test: deps test-deps ui-build
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory udi-diff
 	$(MAKE) --no-print-directory printing-readback
+	$(MAKE) --no-print-directory devices-modbus
 	$(MAKE) --no-print-directory check-bindings
 	$(MAKE) --no-print-directory e2e
 
@@ -80,8 +82,12 @@ printing-readback: py-deps
 	@scripts/install-packages.sh poppler-utils
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p printing --test readback -- --ignored --nocapture
 
+# Modbus RTU thermometers served by pymodbus on pseudo-terminals, read by our poller.
+devices-modbus: py-deps
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p devices --test modbus -- --ignored --nocapture
+
 # A venv with biip and zxing-cpp. Debian's python3 lacks venv/ensurepip until python3-venv is installed.
-py-deps: $(PYENV)/.biip-$(BIIP_VERSION) $(PYENV)/.zxing-cpp-$(ZXING_CPP_VERSION)
+py-deps: $(PYENV)/.biip-$(BIIP_VERSION) $(PYENV)/.zxing-cpp-$(ZXING_CPP_VERSION) $(PYENV)/.pymodbus-$(PYMODBUS_VERSION)
 $(PYENV)/.biip-$(BIIP_VERSION):
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || scripts/install-packages.sh $(PY_PACKAGES)
 	@test -x $(PYENV)/bin/python || python3 -m venv $(PYENV)
@@ -89,6 +95,10 @@ $(PYENV)/.biip-$(BIIP_VERSION):
 	@touch $@
 $(PYENV)/.zxing-cpp-$(ZXING_CPP_VERSION): $(PYENV)/.biip-$(BIIP_VERSION)
 	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 $(PYENV)/bin/pip install --quiet zxing-cpp==$(ZXING_CPP_VERSION)
+	@touch $@
+# pymodbus (with pyserial) answers as Modbus RTU thermometers in the device tests.
+$(PYENV)/.pymodbus-$(PYMODBUS_VERSION): $(PYENV)/.biip-$(BIIP_VERSION)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 $(PYENV)/bin/pip install --quiet "pymodbus[serial]==$(PYMODBUS_VERSION)"
 	@touch $@
 
 # A fresh demo database from fixtures/ (rebuilt when the fixtures change).
