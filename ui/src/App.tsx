@@ -1,8 +1,8 @@
-// The shell: who is working, the language, navigation (Alt+1..5) and the
+// The shell: who is working, the language, navigation (Alt+1..6) and the
 // current screen. Errors from any screen land in one dismissable banner;
 // `no_user` sends the clerk back to the chooser. Scans are recognised here,
 // wherever the focus is, and go to the screen that takes them (receive,
-// issue); what came of each shows in the scan banner, with a flash and a sound.
+// issue, stocktake); what came of each shows in the scan banner, with a flash and a sound.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ApiError } from './bindings/ApiError';
 import type { AppInfo } from './bindings/AppInfo';
@@ -19,14 +19,16 @@ import { ReceiveScreen } from './screens/Receive';
 import { IssueScreen } from './screens/Issue';
 import { TransferScreen } from './screens/Transfer';
 import { MovementsScreen } from './screens/Movements';
+import { StocktakeScreen } from './screens/Stocktake';
 
-export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements';
+export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake';
 export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[] = [
   { id: 'stock', label: 'navStock', icon: '▦', key: '1' },
   { id: 'receive', label: 'navReceive', icon: '⤓', key: '2' },
   { id: 'issue', label: 'navIssue', icon: '⤒', key: '3' },
   { id: 'transfer', label: 'navTransfer', icon: '⇄', key: '4' },
   { id: 'movements', label: 'navMovements', icon: '☰', key: '5' },
+  { id: 'stocktake', label: 'navStocktake', icon: '☑', key: '6' },
 ];
 
 function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]; loading: boolean; onChoose: (username: string) => void; onCancel?: () => void }) {
@@ -232,6 +234,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                 {screen === 'issue' && <IssueScreen onError={onError} clearError={clearError} />}
                 {screen === 'transfer' && <TransferScreen onError={onError} clearError={clearError} />}
                 {screen === 'movements' && <MovementsScreen onError={onError} />}
+                {screen === 'stocktake' && <StocktakeScreen mayReview={info.may_review_stocktakes} onError={onError} clearError={clearError} />}
               </main>
             </div>
           )}

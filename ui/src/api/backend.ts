@@ -2,13 +2,16 @@
 // TauriBackend calls the real app; FakeBackend (fake.ts) serves tests and
 // viewing the UI in a plain browser. Components get it from BackendContext.
 import { createContext, useContext } from 'react';
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import type { ApiError } from '../bindings/ApiError';
 import type { AppInfo } from '../bindings/AppInfo';
 import type { BarcodeScan } from '../bindings/BarcodeScan';
 import type { DepartmentView } from '../bindings/DepartmentView';
 import type { DocumentRequest } from '../bindings/DocumentRequest';
 import type { DocumentView } from '../bindings/DocumentView';
+import type { CountEntry } from '../bindings/CountEntry';
+import type { ImportProgress } from '../bindings/ImportProgress';
+import type { ImportSummary } from '../bindings/ImportSummary';
 import type { ItemView } from '../bindings/ItemView';
 import type { Lang } from '../bindings/Lang';
 import type { LocationView } from '../bindings/LocationView';
@@ -16,10 +19,19 @@ import type { LotChoice } from '../bindings/LotChoice';
 import type { MovementFilter } from '../bindings/MovementFilter';
 import type { MovementView } from '../bindings/MovementView';
 import type { NewItem } from '../bindings/NewItem';
+import type { ObservationView } from '../bindings/ObservationView';
+import type { PostedStocktake } from '../bindings/PostedStocktake';
+import type { PostStocktakeRequest } from '../bindings/PostStocktakeRequest';
+import type { RecountKey } from '../bindings/RecountKey';
 import type { StockFilter } from '../bindings/StockFilter';
 import type { StockRow } from '../bindings/StockRow';
+import type { StocktakeRef } from '../bindings/StocktakeRef';
+import type { StocktakeRequest } from '../bindings/StocktakeRequest';
+import type { StocktakeSummary } from '../bindings/StocktakeSummary';
+import type { StocktakeView } from '../bindings/StocktakeView';
 import type { SupplierView } from '../bindings/SupplierView';
 import type { UserView } from '../bindings/UserView';
+import type { VarianceReport } from '../bindings/VarianceReport';
 
 export interface Backend {
   appInfo(): Promise<AppInfo>;
@@ -41,6 +53,28 @@ export interface Backend {
   movements(filter: MovementFilter): Promise<MovementView[]>;
   trace(lotOrSerial: string): Promise<MovementView[]>;
   document(number: string): Promise<DocumentView>;
+
+  // Stocktakes (盘点单): `stocktake` is a stocktake's id or number; the core
+  // acts as the session user (any `user` in a request is replaced).
+  listStocktakes(limit: number): Promise<StocktakeSummary[]>;
+  startStocktake(request: StocktakeRequest): Promise<StocktakeRef>;
+  /** Scope, progress (keys counted / in scope) and the session user's last scans. */
+  stocktakeView(stocktake: string): Promise<StocktakeView>;
+  /** One observation: quantity null = one scanned unit. */
+  recordCount(stocktake: string, entry: CountEntry): Promise<ObservationView>;
+  /** The typed quantity replaces that observation's quantity. */
+  setCountQuantity(stocktake: string, observation: string, quantity: number): Promise<ObservationView>;
+  /** Voids the session user's newest observation and returns it as it was; null when there was none. */
+  undoCount(stocktake: string): Promise<ObservationView | null>;
+  /** The variance table; in a blind stocktake only for those who may review stocktakes. */
+  stocktakeVariance(stocktake: string): Promise<VarianceReport>;
+  requestRecount(stocktake: string, keys: RecountKey[]): Promise<number>;
+  /** Closes counting: only keys sent for a recount take scans. */
+  finishCounting(stocktake: string): Promise<void>;
+  cancelStocktake(stocktake: string): Promise<void>;
+  postStocktake(stocktake: string, request: PostStocktakeRequest): Promise<PostedStocktake>;
+  /** A batch scanner's file (its text): every line or none; `onProgress` while it runs. */
+  importCounts(stocktake: string, text: string, location: string | null, onProgress: (progress: ImportProgress) => void): Promise<ImportSummary>;
 }
 
 /** Whatever a command rejected with, as `{code, message}`. A rejection that is
@@ -78,6 +112,26 @@ export class TauriBackend implements Backend {
   movements(filter: MovementFilter) { return this.call<MovementView[]>('movements', { filter }); }
   trace(lotOrSerial: string) { return this.call<MovementView[]>('trace', { lotOrSerial }); }
   document(number: string) { return this.call<DocumentView>('document', { number }); }
+  listStocktakes(limit: number) { return this.call<StocktakeSummary[]>('list_stocktakes', { limit }); }
+  startStocktake(request: StocktakeRequest) { return this.call<StocktakeRef>('start_stocktake', { request }); }
+  stocktakeView(stocktake: string) { return this.call<StocktakeView>('stocktake_view', { stocktake }); }
+  recordCount(stocktake: string, entry: CountEntry) { return this.call<ObservationView>('record_count', { stocktake, entry }); }
+  setCountQuantity(stocktake: string, observation: string, quantity: number) {
+    return this.call<ObservationView>('set_count_quantity', { stocktake, observation, quantity });
+  }
+  undoCount(stocktake: string) { return this.call<ObservationView | null>('undo_count', { stocktake }); }
+  stocktakeVariance(stocktake: string) { return this.call<VarianceReport>('stocktake_variance', { stocktake }); }
+  requestRecount(stocktake: string, keys: RecountKey[]) { return this.call<number>('request_recount', { stocktake, keys }); }
+  finishCounting(stocktake: string) { return this.call<void>('finish_counting', { stocktake }); }
+  cancelStocktake(stocktake: string) { return this.call<void>('cancel_stocktake', { stocktake }); }
+  postStocktake(stocktake: string, request: PostStocktakeRequest) {
+    return this.call<PostedStocktake>('post_stocktake', { stocktake, request });
+  }
+  importCounts(stocktake: string, text: string, location: string | null, onProgress: (progress: ImportProgress) => void) {
+    const channel = new Channel<ImportProgress>();
+    channel.onmessage = onProgress;
+    return this.call<ImportSummary>('import_counts', { stocktake, text, location, onProgress: channel });
+  }
 }
 
 export const BackendContext = createContext<Backend | null>(null);

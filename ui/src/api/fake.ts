@@ -8,11 +8,14 @@
 import type { ApiError } from '../bindings/ApiError';
 import type { AppInfo } from '../bindings/AppInfo';
 import type { BarcodeScan } from '../bindings/BarcodeScan';
+import type { CountEntry } from '../bindings/CountEntry';
 import type { DepartmentView } from '../bindings/DepartmentView';
 import type { DocumentKind } from '../bindings/DocumentKind';
 import type { DocumentLineView } from '../bindings/DocumentLineView';
 import type { DocumentRequest } from '../bindings/DocumentRequest';
 import type { DocumentView } from '../bindings/DocumentView';
+import type { ImportProgress } from '../bindings/ImportProgress';
+import type { ImportSummary } from '../bindings/ImportSummary';
 import type { ItemView } from '../bindings/ItemView';
 import type { Lang } from '../bindings/Lang';
 import type { LocationView } from '../bindings/LocationView';
@@ -21,12 +24,25 @@ import type { MovementFilter } from '../bindings/MovementFilter';
 import type { MovementKind } from '../bindings/MovementKind';
 import type { MovementView } from '../bindings/MovementView';
 import type { NewItem } from '../bindings/NewItem';
+import type { ObservationView } from '../bindings/ObservationView';
+import type { PostedStocktake } from '../bindings/PostedStocktake';
+import type { PostStocktakeRequest } from '../bindings/PostStocktakeRequest';
+import type { RecountKey } from '../bindings/RecountKey';
 import type { ScanReading } from '../bindings/ScanReading';
 import type { StockFilter } from '../bindings/StockFilter';
 import type { StockRow } from '../bindings/StockRow';
 import type { StockStatus } from '../bindings/StockStatus';
+import type { StocktakeRef } from '../bindings/StocktakeRef';
+import type { StocktakeRequest } from '../bindings/StocktakeRequest';
+import type { StocktakeStatus } from '../bindings/StocktakeStatus';
+import type { StocktakeSummary } from '../bindings/StocktakeSummary';
+import type { StocktakeView } from '../bindings/StocktakeView';
 import type { SupplierView } from '../bindings/SupplierView';
 import type { UserView } from '../bindings/UserView';
+import type { VarianceFlag } from '../bindings/VarianceFlag';
+import type { VarianceReport } from '../bindings/VarianceReport';
+import type { VarianceRow } from '../bindings/VarianceRow';
+import { compareAbs, decimalSum, decimalTimes, parseDecimal } from '../decimal';
 import type { Backend } from './backend';
 import { BarcodeError, GS, gs1CheckDigit, readBarcode } from './fakeBarcode';
 
@@ -152,6 +168,62 @@ const ALLOWED: Record<string, DocumentKind[]> = {
 const EDITS_MASTER_DATA = ['admin', 'manager', 'purchasing'];
 /** Roles whose permission matrix in the core allows ReviewStocktake. */
 const REVIEWS_STOCKTAKES = ['admin', 'manager'];
+/** Roles whose permission matrix in the core allows Count. */
+const COUNTS = ['admin', 'manager', 'clerk', 'stocktaker'];
+/** The core's LINE_QUANTITY_MAX. */
+const QUANTITY_MAX = 10_000_000;
+/** Scans shown as "last scans" (the core's LAST_SCANS_SHOWN). */
+const LAST_SCANS_SHOWN = 20;
+
+/** A counted key: item code, lot, serial, location ('' = none); status is always available. */
+interface CountKey { item: string; lot: string; serial: string; location: string }
+const keyOf = (k: CountKey) => [k.item, k.lot, k.serial, k.location].join('\u0000');
+
+/** One observation, as stocktake_observations stores it. */
+interface Observation {
+  id: string;
+  key: CountKey;
+  expiry: string | null;
+  quantity: number;
+  source: 'scan' | 'typed' | 'import' | 'undo';
+  round: number;
+  counter: string;
+  /** Shares the movements' clock, so "after the scan" means what it means in the core. */
+  hlc: number;
+  atMs: number;
+  voids: string | null;
+  /** The key's balance when the shelf was seen. */
+  expected: number;
+}
+
+interface Stocktake {
+  id: string;
+  number: string;
+  status: StocktakeStatus;
+  blind: boolean;
+  locations: string[];
+  categories: string[];
+  toleranceQuantity: number | null;
+  toleranceValue: string | null;
+  startedBy: string;
+  startedAtMs: number;
+  observations: Observation[];
+  /** Key → its latest recount round. */
+  recounts: Map<string, number>;
+  /** The variance table as posted. */
+  frozen: VarianceReport | null;
+}
+
+/** One key after folding the observations (the core's KeyState). */
+interface KeyState {
+  key: CountKey;
+  onBooks: number;
+  inScopeOnBooks: boolean;
+  round: number;
+  /** Counter → total in the current round. */
+  counters: Map<string, number>;
+  last: Observation | null;
+}
 
 const isGtin = (code: string) => /^(\d{8}|\d{12,14})$/.test(code) && gs1CheckDigit(code.slice(0, -1)) === Number(code[code.length - 1]);
 
@@ -161,7 +233,7 @@ function plainCode(data: string): string {
   return /^\][0-9A-Za-z]{2}./.test(text) ? text.slice(3) : text;
 }
 
-const clone = <T,>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+const clone = <T,>(value: T): T => (value === undefined ? value : JSON.parse(JSON.stringify(value)) as T);
 const text = (value: string | null | undefined) => (value ?? '').trim();
 const byExpiry = (a: { expiry: string | null; lot: string }, b: { expiry: string | null; lot: string }) =>
   (a.expiry === null ? 1 : 0) - (b.expiry === null ? 1 : 0) || (a.expiry ?? '').localeCompare(b.expiry ?? '') || a.lot.localeCompare(b.lot);
@@ -194,6 +266,8 @@ export class FakeBackend implements Backend {
   private documents: DocumentView[] = [];
   private counters = new Map<string, number>();
   private hlc = 0;
+  private stocktakeList: Stocktake[] = [];
+  private observationIds = 0;
 
   constructor(options: FakeOptions = {}) {
     this.today = options.today ?? FAKE_TODAY;
@@ -382,25 +456,27 @@ export class FakeBackend implements Backend {
 
   /** As the shell's parse_barcode over the GS1 imitation in fakeBarcode.ts. */
   parseBarcode(data: string): Promise<BarcodeScan> {
-    return this.reply('parse_barcode', { data }, (): BarcodeScan => {
-      const itemOf = (r: ScanReading) => (r.di ? this.resolve(r.di) : undefined) ?? (r.gtin ? this.resolve(r.gtin) : undefined) ?? null;
-      try {
-        const read = readBarcode(data, this.today, this.language);
-        return {
-          input: data, scheme: 'gs1', symbology: read.symbology, reading: read.reading, item: itemOf(read.reading),
-          candidates: read.candidates.map((reading) => ({ reading, item: itemOf(reading) })),
-        };
-      } catch (error) {
-        if (!(error instanceof BarcodeError)) throw error;
-        const code = plainCode(data);
-        const known = code ? this.resolve(code) : undefined;
-        if (!known) this.fail(error.code, error.zh, error.en);
-        const reading: ScanReading = {
-          di: code, gtin: null, lot: null, serial: null, expiry: null, production_date: null, quantity: null, elements: [], warnings: [],
-        };
-        return { input: data, scheme: 'item_code', symbology: null, reading, item: known, candidates: [] };
-      }
-    });
+    return this.reply('parse_barcode', { data }, () => this.scan(data));
+  }
+
+  private scan(data: string): BarcodeScan {
+    const itemOf = (r: ScanReading) => (r.di ? this.resolve(r.di) : undefined) ?? (r.gtin ? this.resolve(r.gtin) : undefined) ?? null;
+    try {
+      const read = readBarcode(data, this.today, this.language);
+      return {
+        input: data, scheme: 'gs1', symbology: read.symbology, reading: read.reading, item: itemOf(read.reading),
+        candidates: read.candidates.map((reading) => ({ reading, item: itemOf(reading) })),
+      };
+    } catch (error) {
+      if (!(error instanceof BarcodeError)) throw error;
+      const code = plainCode(data);
+      const known = code ? this.resolve(code) : undefined;
+      if (!known) this.fail(error.code, error.zh, error.en);
+      const reading: ScanReading = {
+        di: code, gtin: null, lot: null, serial: null, expiry: null, production_date: null, quantity: null, elements: [], warnings: [],
+      };
+      return { input: data, scheme: 'item_code', symbology: null, reading, item: known, candidates: [] };
+    }
   }
 
   stock(filter: StockFilter): Promise<StockRow[]> {
@@ -653,4 +729,484 @@ export class FakeBackend implements Backend {
       return found;
     });
   }
+
+  // ---- stocktakes (crates/ledger/src/stocktake.rs in miniature) -------------
+
+  private nowMs(): number { return Date.parse(this.now()); }
+
+  /** The session user, allowed `action` by the core's permission matrix. */
+  private actor(action: 'count' | 'review_stocktake'): UserView {
+    const user = this.user;
+    if (!user) this.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
+    if (!(action === 'count' ? COUNTS : REVIEWS_STOCKTAKES).includes(user.role)) {
+      this.fail('forbidden', `用户 ${user.username}（${ROLE_ZH[user.role]}）无权${action === 'count' ? '盘点' : '审核盘点'}。请由有权限的人员操作。`,
+        `User ${user.username} (${user.role}) may not ${action.replace('_', ' ')}. Ask someone with that permission.`);
+    }
+    return user;
+  }
+
+  private stocktakeOf(text: string): Stocktake {
+    const found = this.stocktakeList.find((st) => st.id === text.trim() || st.number === text.trim());
+    if (!found) this.fail('unknown_document', `没有单据 ${text}。`, `There is no document ${text}.`);
+    return found;
+  }
+
+  private refuseUnlessOpen(st: Stocktake) {
+    if (st.status === 'counting' || st.status === 'review') return;
+    this.fail('stocktake_closed', `盘点单 ${st.number} ${st.status === 'posted' ? '已过账' : '已作废'}，不再接受计数。`,
+      `Stocktake ${st.number} is ${st.status} and takes no more counts.`);
+  }
+
+  private invalid(field: string, zh: string, en: string): never {
+    return this.fail('invalid_input', `${field} 无效：${zh}。请更正后重试。`, `Invalid ${field}: ${en}. Correct it and try again.`);
+  }
+
+  private covers(st: Stocktake, location: string, item: ItemView) {
+    return (st.locations.length === 0 || st.locations.includes(location)) && (st.categories.length === 0 || st.categories.includes(item.category));
+  }
+
+  /** Scope and observations folded into one state per key (the core's `fold`). */
+  private fold(st: Stocktake): Map<string, KeyState> {
+    const keys = new Map<string, KeyState>();
+    const state = (key: CountKey) => {
+      let found = keys.get(keyOf(key));
+      if (!found) {
+        found = { key, onBooks: 0, inScopeOnBooks: false, round: 0, counters: new Map(), last: null };
+        keys.set(keyOf(key), found);
+      }
+      return found;
+    };
+    for (const b of this.balances) {
+      const it = this.items.find((i) => i.code === b.item)!;
+      if (b.status !== 'available' || b.quantity === 0 || !this.covers(st, b.location, it)) continue;
+      Object.assign(state({ item: b.item, lot: b.lot, serial: b.serial, location: b.location }), { onBooks: b.quantity, inScopeOnBooks: true });
+    }
+    for (const [id, round] of st.recounts) {
+      const [item, lot, serial, location] = id.split('\u0000');
+      state({ item, lot, serial, location }).round = round;
+    }
+    const voided = new Set(st.observations.map((o) => o.voids).filter((v): v is string => v !== null));
+    for (const o of st.observations) {
+      if (o.source === 'undo' || voided.has(o.id)) continue;
+      const s = state(o.key);
+      if (o.round !== s.round) continue;
+      s.counters.set(o.counter, (s.counters.get(o.counter) ?? 0) + o.quantity);
+      if (!s.last || o.hlc > s.last.hlc) s.last = o;
+    }
+    return keys;
+  }
+
+  /** A key's counted quantity, value and flags (the core's `judge`; one station here, so never ambiguous). */
+  private judge(st: Stocktake, s: KeyState) {
+    const flags: VarianceFlag[] = [];
+    const totals = new Set(s.counters.values());
+    let counted: number | null = null;
+    if (totals.size === 0) flags.push(s.round > 0 ? 'recount_pending' : 'uncounted');
+    else if (totals.size === 1) counted = [...totals][0];
+    else flags.push('disagreement');
+    const expected = s.last?.expected ?? s.onBooks;
+    if (counted !== null && !s.inScopeOnBooks && expected === 0) flags.push('not_on_books');
+    const unitCost = this.items.find((i) => i.code === s.key.item)?.unit_price ?? null;
+    const difference = counted === null ? null : counted - expected;
+    const value = difference === null ? null : decimalTimes(unitCost, difference);
+    if (difference !== null && difference !== 0) {
+      const beyond = (st.toleranceQuantity !== null && Math.abs(difference) > st.toleranceQuantity)
+        || (st.toleranceValue !== null && value !== null && compareAbs(value, st.toleranceValue) > 0);
+      if (beyond) flags.push(s.round === 0 ? 'over_tolerance' : 'recounted');
+    }
+    return { counted, expected, difference, value, unitCost, flags };
+  }
+
+  private counterTotal(st: Stocktake, key: CountKey, round: number, counter: string): { effective: number; total: number } {
+    const voided = new Set(st.observations.map((o) => o.voids));
+    const mine = st.observations.filter((o) => keyOf(o.key) === keyOf(key) && o.round === round && o.counter === counter
+      && o.source !== 'undo' && !voided.has(o.id));
+    return { effective: mine.length, total: mine.reduce((n, o) => n + o.quantity, 0) };
+  }
+
+  private observationView(st: Stocktake, o: Observation): ObservationView {
+    const it = this.items.find((i) => i.code === o.key.item)!;
+    return {
+      id: o.id, code: it.code, name: it.name, name_en: it.name_en, lot: o.key.lot || null, serial: o.key.serial || null,
+      location: o.key.location, quantity: o.quantity, source: o.source,
+      key_total: this.counterTotal(st, o.key, o.round, o.counter).total, round: o.round, at_ms: o.atMs,
+    };
+  }
+
+  private observe(st: Stocktake, o: Omit<Observation, 'id' | 'hlc'>): Observation {
+    this.observationIds += 1;
+    this.hlc += 1;
+    const observation = { ...o, id: `obs-${String(this.observationIds).padStart(6, '0')}`, hlc: this.hlc };
+    st.observations.push(observation);
+    return observation;
+  }
+
+  /** What an entry names, checked against the stocktake (the core's `resolve`). */
+  private resolveEntry(st: Stocktake, entry: CountEntry): { it: ItemView; key: CountKey; expiry: string | null } {
+    const it = this.item(entry.item);
+    const chosen = text(entry.location);
+    let location: string;
+    if (chosen) location = this.location(chosen).code;
+    else if (st.locations.length === 1) location = st.locations[0];
+    else this.invalid('location', '本盘点单包含多个库位：请选择正在盘点的库位', 'this stocktake covers several locations: choose the one being counted');
+    if (!this.covers(st, location, it)) {
+      this.fail('out_of_stocktake_scope', `${location} 的 ${it.code} 不在盘点单 ${st.number} 的范围内。请核对库位，或另开盘点单。`,
+        `${it.code} at ${location} is outside stocktake ${st.number}. Check the location or start another stocktake.`);
+    }
+    const lot = text(entry.lot);
+    const serial = text(entry.serial);
+    if (it.serialized && !serial) this.fail('serial_required', `${it.code} 按序列号管理，必须逐个扫描或填写序列号。`, `${it.code} is serial-tracked: scan or enter the serial of each unit.`);
+    if (!it.serialized && serial) this.fail('serial_not_tracked', `${it.code} 不按序列号管理，请去掉序列号。`, `${it.code} is not serial-tracked; leave the serial empty.`);
+    let expiry = lot ? entry.expiry : null;
+    if (lot && this.lots.has(this.lotKey(it.code, lot))) {
+      const existing = this.expiryOf(it.code, lot);
+      if (existing && entry.expiry && existing !== entry.expiry) {
+        this.fail('lot_expiry_mismatch', `批号 ${lot} 已登记的效期是 ${existing}，不是 ${entry.expiry}。请核对标签。`,
+          `Lot ${lot} is recorded as expiring on ${existing}, not ${entry.expiry}. Check the label.`);
+      }
+      expiry = existing ?? entry.expiry;
+    }
+    return { it, key: { item: it.code, lot, serial, location }, expiry };
+  }
+
+  private onHand(key: CountKey): number {
+    return this.balances.find((b) => keyOf(b) === keyOf(key) && b.status === 'available')?.quantity ?? 0;
+  }
+
+  listStocktakes(limit: number): Promise<StocktakeSummary[]> {
+    return this.reply('list_stocktakes', { limit }, () => [...this.stocktakeList].reverse().slice(0, limit).map((st) => ({
+      id: st.id, number: st.number, status: st.status, blind: st.blind, locations: st.locations, started_at_ms: st.startedAtMs,
+    })));
+  }
+
+  startStocktake(request: StocktakeRequest): Promise<StocktakeRef> {
+    return this.reply('start_stocktake', { request }, () => {
+      const tq = request.tolerance_quantity;
+      if (tq !== null && (tq < 0 || tq > QUANTITY_MAX)) this.invalid('tolerance_quantity', `应在 0 到 ${QUANTITY_MAX} 之间`, `between 0 and ${QUANTITY_MAX}`);
+      const tv = text(request.tolerance_value);
+      const value = tv ? parseDecimal(tv) : null;
+      if (tv && (!value || value.units < 0n)) {
+        this.invalid('tolerance_value', `“${tv}” 不是金额，应如 500 或 99.50`, `'${tv}' is not an amount such as 500 or 99.50`);
+      }
+      const user = this.actor('count');
+      const locations: string[] = [];
+      for (const code of request.locations.map((c) => c.trim()).filter(Boolean)) {
+        if (!locations.includes(this.location(code).code)) locations.push(code);
+      }
+      const number = this.nextNumber('stocktake');
+      this.stocktakeList.push({
+        id: `st-${number}`, number, status: 'counting', blind: request.blind, locations: [...locations].sort(),
+        categories: request.categories.map((c) => c.trim()).filter(Boolean), toleranceQuantity: tq, toleranceValue: tv || null,
+        startedBy: user.username, startedAtMs: this.nowMs(), observations: [], recounts: new Map(), frozen: null,
+      });
+      return { id: `st-${number}`, number };
+    });
+  }
+
+  stocktakeView(stocktake: string): Promise<StocktakeView> {
+    return this.reply('stocktake_view', { stocktake }, () => {
+      const st = this.stocktakeOf(stocktake);
+      const user = this.actor('count');
+      const keys = [...this.fold(st).values()];
+      const mine = st.observations
+        .filter((o) => o.counter === user.username && o.source !== 'undo')
+        .sort((a, b) => b.atMs - a.atMs || b.hlc - a.hlc)
+        .slice(0, LAST_SCANS_SHOWN);
+      return {
+        id: st.id, number: st.number, status: st.status, blind: st.blind, locations: st.locations, categories: st.categories,
+        tolerance_quantity: st.toleranceQuantity, tolerance_value: st.toleranceValue, started_by: st.startedBy,
+        started_at_ms: st.startedAtMs, keys_in_scope: keys.length, keys_counted: keys.filter((k) => k.counters.size > 0).length,
+        observations: st.observations.length, last_scans: mine.map((o) => this.observationView(st, o)),
+      };
+    });
+  }
+
+  recordCount(stocktake: string, entry: CountEntry): Promise<ObservationView> {
+    return this.reply('record_count', { stocktake, entry }, () => {
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      const user = this.actor('count');
+      const { it, key, expiry } = this.resolveEntry(st, entry);
+      const round = st.recounts.get(keyOf(key)) ?? 0;
+      if (st.status === 'review' && round === 0) {
+        this.fail('stocktake_closed', `盘点单 ${st.number} 正在审核（只接受复盘的品规），不再接受计数。`,
+          `Stocktake ${st.number} is review and takes no more counts except for keys sent for a recount.`);
+      }
+      const quantity = entry.quantity ?? 1;
+      if (quantity < 0) this.invalid('quantity', '盘点数量不能为负', 'a count cannot be negative');
+      if (quantity > QUANTITY_MAX) {
+        this.fail('quantity_too_large', `数量 ${quantity} 超过单行上限 ${QUANTITY_MAX}。请核对数量。`, `The quantity ${quantity} exceeds the per-line limit of ${QUANTITY_MAX}. Check the quantity.`);
+      }
+      if (it.serialized) {
+        if (quantity > 1) this.fail('serial_quantity_not_one', `序列号 ${key.serial} 每次只能移动 1 件，不能是 ${quantity}。`, `Serial ${key.serial} moves one unit at a time, not ${quantity}.`);
+        const { effective, total } = this.counterTotal(st, key, round, user.username);
+        if (effective > 0 && total > 0 && quantity > 0) {
+          this.fail('serial_already_counted', `${it.code} 序列号 ${key.serial} 已经计过数，没有重复计入。`,
+            `Serial ${key.serial} of ${it.code} is already counted; it was not counted twice.`);
+        }
+      }
+      const o = this.observe(st, {
+        key, expiry, quantity, source: entry.quantity === null ? 'scan' : 'typed', round, counter: user.username,
+        atMs: this.nowMs(), voids: null, expected: this.onHand(key),
+      });
+      return this.observationView(st, o);
+    });
+  }
+
+  private effective(st: Stocktake, id: string): Observation | undefined {
+    return st.observations.find((o) => o.id === id.trim() && o.source !== 'undo' && !st.observations.some((v) => v.voids === o.id));
+  }
+
+  setCountQuantity(stocktake: string, observation: string, quantity: number): Promise<ObservationView> {
+    return this.reply('set_count_quantity', { stocktake, observation, quantity }, () => {
+      if (!Number.isInteger(quantity) || quantity < 0 || quantity > QUANTITY_MAX) this.invalid('quantity', `应在 0 到 ${QUANTITY_MAX} 之间`, `between 0 and ${QUANTITY_MAX}`);
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      const user = this.actor('count');
+      const target = this.effective(st, observation);
+      if (!target) this.fail('unknown_observation', `没有可修改的计数记录 ${observation}（可能已撤销）。`, `There is no count ${observation} to change (it may have been undone).`);
+      if (this.items.find((i) => i.code === target.key.item)?.serialized && quantity > 1) {
+        this.fail('serial_quantity_not_one', `序列号 ${target.key.serial} 每次只能移动 1 件，不能是 ${quantity}。`, `Serial ${target.key.serial} moves one unit at a time, not ${quantity}.`);
+      }
+      const o = this.observe(st, {
+        key: target.key, expiry: target.expiry, quantity, source: 'typed', round: target.round, counter: user.username,
+        atMs: this.nowMs(), voids: target.id, expected: target.expected,
+      });
+      return this.observationView(st, o);
+    });
+  }
+
+  undoCount(stocktake: string): Promise<ObservationView | null> {
+    return this.reply('undo_count', { stocktake }, () => {
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      const user = this.actor('count');
+      const newest = st.observations
+        .filter((o) => o.counter === user.username && this.effective(st, o.id) === o)
+        .sort((a, b) => b.atMs - a.atMs || b.hlc - a.hlc)[0];
+      if (!newest) return null;
+      const before = this.observationView(st, newest);
+      this.observe(st, {
+        key: newest.key, expiry: newest.expiry, quantity: 0, source: 'undo', round: newest.round, counter: user.username,
+        atMs: this.nowMs(), voids: newest.id, expected: newest.expected,
+      });
+      return before;
+    });
+  }
+
+  private variance(st: Stocktake): VarianceReport {
+    const rows: VarianceRow[] = [];
+    let needing = 0;
+    let over = 0;
+    const states = [...this.fold(st).values()].sort((a, b) => keyOf(a.key).localeCompare(keyOf(b.key)));
+    for (const s of states) {
+      const it = this.items.find((i) => i.code === s.key.item)!;
+      const j = this.judge(st, s);
+      needing += j.flags.some((f) => f === 'disagreement' || f === 'recount_pending') ? 1 : 0;
+      over += j.flags.includes('over_tolerance') ? 1 : 0;
+      rows.push({
+        code: it.code, name: it.name, name_en: it.name_en, specification: it.specification, unit: it.unit,
+        lot: s.key.lot || null, serial: s.key.serial || null, location: s.key.location, expected: j.expected,
+        counted: j.counted, difference: j.difference, unit_cost: j.unitCost, value: j.value,
+        counters: Object.fromEntries(s.counters), round: s.round, counted_at_ms: s.last?.atMs ?? null, flags: j.flags,
+      });
+    }
+    // Largest absolute value first, then largest difference; ties keep key order.
+    rows.sort((a, b) => compareAbs(b.value, a.value) || Math.abs(b.difference ?? 0) - Math.abs(a.difference ?? 0));
+    return {
+      id: st.id, number: st.number, status: st.status, blind: st.blind, keys_in_scope: rows.length,
+      keys_counted: states.filter((s) => s.counters.size > 0).length, keys_needing_recount: needing, keys_over_tolerance: over,
+      total_value: decimalSum(rows.map((r) => r.value)), rows,
+    };
+  }
+
+  stocktakeVariance(stocktake: string): Promise<VarianceReport> {
+    return this.reply('stocktake_variance', { stocktake }, () => {
+      const st = this.stocktakeOf(stocktake);
+      this.actor(st.blind ? 'review_stocktake' : 'count');
+      return st.frozen ?? this.variance(st);
+    });
+  }
+
+  requestRecount(stocktake: string, keys: RecountKey[]): Promise<number> {
+    return this.reply('request_recount', { stocktake, keys }, () => {
+      if (keys.length === 0) this.invalid('keys', '请指定 1 到 30000 个品规', 'name between 1 and 30000 keys');
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      this.actor('review_stocktake');
+      for (const k of keys) {
+        const key = { item: this.item(k.item).code, lot: text(k.lot), serial: text(k.serial), location: this.location(k.location).code };
+        st.recounts.set(keyOf(key), (st.recounts.get(keyOf(key)) ?? 0) + 1);
+      }
+      return keys.length;
+    });
+  }
+
+  finishCounting(stocktake: string): Promise<void> {
+    return this.reply('finish_counting', { stocktake }, () => {
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      this.actor('review_stocktake');
+      st.status = 'review';
+    });
+  }
+
+  cancelStocktake(stocktake: string): Promise<void> {
+    return this.reply('cancel_stocktake', { stocktake }, () => {
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      this.actor('review_stocktake');
+      st.status = 'cancelled';
+    });
+  }
+
+  /**
+   * One count per counted key as of its last scan: the key's balance becomes
+   * the count plus what moved on it after the scan (issues after the shelf
+   * was counted are subtracted, earlier ones absorbed).
+   */
+  postStocktake(stocktake: string, request: PostStocktakeRequest): Promise<PostedStocktake> {
+    return this.reply('post_stocktake', { stocktake, request }, () => {
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      const user = this.actor('review_stocktake');
+      const judged = [...this.fold(st).values()].map((s) => ({ s, j: this.judge(st, s) }));
+      const blocking = judged.filter(({ j }) => j.flags.some((f) => f === 'disagreement' || f === 'recount_pending')).length;
+      if (blocking > 0) {
+        this.fail('stocktake_needs_recount', `盘点单 ${st.number} 有 ${blocking} 个品规需要复盘（盘点人结果不一致或复盘未完成）。请复盘后再过账。`,
+          `Stocktake ${st.number} has ${blocking} keys that need a recount (counters disagree or a recount is pending). Recount them, then post.`);
+      }
+      const over = judged.filter(({ j }) => j.flags.includes('over_tolerance')).length;
+      if (over > 0 && !request.accept_over_tolerance) {
+        this.fail('stocktake_over_tolerance', `盘点单 ${st.number} 有 ${over} 个品规差异超出允差。请复盘，或确认接受差异后过账。`,
+          `Stocktake ${st.number} has ${over} keys whose difference exceeds the tolerance. Recount them, or accept the differences when posting.`);
+      }
+      const frozen = this.variance(st);
+      const posted: PostedStocktake = { id: st.id, number: st.number, movements: 0, zeroed: 0, untouched: 0 };
+      const kept: VarianceRow[] = [];
+      for (const { s, j } of judged) {
+        let counted: number;
+        let since: number;
+        if (j.counted !== null && s.last) {
+          counted = j.counted;
+          since = s.last.hlc;
+        } else if (request.close_scope && j.flags.includes('uncounted')) {
+          counted = 0;
+          since = this.hlc;
+          posted.zeroed += 1;
+        } else {
+          posted.untouched += 1;
+          continue;
+        }
+        const after = this.moves
+          .filter((m) => m.hlc > since && m.item === s.key.item && (m.lot ?? '') === s.key.lot && (m.serial ?? '') === s.key.serial
+            && m.location === s.key.location && m.status === 'available')
+          .reduce((n, m) => (m.kind === 'count' ? m.quantity : n + m.quantity), 0);
+        const hasLaterCount = this.moves.some((m) => m.hlc > since && m.kind === 'count' && m.item === s.key.item
+          && (m.lot ?? '') === s.key.lot && (m.serial ?? '') === s.key.serial && m.location === s.key.location);
+        if (s.key.lot && !this.lots.has(this.lotKey(s.key.item, s.key.lot))) this.lots.set(this.lotKey(s.key.item, s.key.lot), s.last?.expiry ?? null);
+        this.balance({ ...s.key, status: 'available' }).quantity = hasLaterCount ? after : counted + after;
+        this.record({
+          kind: 'count', item: s.key.item, lot: s.key.lot, serial: s.key.serial, location: s.key.location, quantity: counted,
+          expected_quantity: j.expected, unit_cost: j.unitCost, user: s.last?.counter ?? user.username, document: st.id,
+          document_number: st.number,
+        });
+        posted.movements += 1;
+        const row = frozen.rows.find((r) => r.code === s.key.item && (r.lot ?? '') === s.key.lot && (r.serial ?? '') === s.key.serial
+          && r.location === s.key.location)!;
+        kept.push({ ...row, counted, difference: counted - j.expected, value: decimalTimes(j.unitCost, counted - j.expected), counters: {}, round: 0 });
+      }
+      st.status = 'posted';
+      st.frozen = {
+        ...frozen, status: 'posted', keys_in_scope: kept.length, keys_counted: kept.length, keys_needing_recount: 0,
+        keys_over_tolerance: kept.filter((r) => r.flags.includes('over_tolerance')).length,
+        total_value: decimalSum(kept.map((r) => r.value)), rows: kept,
+      };
+      return posted;
+    });
+  }
+
+  /** As the shell's import_counts: each line read as a scan, every line recorded or none. */
+  importCounts(stocktake: string, data: string, location: string | null, onProgress: (progress: ImportProgress) => void): Promise<ImportSummary> {
+    return this.reply('import_counts', { stocktake, text: data, location }, () => {
+      const lineError = (line: number, error: unknown): never => {
+        const inner = error as { message: string };
+        return this.fail('import_line', `第 ${line} 行：${inner.message} 文件未导入任何数据。`, `Line ${line}: ${inner.message} Nothing from the file was imported.`);
+      };
+      const lines = parseImportText(data);
+      if (lines.length === 0) this.fail('empty_document', '单据没有明细行。请至少添加一行。', 'The document has no lines. Add at least one line.');
+      const entries = lines.map((line, index) => {
+        let entry: CountEntry;
+        try {
+          const scan = this.scan(line.data);
+          if (scan.candidates.length > 0) {
+            this.fail('unreadable_barcode', `无法识别条码 ${line.data}：条码可以读成 ${scan.candidates.length} 种不同的批号或序列号（扫描枪丢失了分隔符）。请在盘点界面逐个扫描该品规。`,
+              `Cannot read the barcode ${line.data}: it reads ${scan.candidates.length} different ways (the scanner lost a separator). Scan that item on the stocktake screen instead.`);
+          }
+          if (!scan.item) {
+            const code = scan.reading.di ?? scan.reading.gtin ?? line.data;
+            this.fail('unknown_item', `没有编码为 ${code} 的品规。请检查编码，或先新建该品规。`, `No item has the code ${code}. Check the code or create the item first.`);
+          }
+          entry = {
+            user: '', item: scan.item.code, lot: scan.reading.lot, serial: scan.reading.serial, expiry: scan.reading.expiry,
+            location, quantity: line.quantity, barcode: line.data,
+          };
+        } catch (error) {
+          return lineError(line.line, error);
+        }
+        onProgress({ stage: 'reading', done: index + 1, total: lines.length });
+        return entry;
+      });
+      const st = this.stocktakeOf(stocktake);
+      this.refuseUnlessOpen(st);
+      const user = this.actor('count');
+      const planned = entries.map((entry, index) => {
+        try {
+          const resolved = this.resolveEntry(st, entry);
+          const quantity = entry.quantity ?? 1;
+          if (quantity > QUANTITY_MAX || (resolved.it.serialized && quantity > 1)) {
+            this.invalid('quantity', `${resolved.it.code} 不能计数 ${quantity}`, `${quantity} cannot be counted for ${resolved.it.code}`);
+          }
+          return { ...resolved, quantity, line: lines[index] };
+        } catch (error) {
+          return lineError(lines[index].line, error);
+        }
+      });
+      planned.forEach(({ key, expiry, quantity, line }, index) => {
+        this.observe(st, {
+          key, expiry, quantity, source: 'import', round: st.recounts.get(keyOf(key)) ?? 0, counter: user.username,
+          atMs: line.atMs ?? this.nowMs(), voids: null, expected: this.onHand(key),
+        });
+        onProgress({ stage: 'recording', done: index + 1, total: lines.length });
+      });
+      return { observations: planned.length, units: planned.reduce((n, p) => n + p.quantity, 0) };
+    });
+  }
+}
+
+/**
+ * A batch scanner's dump as the core's `parse_import` reads it (abridged): one
+ * scan per line, then optionally a quantity and a device time, separated by
+ * tabs, commas or semicolons; blank lines skipped. Times are taken as UTC here.
+ */
+export function parseImportText(data: string): { line: number; data: string; quantity: number | null; atMs: number | null }[] {
+  const lines: { line: number; data: string; quantity: number | null; atMs: number | null }[] = [];
+  data.split(/\r?\n/).forEach((raw, index) => {
+    if (!raw.trim()) return;
+    const separator = ['\t', ',', ';'].find((c) => raw.includes(c));
+    const fields = separator ? raw.split(separator) : [raw];
+    let atMs: number | null = null;
+    let quantity: number | null = null;
+    const last = () => fields[fields.length - 1].trim();
+    if (fields.length > 1 && /^\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}(:\d{2})?$/.test(last())) {
+      atMs = Date.parse(`${last().replace(/\//g, '-').replace(' ', 'T')}Z`);
+      fields.pop();
+    }
+    if (fields.length > 1 && /^\d+$/.test(last())) {
+      quantity = Number(last());
+      fields.pop();
+    }
+    lines.push({ line: index + 1, data: fields.join(separator ?? '').trim(), quantity, atMs });
+  });
+  return lines;
 }
