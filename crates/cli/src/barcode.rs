@@ -32,7 +32,7 @@ pub fn options(lang: ledger::Lang, separators: &[String], serialized: bool) -> u
 }
 
 /// One line of output: the reading, or `{"input", "error": {code, message}}`.
-fn result_json(input: &str, result: &Result<udi::Scan, udi::UdiError>, lang: udi::Lang) -> String {
+pub(crate) fn result_json(input: &str, result: &Result<udi::Scan, udi::UdiError>, lang: udi::Lang) -> String {
     #[derive(Serialize)]
     struct ErrorBody<'a> {
         code: &'a str,

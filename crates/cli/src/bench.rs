@@ -47,6 +47,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2024)]
         seed: u64,
     },
+    /// Devices: Modbus thermometers polled on one paced pty line (pymodbus answering)
+    /// against the bus's theoretical limit, and serial scans into a durable stocktake.
+    Devices {
+        /// Sensors on the bus.
+        #[arg(long, default_value_t = 16)]
+        sensors: usize,
+        /// The line's baud rate.
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// Polling rounds over every sensor.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Serial scans to time.
+        #[arg(long, default_value_t = 300)]
+        scans: usize,
+        /// Python with pymodbus (default: $MEDLEDGER_PYTHON, else target/pyenv/bin/python).
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
     /// A stocktake: durable scans, the variance table, posting.
     Stocktake {
         /// Keys on the books in scope.
@@ -90,6 +109,26 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
                 print_report(&report);
+            }
+            Ok(())
+        }
+        BenchCommand::Devices { sensors, baud, rounds, scans, python } => {
+            let sensors = (*sensors).clamp(1, 247);
+            let report =
+                crate::device_commands::bench(sensors, *baud, (*rounds).max(1), (*scans).max(1), python.clone())
+                    .map_err(std::io::Error::other)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                println!("devices benchmark: {} Modbus sensors on one line at {} baud", report.sensors, report.baud);
+                println!(
+                    "  readings               {:.1} /s of a bus limit of {:.1} /s: ratio {:.2} ({} failed)",
+                    report.readings_per_second, report.bus_limit_per_second, report.ratio, report.failed
+                );
+                println!(
+                    "  serial scan → ledger   median {:.2} ms, p99 {:.2} ms over {} scans (durable stocktake observations)",
+                    report.scan_to_ledger_median_ms, report.scan_to_ledger_p99_ms, report.scans
+                );
             }
             Ok(())
         }

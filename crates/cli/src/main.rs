@@ -6,6 +6,7 @@
 
 mod barcode;
 mod bench;
+mod device_commands;
 mod print;
 mod stocktake;
 
@@ -86,6 +87,11 @@ enum Command {
     Transfer(TransferArgs),
     /// Record a count: sets the key's balance as of now (posts a stocktake 盘点单).
     Count(CountArgs),
+    /// Serial devices: ports, scanners, thermometers.
+    Devices {
+        #[command(subcommand)]
+        command: device_commands::DevicesCommand,
+    },
     /// This workstation's printers.
     Printer {
         #[command(subcommand)]
@@ -491,6 +497,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
     if let Command::Barcode { command } = &cli.command {
         return barcode::run(command, lang);
     }
+    if let Command::Devices { command } = &cli.command {
+        return device_commands::run(command, json, lang);
+    }
     let mut ledger = open(cli, lang)?;
     let f = |e: LedgerError| fail(e, lang);
     match &cli.command {
@@ -762,7 +771,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             }
         }
         Command::PostLoop { lines, documents } => post_loop(&mut ledger, *lines, *documents).map_err(f)?,
-        Command::Bench { .. } | Command::Barcode { .. } => unreachable!("handled before opening a database"),
+        Command::Bench { .. } | Command::Barcode { .. } | Command::Devices { .. } => {
+            unreachable!("handled before opening a database")
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //!   on one bus, with per-model register maps; every timeout, CRC error and
 //!   stray byte is counted, none stops the poller.
 //! - [`thermometer`]: plain ASCII-line thermometers read by a pattern.
+//! - [`sim`]: pty-pair cables and a pymodbus peer, for tests and benchmarks.
 //!
 //! Nothing here knows the ledger: the shells pass scans to the barcode engine
 //! and readings to the cold-chain rules. All I/O is blocking and meant to run
@@ -19,6 +20,7 @@ pub mod error;
 pub mod modbus;
 pub mod ports;
 pub mod scanner;
+pub mod sim;
 pub mod thermometer;
 
 pub use error::DeviceError;

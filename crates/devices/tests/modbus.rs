@@ -8,132 +8,32 @@
 //! target/pyenv); plain `cargo test` skips it.
 
 use devices::modbus::{bus_limit_per_second, frame_gap, ModbusBus, SensorModel};
+use devices::sim::{Line, ModbusPeer};
 use devices::thermometer::{LinePattern, DEFAULT_PATTERN};
 use devices::DeviceError;
-use serialport::{SerialPort, TTYPort};
-use std::io::{BufRead, Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-fn python() -> PathBuf {
-    if let Ok(path) = std::env::var("MEDLEDGER_PYTHON") {
-        return path.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        "python3".into()
-    }
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/devices/modbus_sensors.py")
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// pymodbus serving two XY-MD02 sensors on `port`.
-struct Peer(Child);
-
-impl Peer {
-    fn start(port: &str) -> Peer {
-        let mut child = Command::new(python())
-            .arg(script())
-            .args([port, "9600", "1:52:450", "2:-35:610"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python with pymodbus");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "pymodbus did not start");
-        // Let it open the port before the first request.
-        std::thread::sleep(Duration::from_millis(700));
-        Peer(child)
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Copies bytes between our side and the sensors' side; can corrupt or pad answers.
-struct Relay {
-    corrupt_next: Arc<AtomicBool>,
-    stray_next: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Relay {
-    fn start(ours: TTYPort, theirs: TTYPort) -> Relay {
-        let corrupt_next = Arc::new(AtomicBool::new(false));
-        let stray_next = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let pipe = |mut from: TTYPort, mut to: TTYPort, answers: bool| {
-            let (corrupt, stray, stop) = (corrupt_next.clone(), stray_next.clone(), stop.clone());
-            std::thread::spawn(move || {
-                from.set_timeout(Duration::from_millis(20)).unwrap();
-                let mut buffer = [0u8; 512];
-                while !stop.load(Ordering::Relaxed) {
-                    match from.read(&mut buffer) {
-                        Ok(n) if n > 0 => {
-                            let mut bytes = buffer[..n].to_vec();
-                            if answers {
-                                let pad = stray.swap(0, Ordering::Relaxed);
-                                if pad > 0 {
-                                    let mut padded = vec![0xA5; pad];
-                                    padded.extend_from_slice(&bytes);
-                                    bytes = padded;
-                                }
-                                if corrupt.swap(false, Ordering::Relaxed) {
-                                    let last = bytes.len() - 1;
-                                    bytes[last] ^= 0x5A;
-                                }
-                            }
-                            let _ = to.write_all(&bytes);
-                        }
-                        _ => {}
-                    }
-                }
-            })
-        };
-        let threads = vec![
-            pipe(ours.try_clone_native().unwrap(), theirs.try_clone_native().unwrap(), false),
-            pipe(theirs, ours, true),
-        ];
-        Relay { corrupt_next, stray_next, stop, threads }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
+fn sensors(port: &str) -> ModbusPeer {
+    let root = repository();
+    let script = root.join("fixtures/devices/modbus_sensors.py");
+    ModbusPeer::start(&ModbusPeer::python(&root), &script, port, 9600, &[(1, 52, 450), (2, -35, 610)])
+        .expect("pymodbus")
 }
 
 #[test]
 #[ignore = "needs Python with pymodbus: make devices-modbus"]
 fn sensors_read_right_through_noise_and_a_vanishing_peer() {
-    let (ours_master, ours_slave) = TTYPort::pair().unwrap();
-    let (theirs_master, theirs_slave) = TTYPort::pair().unwrap();
-    let our_port = ours_slave.name().unwrap();
-    let their_port = theirs_slave.name().unwrap();
-    // The relay holds the masters; pymodbus opens its slave path, we open ours.
-    let relay = Relay::start(ours_master, theirs_master);
-    drop(theirs_slave);
-    let peer = Peer::start(&their_port);
+    let relay = Line::new(None).unwrap();
+    let peer = sensors(&relay.theirs);
     let model = SensorModel::builtin("xy-md02").unwrap();
-    let mut bus = ModbusBus::open(&our_port, 9600, Duration::from_millis(300)).unwrap();
-    drop(ours_slave);
+    let mut bus = ModbusBus::open(&relay.ours, 9600, Duration::from_millis(300)).unwrap();
 
     let first = bus.read_sensor(1, &model).unwrap();
     assert_eq!((first.temperature_c, first.humidity_pct), (5.2, Some(45.0)));
@@ -158,7 +58,7 @@ fn sensors_read_right_through_noise_and_a_vanishing_peer() {
     assert_eq!(bus.stats().timeouts, 3, "one per attempt");
 
     // …and comes back on the same line.
-    let _peer = Peer::start(&their_port);
+    let _peer = sensors(&relay.theirs);
     assert_eq!(bus.read_sensor(1, &model).unwrap().temperature_c, 5.2);
     let stats = bus.stats();
     assert_eq!(stats.answers, 5, "{stats:?}");
