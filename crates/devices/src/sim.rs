@@ -1,13 +1,13 @@
 //! Stand-ins for the cable and the devices, for tests and benchmarks — never
 //! a mock of the port: real pseudo-terminal pairs carry the bytes.
 //!
-//! - [`Line`]: two pty pairs joined by a relay thread, so our code opens one
+//! - [`Line`], two pty pairs joined by a relay thread, so our code opens one
 //!   end and a device (or its simulator) the other. The relay can pace bytes
 //!   at a baud rate as on a real half-duplex RS-485 line (11 bits a
 //!   character, one direction at a time, and the 3.5-character silence a
 //!   receiver needs to see a frame end before the other side may answer),
 //!   corrupt the next answer, or put stray bytes before it.
-//! - [`ModbusPeer`]: pymodbus (a Modbus implementation no one here wrote)
+//! - [`ModbusPeer`], pymodbus (a Modbus implementation no one here wrote)
 //!   serving XY-MD02-like thermometers on a port, from
 //!   `fixtures/devices/modbus_sensors.py`.
 
