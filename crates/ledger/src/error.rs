@@ -152,6 +152,18 @@ pub enum LedgerError {
     /// No waiting print job with that id.
     #[error("no print job {0}")]
     UnknownPrintJob(String),
+    /// No excursion with that id.
+    #[error("no excursion {0}")]
+    UnknownExcursion(String),
+    /// The excursion was already released or scrapped.
+    #[error("excursion {0} is already resolved")]
+    ExcursionClosed(String),
+    /// Issuing a cold-chain item needs a recent in-range reading of its unit.
+    #[error("no reading of {location} in the last {minutes} minutes")]
+    TemperatureCheckRequired { location: String, minutes: i64 },
+    /// The unit's latest reading is out of range.
+    #[error("{location} reads {temperature} °C, outside {range} °C")]
+    TemperatureOutOfRange { location: String, temperature: String, range: String },
     /// SQLite failed; nothing was written.
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -216,6 +228,10 @@ impl LedgerError {
             ImportLine { .. } => "import_line",
             UnknownPrinter(_) => "unknown_printer",
             UnknownPrintJob(_) => "unknown_print_job",
+            UnknownExcursion(_) => "unknown_excursion",
+            ExcursionClosed(_) => "excursion_closed",
+            TemperatureCheckRequired { .. } => "temperature_check_required",
+            TemperatureOutOfRange { .. } => "temperature_out_of_range",
             Storage(_) => "storage",
             Io(_) => "io",
         }
@@ -375,6 +391,18 @@ impl LedgerError {
             UnknownPrintJob(id) => pick(zh,
                 format!("没有等待中的打印任务 {id}（可能已打印或已取消）。"),
                 format!("There is no waiting print job {id} (it may have been printed or cancelled).")),
+            UnknownExcursion(id) => pick(zh,
+                format!("没有温度超标记录 {id}。"),
+                format!("There is no excursion {id}.")),
+            ExcursionClosed(id) => pick(zh,
+                format!("温度超标 {id} 已处理，不能再次处理。"),
+                format!("Excursion {id} has already been resolved.")),
+            TemperatureCheckRequired { location, minutes } => pick(zh,
+                format!("{location} 最近 {minutes} 分钟没有温度记录。出库冷链品前请测量温度并登记。"),
+                format!("{location} has no temperature reading in the last {minutes} minutes. Measure the temperature and record it before issuing cold-chain items.")),
+            TemperatureOutOfRange { location, temperature, range } => pick(zh,
+                format!("{location} 当前温度 {temperature} °C，超出 {range} °C，冷链品不能出库。请通知主管。"),
+                format!("{location} reads {temperature} °C, outside {range} °C: cold-chain items cannot be issued. Tell a manager.")),
             Storage(e) => pick(zh,
                 format!("数据库错误，未写入任何数据：{e}。请重试；如反复出现请联系信息科。"),
                 format!("Database error, nothing was written: {e}. Try again; if it persists, call hospital IT.")),
@@ -417,6 +445,7 @@ fn action_zh(action: &str) -> &'static str {
         "edit_master_data" => "修改基础数据",
         "review_stocktake" => "审核盘点",
         "print" => "打印",
+        "release_quarantine" => "解除隔离",
         _ => "执行此操作",
     }
 }

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod balance;
 pub mod bench;
 pub mod clock;
+pub mod coldchain;
 pub mod demo;
 pub mod error;
 pub mod ids;
@@ -23,6 +24,7 @@ pub mod stocktake;
 pub mod store;
 
 pub use clock::{Clock, Hlc, ManualClock, SystemClock};
+pub use coldchain::{ColdUnitRules, ExcursionView, ReadingSource, ReadingView, SensorConfig};
 pub use error::{LedgerError, Result};
 pub use ids::{IdSource, RandomIds};
 pub use master::{NewLocation, NewUser};

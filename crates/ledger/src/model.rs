@@ -134,6 +134,8 @@ pub enum Action {
     ReviewStocktake,
     /// Print documents and labels, retry or cancel print jobs (every role: printing only reads).
     Print,
+    /// Release (or scrap) stock a temperature excursion quarantined.
+    ReleaseQuarantine,
 }
 
 impl Action {
@@ -149,6 +151,7 @@ impl Action {
             Action::EditMasterData => "edit_master_data",
             Action::ReviewStocktake => "review_stocktake",
             Action::Print => "print",
+            Action::ReleaseQuarantine => "release_quarantine",
         }
     }
 }

@@ -980,6 +980,7 @@ fn load_draft(tx: &Transaction<'_>, draft: &str) -> Result<(Uuid, DocumentReques
 /// the newest of them is the HLC high-water mark that opening recovers.
 fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Option<Uuid>) -> Result<PostedRef> {
     let now = w.clock.now_ms();
+    let confirmation = temperature_gate(tx, plan, now)?;
     let doc_id = draft.unwrap_or_else(|| w.ids.next_id(now));
     for (index, line) in plan.lines.iter().enumerate() {
         if line.new_lot {
@@ -1071,7 +1072,33 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
         };
         record(tx, &movement, planned.expires_on)?;
     }
+    if let Some((temperature_c, at_ms)) = confirmation {
+        tx.prepare_cached(
+            "INSERT INTO temperature_confirmations (document_id, location_id, temperature_c, confirmed_by, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![doc_id, plan.location_id, temperature_c, plan.user_id, at_ms])?;
+    }
     Ok(PostedRef { id: doc_id.to_string(), number })
+}
+
+/// The cold chain's temperature gate for an issue (see `coldchain`): the
+/// clerk's manual reading that passed it, if that is what passed it.
+fn temperature_gate(tx: &Transaction<'_>, plan: &Plan, now_ms: i64) -> Result<Option<(f64, i64)>> {
+    if plan.kind != DocumentKind::Issue {
+        return Ok(None);
+    }
+    let mut confirmation = None;
+    let mut checked = false;
+    for line in &plan.lines {
+        let cold: bool =
+            tx.prepare_cached("SELECT cold_chain FROM items WHERE id = ?1")?.query_row([line.item.id], |r| r.get(0))?;
+        if cold && !checked {
+            checked = true;
+            confirmation = crate::coldchain::temperature_gate(tx, plan.location_id, true, now_ms)?;
+        }
+    }
+    Ok(confirmation)
 }
 
 /// Digits a document number's counter has at least: RK-S01-000001.

@@ -1718,7 +1718,7 @@ fn import_error(line: usize, reason: &str) -> LedgerError {
 
 /// A device time: RFC 3339 with an offset, or a local date and time
 /// (`2026-11-25 09:30[:15]`, `T` or `/` accepted).
-fn parse_device_time(text: &str, utc_offset_minutes: i32) -> Option<i64> {
+pub(crate) fn parse_device_time(text: &str, utc_offset_minutes: i32) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp_millis());
     }

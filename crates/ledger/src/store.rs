@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_numbers_from_documents.sql"),
     include_str!("../../../migrations/0003_stocktakes.sql"),
     include_str!("../../../migrations/0004_printing.sql"),
+    include_str!("../../../migrations/0005_cold_chain.sql"),
 ];
 
 /// The schema version this build writes.

@@ -194,7 +194,9 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE print_jobs; DROP TABLE printers;
+            "DROP TABLE temperature_confirmations; DROP TABLE excursion_movements; DROP TABLE excursions;
+             DROP TABLE temperature_readings; DROP TABLE sensors; DROP TABLE cold_units;
+             DROP TABLE print_jobs; DROP TABLE printers;
              DROP TABLE stocktake_results; DROP TABLE stocktake_recounts; DROP TABLE stocktake_observations;
              DROP TABLE stocktake_locations; DROP TABLE stocktakes;
              CREATE TABLE document_sequences (prefix TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;

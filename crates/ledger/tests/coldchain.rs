@@ -1,0 +1,227 @@
+//! Cold-chain rules with an injected clock: the excursion threshold's edges,
+//! missing readings, quarantine of the unit's stock, release and scrap by a
+//! manager, the temperature gate on issues, and logger imports.
+
+mod common;
+use common::*;
+use ledger::*;
+use rust_decimal::Decimal;
+
+const MINUTE: i64 = 60_000;
+
+/// A 2–8 °C fridge FR1 (30 min out of range, 60 min without readings, 15 min gate) with 10 reagents in it.
+fn fridge() -> Hospital {
+    let mut h = hospital();
+    h.ledger
+        .add_location(&NewLocation {
+            code: "FR1".into(),
+            name: "试剂冰箱".into(),
+            name_en: "Reagent fridge".into(),
+            kind: LocationKind::Cold,
+            department: None,
+            min_temp_c: Some(Decimal::new(2, 0)),
+            max_temp_c: Some(Decimal::new(8, 0)),
+        })
+        .unwrap();
+    h.ledger
+        .set_cold_unit("boss", "FR1", ColdUnitRules { excursion_minutes: 30, missing_minutes: 60, gate_minutes: 15 })
+        .unwrap();
+    h.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
+        .unwrap();
+    h
+}
+
+fn read(h: &mut Hospital, temperature: f64) {
+    let now = h.clock.now_ms();
+    h.ledger.record_reading("FR1", now, temperature, Some(40.0), ReadingSource::Sensor).unwrap();
+}
+
+fn minutes(h: &mut Hospital, n: i64) {
+    h.clock.advance_ms(n * MINUTE);
+}
+
+fn available(h: &Hospital) -> i64 {
+    on_hand(&h.ledger, REAGENT, Some("R1"), "FR1")
+}
+
+fn quarantined(h: &Hospital) -> i64 {
+    h.ledger
+        .stock(&StockFilter { location: Some("FR1".into()), search: None, include_zero: true })
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.status == StockStatus::Quarantined)
+        .map(|r| r.quantity)
+        .sum()
+}
+
+fn issue_reagent(h: &mut Hospital, quantity: i64) -> Result<PostedRef, LedgerError> {
+    h.ledger.post(&request(DocumentKind::Issue, "wang", "FR1", vec![line(REAGENT, Some("R1"), None, quantity)]))
+}
+
+#[test]
+fn out_of_range_for_less_than_the_threshold_is_no_excursion_and_at_the_threshold_it_is() {
+    for (minutes_out, excursion) in [(29, false), (30, true)] {
+        let mut h = fridge();
+        read(&mut h, 5.0);
+        minutes(&mut h, 1);
+        read(&mut h, 9.5); // the door was left open
+        minutes(&mut h, minutes_out);
+        read(&mut h, 10.2);
+        let opened = h.ledger.check_cold_chain("wang").unwrap();
+        assert_eq!(opened.len(), usize::from(excursion), "{minutes_out} min out of range");
+        if excursion {
+            assert_eq!(
+                (opened[0].kind.as_str(), opened[0].worst_c, opened[0].quarantined_units),
+                ("out_of_range", Some(10.2), 10)
+            );
+            assert_eq!((available(&h), quarantined(&h)), (0, 10));
+        } else {
+            assert_eq!((available(&h), quarantined(&h)), (10, 0));
+        }
+    }
+}
+
+#[test]
+fn a_reading_back_in_range_ends_the_run_and_a_second_check_opens_nothing_new() {
+    let mut h = fridge();
+    read(&mut h, 9.0);
+    minutes(&mut h, 20);
+    read(&mut h, 6.0); // back in range before the threshold
+    minutes(&mut h, 20);
+    read(&mut h, 9.0);
+    assert!(h.ledger.check_cold_chain("wang").unwrap().is_empty());
+    minutes(&mut h, 30);
+    read(&mut h, 9.1);
+    assert_eq!(h.ledger.check_cold_chain("wang").unwrap().len(), 1);
+    minutes(&mut h, 5);
+    read(&mut h, 9.2);
+    assert!(h.ledger.check_cold_chain("wang").unwrap().is_empty(), "one open excursion per unit");
+    assert_eq!(h.ledger.excursions(true).unwrap().len(), 1);
+}
+
+#[test]
+fn no_reading_for_too_long_is_an_excursion() {
+    let mut h = fridge();
+    read(&mut h, 5.0);
+    minutes(&mut h, 59);
+    assert!(h.ledger.check_cold_chain("wang").unwrap().is_empty());
+    minutes(&mut h, 1);
+    let opened = h.ledger.check_cold_chain("wang").unwrap();
+    assert_eq!((opened.len(), opened[0].kind.as_str()), (1, "no_reading"));
+    assert_eq!(quarantined(&h), 10);
+}
+
+#[test]
+fn quarantined_stock_is_never_issued_until_a_manager_releases_it() {
+    let mut h = fridge();
+    read(&mut h, 12.0);
+    minutes(&mut h, 31);
+    read(&mut h, 12.5);
+    let excursion = h.ledger.check_cold_chain("wang").unwrap().remove(0);
+    minutes(&mut h, 1);
+    read(&mut h, 5.0);
+    assert_eq!(issue_reagent(&mut h, 1).unwrap_err().code(), "insufficient_stock");
+    assert_eq!(h.ledger.resolve_excursion(&excursion.id, "wang", "checked", false).unwrap_err().code(), "forbidden");
+    assert_eq!(h.ledger.resolve_excursion(&excursion.id, "boss", " ", false).unwrap_err().code(), "invalid_input");
+    let released =
+        h.ledger.resolve_excursion(&excursion.id, "boss", "stability data allow 4 h at 15 °C", false).unwrap();
+    assert_eq!((released.status.as_str(), released.resolved_by.as_deref()), ("released", Some("boss")));
+    assert_eq!((available(&h), quarantined(&h)), (10, 0));
+    issue_reagent(&mut h, 2).unwrap();
+    assert_eq!(available(&h), 8);
+    assert_eq!(
+        h.ledger.resolve_excursion(&excursion.id, "boss", "again", true).unwrap_err().code(),
+        "excursion_closed"
+    );
+    assert!(balance::verify(h.ledger.connection()).unwrap().is_empty());
+}
+
+#[test]
+fn a_manager_may_scrap_what_an_excursion_quarantined() {
+    let mut h = fridge();
+    read(&mut h, 25.0);
+    minutes(&mut h, 45);
+    read(&mut h, 24.0);
+    let excursion = h.ledger.check_cold_chain("wang").unwrap().remove(0);
+    let scrapped = h.ledger.resolve_excursion(&excursion.id, "boss", "fridge failed overnight", true).unwrap();
+    assert_eq!(scrapped.status, "scrapped");
+    assert_eq!((available(&h), quarantined(&h)), (0, 0));
+}
+
+#[test]
+fn the_gate_needs_a_fresh_in_range_reading_or_a_clerks_measurement() {
+    let mut h = fridge();
+    // No reading at all: refused, and nothing written.
+    let before = snapshot(&h.ledger);
+    assert_eq!(issue_reagent(&mut h, 1).unwrap_err().code(), "temperature_check_required");
+    assert_eq!(snapshot(&h.ledger), before);
+    // A sensor reading 10 minutes old and in range: the issue goes.
+    read(&mut h, 4.5);
+    minutes(&mut h, 10);
+    issue_reagent(&mut h, 1).unwrap();
+    // 16 minutes old: too old.
+    minutes(&mut h, 6);
+    assert_eq!(issue_reagent(&mut h, 1).unwrap_err().code(), "temperature_check_required");
+    // Out of range: refused with the reading.
+    read(&mut h, 9.4);
+    let error = issue_reagent(&mut h, 1).unwrap_err();
+    assert_eq!(error.code(), "temperature_out_of_range");
+    assert!(error.message(Lang::En).contains("9.4"), "{}", error.message(Lang::En));
+    // The clerk measures 6.1 °C by hand: the issue goes and keeps the measurement.
+    minutes(&mut h, 1);
+    let now = h.clock.now_ms();
+    h.ledger.record_reading("FR1", now, 6.1, None, ReadingSource::Manual).unwrap();
+    let posted = issue_reagent(&mut h, 1).unwrap();
+    let kept: f64 = h
+        .ledger
+        .connection()
+        .query_row(
+            "SELECT temperature_c FROM temperature_confirmations c JOIN documents d ON d.id = c.document_id WHERE d.number = ?1",
+            [&posted.number],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 6.1);
+    // Items that are not cold-chain pass without a check.
+    h.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(SYRINGE, Some("S1"), Some("2028-01-31"), 5)]))
+        .unwrap();
+    minutes(&mut h, 120);
+    h.ledger.post(&request(DocumentKind::Issue, "wang", "FR1", vec![line(SYRINGE, Some("S1"), None, 1)])).unwrap();
+}
+
+#[test]
+fn a_loggers_file_is_imported_whole_or_not_at_all_and_feeds_the_rules() {
+    let mut h = fridge();
+    // The hospital clock is 2026-11-25 09:00 UTC = 17:00 at UTC+8.
+    let good = "Time,Temperature(C),Humidity(%)\n2026-11-25 16:00,4.9,41\n2026-11-25 16:20:00,9.1,41\n2026-11-25 16:55,9.4,40\n";
+    let bad = "2026-11-25 16:00,4.9\nyesterday,5\n";
+    let error = h.ledger.import_logger_readings("FR1", bad, 480).unwrap_err();
+    assert_eq!(error.code(), "import_line");
+    assert!(h.ledger.readings("FR1", 0).unwrap().is_empty());
+    assert_eq!(h.ledger.import_logger_readings("FR1", good, 480).unwrap(), 3);
+    // Importing the same file again changes nothing.
+    assert_eq!(h.ledger.import_logger_readings("FR1", good, 480).unwrap(), 3);
+    assert_eq!(h.ledger.readings("FR1", 0).unwrap().len(), 3);
+    let opened = h.ledger.check_cold_chain("wang").unwrap();
+    assert_eq!(opened[0].kind, "out_of_range", "9.1 at 16:20 to 9.4 at 16:55 is 35 minutes out of range");
+}
+
+#[test]
+fn rules_belong_to_cold_locations_with_a_range_and_readings_must_be_temperatures() {
+    let mut h = fridge();
+    let rules = ColdUnitRules { excursion_minutes: 30, missing_minutes: 60, gate_minutes: 15 };
+    assert_eq!(h.ledger.set_cold_unit("boss", "MAIN", rules).unwrap_err().code(), "invalid_input");
+    assert_eq!(h.ledger.set_cold_unit("wang", "FR1", rules).unwrap_err().code(), "forbidden");
+    let zero = ColdUnitRules { excursion_minutes: 0, ..rules };
+    assert_eq!(h.ledger.set_cold_unit("boss", "FR1", zero).unwrap_err().code(), "invalid_input");
+    assert_eq!(
+        h.ledger.record_reading("FR1", 0, f64::NAN, None, ReadingSource::Sensor).unwrap_err().code(),
+        "invalid_input"
+    );
+    assert_eq!(
+        h.ledger.record_reading("FR1", 0, 500.0, None, ReadingSource::Sensor).unwrap_err().code(),
+        "invalid_input"
+    );
+}
