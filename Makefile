@@ -86,9 +86,11 @@ printing-readback: py-deps
 	@scripts/install-packages.sh poppler-utils
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p printing --test readback -- --ignored --nocapture
 
-# Modbus RTU thermometers served by pymodbus on pseudo-terminals, read by our poller.
+# Modbus RTU thermometers served by pymodbus on pseudo-terminals, read by our poller (and by
+# `medledger coldchain poll`, down to a quarantined fridge that a manager releases).
 devices-modbus: py-deps
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p devices --test modbus -- --ignored --nocapture
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p cli --test cli -- --ignored --nocapture
 
 # A venv with biip and zxing-cpp. Debian's python3 lacks venv/ensurepip until python3-venv is installed.
 py-deps: $(PYENV)/.biip-$(BIIP_VERSION) $(PYENV)/.zxing-cpp-$(ZXING_CPP_VERSION) $(PYENV)/.pymodbus-$(PYMODBUS_VERSION)

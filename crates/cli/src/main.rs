@@ -6,6 +6,7 @@
 
 mod barcode;
 mod bench;
+mod coldchain;
 mod device_commands;
 mod print;
 mod stocktake;
@@ -87,6 +88,16 @@ enum Command {
     Transfer(TransferArgs),
     /// Record a count: sets the key's balance as of now (posts a stocktake 盘点单).
     Count(CountArgs),
+    /// Thermometers of cold units.
+    Sensor {
+        #[command(subcommand)]
+        command: coldchain::SensorCommand,
+    },
+    /// The cold chain: poll sensors, logger files, manual readings, excursions.
+    Coldchain {
+        #[command(subcommand)]
+        command: coldchain::ColdchainCommand,
+    },
     /// Serial devices: ports, scanners, thermometers.
     Devices {
         #[command(subcommand)]
@@ -197,6 +208,15 @@ enum LocationCommand {
         min_temp: Option<Decimal>,
         #[arg(long)]
         max_temp: Option<Decimal>,
+        /// Cold units: out of range this many minutes is an excursion (quarantines the unit's stock).
+        #[arg(long)]
+        excursion_minutes: Option<i64>,
+        /// Cold units: no reading for this many minutes is an excursion too.
+        #[arg(long, default_value_t = 60, requires = "excursion_minutes")]
+        missing_minutes: i64,
+        /// Cold units: issuing cold-chain items needs an in-range reading this recent (minutes).
+        #[arg(long, default_value_t = 30, requires = "excursion_minutes")]
+        gate_minutes: i64,
     },
     /// List locations.
     List,
@@ -512,10 +532,47 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             }
         }
         Command::Location { command } => match command {
-            LocationCommand::Add { code, name, name_en, kind, department, min_temp, max_temp } => {
+            LocationCommand::Add {
+                code,
+                name,
+                name_en,
+                kind,
+                department,
+                min_temp,
+                max_temp,
+                excursion_minutes,
+                missing_minutes,
+                gate_minutes,
+            } => {
                 let kind = LocationKind::parse(kind).ok_or_else(|| {
                     Failure::input(format!("--kind must be storeroom, department or cold, not {kind}"))
                 })?;
+                // Checked before anything is written: a cold unit's rules need a cold location with a range.
+                let rules = excursion_minutes.map(|excursion_minutes| ColdUnitRules {
+                    excursion_minutes,
+                    missing_minutes: *missing_minutes,
+                    gate_minutes: *gate_minutes,
+                });
+                if let Some(rules) = rules {
+                    if kind != LocationKind::Cold || min_temp.is_none() || max_temp.is_none() {
+                        return Err(Failure::input(
+                            "--excursion-minutes needs --kind cold with --min-temp and --max-temp",
+                        ));
+                    }
+                    for value in [rules.excursion_minutes, rules.missing_minutes, rules.gate_minutes] {
+                        if !(1..=1440).contains(&value) {
+                            return Err(Failure::input(format!("minutes must be 1 to 1440, not {value}")));
+                        }
+                    }
+                    let role = ledger.user(&cli.user).map_err(f)?.role;
+                    if !role.allows(Action::EditMasterData) {
+                        return Err(f(LedgerError::Forbidden {
+                            user: cli.user.clone(),
+                            role: role.as_str().into(),
+                            action: Action::EditMasterData.as_str(),
+                        }));
+                    }
+                }
                 let view = ledger
                     .add_location(&NewLocation {
                         code: code.clone(),
@@ -527,6 +584,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                         max_temp_c: *max_temp,
                     })
                     .map_err(f)?;
+                if let Some(rules) = rules {
+                    ledger.set_cold_unit(&cli.user, code, rules).map_err(f)?;
+                }
                 print_view(&view, json, || format!("location {} {}", view.code, view.name))?;
             }
             LocationCommand::List => {
@@ -685,6 +745,8 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Stocktake { command } => stocktake::run(&mut ledger, command, &cli.user, json, lang)?,
+        Command::Sensor { command } => coldchain::run_sensor(&mut ledger, command, &cli.user, json, lang)?,
+        Command::Coldchain { command } => coldchain::run(&mut ledger, command, &cli.user, json, lang)?,
         Command::Printer { command } => print::run_printer(&mut ledger, command, &cli.user, json, lang)?,
         Command::Print { command } => print::run(&mut ledger, command, &cli.user, json, lang)?,
         Command::Correct { document, reason, override_by } => {

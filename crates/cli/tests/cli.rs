@@ -453,3 +453,122 @@ fn labels_and_documents_print_to_files_and_printers_and_a_failed_job_waits_for_a
     assert_eq!(db.json(&["print", "jobs"]).as_array().unwrap().len(), 0);
     assert_eq!(db.json(&["print", "jobs", "--all"]).as_array().unwrap().len(), 2);
 }
+
+/// Python with pymodbus: $MEDLEDGER_PYTHON, else the repository's venv.
+fn modbus_python() -> PathBuf {
+    devices::sim::ModbusPeer::python(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+#[test]
+#[ignore = "needs Python with pymodbus: make devices-modbus"]
+fn a_polled_fridge_out_of_range_quarantines_its_stock_until_a_manager_releases_it() {
+    let db = setup();
+    db.ok(&["user", "add", "--username", "boss", "--name", "主管", "--role", "manager"]);
+    db.ok(&["user", "add", "--username", "wang", "--name", "王丽", "--role", "clerk"]);
+    db.ok(&[
+        "item",
+        "add",
+        "--code",
+        "06901234567908",
+        "--name",
+        "试剂盒",
+        "--unit",
+        "盒",
+        "--cold-chain",
+        "--min-temp",
+        "2",
+        "--max-temp",
+        "8",
+    ]);
+    let refused = db.refused(&["location", "add", "--code", "X1", "--name", "x", "--excursion-minutes", "30"]);
+    assert!(refused.contains("--kind cold"), "{refused}");
+    for fridge in ["FR1", "FR2"] {
+        db.ok(&[
+            "location",
+            "add",
+            "--code",
+            fridge,
+            "--name",
+            "试剂冰箱",
+            "--kind",
+            "cold",
+            "--min-temp",
+            "2",
+            "--max-temp",
+            "8",
+            "--excursion-minutes",
+            "30",
+        ]);
+        db.ok(&[
+            "receive",
+            "--location",
+            fridge,
+            "--item",
+            "06901234567908",
+            "--lot",
+            "R1",
+            "--expiry",
+            "2030-01-31",
+            "--qty",
+            "10",
+        ]);
+    }
+    // A real Modbus peer (pymodbus) on a pseudo-terminal: two sensors on one bus, FR1 at 5.2 °C, FR2 at 12.5 °C.
+    let line = devices::sim::Line::new(None).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/devices/modbus_sensors.py");
+    let _peer =
+        devices::sim::ModbusPeer::start(&modbus_python(), &script, &line.theirs, 9600, &[(1, 52, 450), (2, 125, 450)])
+            .unwrap();
+    db.ok(&["sensor", "add", "--location", "FR1", "--port", &line.ours, "--slave", "1", "--model", "xy-md02"]);
+    db.ok(&["sensor", "add", "--location", "FR2", "--port", &line.ours, "--slave", "2", "--model", "xy-md02"]);
+    // FR2's data logger shows it warm for the last 40 minutes.
+    let now = chrono::Utc::now();
+    let logger: String =
+        (1..=4).map(|n| format!("{},12.0\n", (now - chrono::Duration::minutes(50 - 10 * n)).to_rfc3339())).collect();
+    let file = db.dir.path().join("logger.csv");
+    std::fs::write(&file, format!("time,temp\n{logger}")).unwrap();
+    db.json(&["coldchain", "import", "--location", "FR2", file.to_str().unwrap()]);
+    let polled = db.json(&["coldchain", "poll", "--once"]);
+    let read: Vec<(String, f64)> = polled["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["location"].as_str().unwrap().to_string(), r["temperature_c"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(read, vec![("FR1".to_string(), 5.2), ("FR2".to_string(), 12.5)]);
+    let excursions = polled["excursions"].as_array().unwrap();
+    assert_eq!(excursions.len(), 1, "{polled}");
+    let excursion = &excursions[0];
+    assert_eq!(
+        (excursion["location"].as_str(), excursion["kind"].as_str(), excursion["quarantined_units"].as_i64()),
+        (Some("FR2"), Some("out_of_range"), Some(10))
+    );
+    // FR1 passes the temperature gate; FR2's stock is quarantined, and a clerk cannot release it.
+    let issue = |fridge: &'static str| {
+        [
+            "--user",
+            "wang",
+            "issue",
+            "--location",
+            fridge,
+            "--department",
+            "ICU",
+            "--item",
+            "06901234567908",
+            "--lot",
+            "R1",
+            "--qty",
+            "1",
+        ]
+    };
+    db.ok(&issue("FR1"));
+    let stderr = db.refused(&issue("FR2"));
+    assert!(stderr.contains("insufficient_stock"), "{stderr}");
+    let id = excursion["id"].as_str().unwrap();
+    let stderr = db.refused(&["--user", "wang", "coldchain", "resolve", id, "--reason", "ok"]);
+    assert!(stderr.contains("forbidden"), "{stderr}");
+    let resolved = db.json(&["--user", "boss", "coldchain", "resolve", id, "--reason", "stability data allow it"]);
+    assert_eq!(resolved["status"], "released");
+    let stock = db.json(&["stock", "--location", "FR2"]);
+    assert_eq!((stock[0]["quantity"].as_i64(), stock[0]["status"].as_str()), (Some(10), Some("available")));
+}
