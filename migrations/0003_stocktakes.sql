@@ -50,6 +50,9 @@ CREATE TABLE stocktake_observations (
 ) WITHOUT ROWID;
 CREATE INDEX stocktake_observations_key ON stocktake_observations(document_id, item_id, lot, serial, location_id);
 CREATE INDEX stocktake_observations_voids ON stocktake_observations(voids) WHERE voids IS NOT NULL;
+-- A counter's own observations (undo, last scans), and timestamps (opening recovers the HLC from them).
+CREATE INDEX stocktake_observations_counter ON stocktake_observations(document_id, counter_id, recorded_at_ms);
+CREATE INDEX stocktake_observations_hlc ON stocktake_observations(hlc, node_id);
 
 -- A manager's request to count keys again: observations of earlier rounds no longer count.
 CREATE TABLE stocktake_recounts (

@@ -26,15 +26,19 @@ CREATE TABLE sensors (
     created_hlc  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- Readings, per cold unit and time. Old ones are thinned to one per hour (see coldchain.rs).
+-- Readings, per cold unit, source, sensor (a unit may have several probes) and
+-- time. Old ones are thinned to one per hour (see coldchain.rs).
 CREATE TABLE temperature_readings (
     location_id    BLOB NOT NULL REFERENCES locations(id),
-    at_ms          INTEGER NOT NULL,
     source         TEXT NOT NULL CHECK (source = 'sensor' OR source = 'logger' OR source = 'manual'),
+    sensor         TEXT NOT NULL DEFAULT '',   -- port#slave, a logger's name, or '' (manual)
+    at_ms          INTEGER NOT NULL,
     temperature_c  REAL NOT NULL,
     humidity_pct   REAL,
-    PRIMARY KEY (location_id, at_ms, source)
+    recorded_by    BLOB REFERENCES users(id),  -- manual readings: who measured
+    PRIMARY KEY (location_id, source, sensor, at_ms)
 ) WITHOUT ROWID;
+CREATE INDEX temperature_readings_time ON temperature_readings(location_id, at_ms);
 
 CREATE TABLE excursions (
     id                 BLOB PRIMARY KEY,

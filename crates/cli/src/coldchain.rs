@@ -182,29 +182,25 @@ pub fn poll_once(ledger: &mut Ledger, user: &str, timeout: Duration, lang: Lang)
             }),
             _ => read_ascii(&sensor, timeout),
         };
-        match read {
-            Ok(reading) => {
-                let now = ledger.clock().now_ms();
-                ledger.record_reading(
-                    &sensor.location,
-                    now,
-                    reading.temperature_c,
-                    reading.humidity_pct,
-                    ReadingSource::Sensor,
-                )?;
-                report.readings.push(PolledReading {
-                    location: sensor.location,
-                    port: sensor.port,
-                    temperature_c: reading.temperature_c,
-                    humidity_pct: reading.humidity_pct,
-                });
-            }
-            Err(error) => report.errors.push(SensorFailure {
+        // One sensor's failure — unreadable, implausible, or not stored — never stops the others.
+        let name = format!("{}#{}", sensor.port, sensor.slave);
+        let stored = read.map_err(|e| (e.code().to_string(), e.message(devices_lang(lang)))).and_then(|reading| {
+            let now = ledger.clock().now_ms();
+            ledger
+                .record_reading(&sensor.location, &name, now, reading.temperature_c, reading.humidity_pct)
+                .map(|()| reading)
+                .map_err(|e| (e.code().to_string(), e.message(lang)))
+        });
+        match stored {
+            Ok(reading) => report.readings.push(PolledReading {
                 location: sensor.location,
                 port: sensor.port,
-                code: error.code().to_string(),
-                message: error.message(devices_lang(lang)),
+                temperature_c: reading.temperature_c,
+                humidity_pct: reading.humidity_pct,
             }),
+            Err((code, message)) => {
+                report.errors.push(SensorFailure { location: sensor.location, port: sensor.port, code, message })
+            }
         }
     }
     report.excursions = ledger.check_cold_chain(user)?;
@@ -238,7 +234,16 @@ pub fn run(ledger: &mut Ledger, command: &ColdchainCommand, user: &str, json: bo
     let f = |e: LedgerError| fail(e, lang);
     match command {
         ColdchainCommand::Poll { once, interval, timeout_ms } => loop {
-            let report = poll_once(ledger, user, Duration::from_millis(*timeout_ms), lang).map_err(f)?;
+            let report = match poll_once(ledger, user, Duration::from_millis(*timeout_ms), lang) {
+                Ok(report) => report,
+                Err(error) if *once => return Err(f(error)),
+                // Monitoring goes on: a busy database or a race with the app is tried again next cycle.
+                Err(error) => {
+                    eprintln!("medledger: [{}] {}", error.code(), error.message(lang));
+                    std::thread::sleep(Duration::from_secs((*interval).max(1)));
+                    continue;
+                }
+            };
             if json {
                 print_json(&report)?;
             } else {
@@ -267,8 +272,7 @@ pub fn run(ledger: &mut Ledger, command: &ColdchainCommand, user: &str, json: bo
             print_view(&serde_json::json!({ "readings": count }), json, || format!("{count} readings imported"))
         }
         ColdchainCommand::Reading { location, temperature } => {
-            let now = ledger.clock().now_ms();
-            ledger.record_reading(location, now, *temperature, None, ReadingSource::Manual).map_err(f)?;
+            ledger.record_manual_reading(user, location, *temperature).map_err(f)?;
             print_view(&serde_json::json!({ "location": location, "temperature_c": temperature }), json, || {
                 format!("{location}: {temperature:.1} °C recorded")
             })

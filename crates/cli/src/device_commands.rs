@@ -132,17 +132,16 @@ pub fn run(command: &DevicesCommand, json: bool, lang: Lang) -> Result<(), Failu
                     let mut lines = std::io::BufReader::new(serial);
                     let deadline = Instant::now() + timeout * 10;
                     loop {
+                        if Instant::now() > deadline {
+                            return Err(d(DeviceError::Timeout { slave: 0, timeout_ms: timeout_ms * 10 }));
+                        }
                         let mut line = String::new();
-                        match lines.read_line(&mut line) {
-                            Ok(n) if n > 0 => {
+                        if let Ok(n) = lines.read_line(&mut line) {
+                            if n > 0 {
                                 if let Some(reading) = pattern.read(line.trim()) {
                                     break reading;
                                 }
                             }
-                            _ if Instant::now() > deadline => {
-                                return Err(d(DeviceError::Timeout { slave: 0, timeout_ms: timeout_ms * 10 }))
-                            }
-                            _ => {}
                         }
                     }
                 }

@@ -172,14 +172,26 @@ fn unit(conn: &Connection, location: Uuid) -> Result<Option<Unit>> {
     Ok(units(conn)?.into_iter().find(|u| u.id == location))
 }
 
-/// Readings of a unit since `since_ms`, newest first.
-fn recent(conn: &Connection, location: Uuid, since_ms: i64) -> Result<Vec<(i64, f64)>> {
+/// A unit's instrument readings (sensors and loggers, not a clerk's) since
+/// `since_ms`, one series per instrument, oldest first.
+fn recent(conn: &Connection, location: Uuid, since_ms: i64) -> Result<Vec<Vec<(i64, f64)>>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT at_ms, temperature_c FROM temperature_readings WHERE location_id = ?1 AND at_ms >= ?2
-         ORDER BY at_ms DESC LIMIT 100000",
+        "SELECT source, sensor, at_ms, temperature_c FROM temperature_readings
+         WHERE location_id = ?1 AND at_ms >= ?2 AND source <> 'manual'
+         ORDER BY source, sensor, at_ms LIMIT 200000",
     )?;
-    let rows = stmt.query_map(params![location, since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut series: Vec<Vec<(i64, f64)>> = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    let mut rows = stmt.query(params![location, since_ms])?;
+    while let Some(r) = rows.next()? {
+        let id = (r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+        if current.as_ref() != Some(&id) {
+            series.push(Vec::new());
+            current = Some(id);
+        }
+        series.last_mut().expect("pushed").push((r.get(2)?, r.get(3)?));
+    }
+    Ok(series)
 }
 
 impl Ledger {
@@ -272,17 +284,37 @@ impl Ledger {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Stores a reading (the same unit, time and source twice is one reading).
+    /// Stores an instrument's reading (the same unit, sensor and time twice is one reading).
+    /// `sensor` names the probe (e.g. `/dev/ttyUSB0#1`); a unit may have several.
     pub fn record_reading(
         &mut self,
         location: &str,
+        sensor: &str,
         at_ms: i64,
         temperature_c: f64,
         humidity_pct: Option<f64>,
-        source: ReadingSource,
     ) -> Result<()> {
         let place = location_ref(&self.conn, location)?;
-        insert_reading(&self.conn, place.id, at_ms, temperature_c, humidity_pct, source)
+        let reading =
+            NewReading { at_ms, temperature_c, humidity_pct, source: ReadingSource::Sensor, recorded_by: None };
+        insert_reading(&self.conn, place.id, sensor, &reading)
+    }
+
+    /// A temperature a clerk measured by hand, now: it can pass the issue
+    /// gate when no instrument has read the unit recently (an instrument's
+    /// reading always wins), and it never decides an excursion.
+    pub fn record_manual_reading(&mut self, user: &str, location: &str, temperature_c: f64) -> Result<()> {
+        let (user_id, _) = acting_user(&self.conn, user, Action::Count)?;
+        let place = location_ref(&self.conn, location)?;
+        let now = self.clock.now_ms();
+        let reading = NewReading {
+            at_ms: now,
+            temperature_c,
+            humidity_pct: None,
+            source: ReadingSource::Manual,
+            recorded_by: Some(user_id),
+        };
+        insert_reading(&self.conn, place.id, "", &reading)
     }
 
     /// Imports a USB data logger's CSV export (`time,temperature[,humidity]`
@@ -322,7 +354,14 @@ impl Ledger {
         }
         let tx = self.begin()?;
         for (at, t, h) in &readings {
-            insert_reading(&tx, place.id, *at, *t, *h, ReadingSource::Logger)?;
+            let reading = NewReading {
+                at_ms: *at,
+                temperature_c: *t,
+                humidity_pct: *h,
+                source: ReadingSource::Logger,
+                recorded_by: None,
+            };
+            insert_reading(&tx, place.id, "logger", &reading)?;
         }
         tx.commit()?;
         Ok(readings.len())
@@ -348,7 +387,8 @@ impl Ledger {
         Ok(self.conn.execute(
             "DELETE FROM temperature_readings WHERE at_ms < ?1 AND EXISTS (
                 SELECT 1 FROM temperature_readings k WHERE k.location_id = temperature_readings.location_id
-                AND k.source = temperature_readings.source AND k.at_ms / 3600000 = temperature_readings.at_ms / 3600000
+                AND k.source = temperature_readings.source AND k.sensor = temperature_readings.sensor
+                AND k.at_ms >= temperature_readings.at_ms / 3600000 * 3600000
                 AND k.at_ms < temperature_readings.at_ms)",
             [cutoff],
         )?)
@@ -369,8 +409,17 @@ impl Ledger {
             if open {
                 continue;
             }
-            let readings = recent(&self.conn, unit.id, now - READINGS_LOOKBACK_MS)?;
-            let Some(found) = judge(&unit, &readings, now) else { continue };
+            // Runs before the last excursion's resolution were that excursion's
+            // business; older runs than the lookback are history. A warm run in a
+            // logger file from before the unit got its rules still counts: the
+            // stock in it was exposed all the same.
+            let resolved: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT max(resolved_at_ms) FROM excursions WHERE location_id = ?1")?
+                .query_row([unit.id], |r| r.get(0))?;
+            let since = resolved.unwrap_or(i64::MIN).max(now - READINGS_LOOKBACK_MS);
+            let series = recent(&self.conn, unit.id, since)?;
+            let Some(found) = judge(&unit, &series, since, now) else { continue };
             let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let id = self.ids.next_id(now);
             tx.execute(
@@ -527,29 +576,40 @@ pub(crate) fn temperature_gate(
     location: Uuid,
     cold_chain_item: bool,
     now_ms: i64,
-) -> Result<Option<(f64, i64)>> {
+) -> Result<Option<(f64, i64, Uuid)>> {
     if !cold_chain_item {
         return Ok(None);
     }
     let Some(unit) = unit(conn, location)? else { return Ok(None) };
     let since = now_ms - unit.rules.gate_minutes * 60_000;
-    let latest: Option<(i64, f64, String)> = conn
-        .prepare_cached(
-            "SELECT at_ms, temperature_c, source FROM temperature_readings WHERE location_id = ?1 AND at_ms >= ?2
-             AND at_ms <= ?3 ORDER BY at_ms DESC LIMIT 1",
-        )?
-        .query_row(params![location, since, now_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    match latest {
-        Some((at, t, source)) if (unit.min_c..=unit.max_c).contains(&t) => {
-            Ok(if source == "manual" { Some((t, at)) } else { None })
-        }
-        Some((_, t, _)) => Err(LedgerError::TemperatureOutOfRange {
-            location: unit.code,
-            temperature: format!("{t:.1}"),
-            range: format!("{}–{}", unit.min_c, unit.max_c),
-        }),
-        None => Err(LedgerError::TemperatureCheckRequired { location: unit.code, minutes: unit.rules.gate_minutes }),
+    let latest = |manual: bool| -> Result<Option<(i64, f64, Option<Uuid>)>> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT at_ms, temperature_c, recorded_by FROM temperature_readings
+                 WHERE location_id = ?1 AND at_ms >= ?2 AND at_ms <= ?3 AND (source = 'manual') = ?4
+                 ORDER BY at_ms DESC LIMIT 1",
+            )?
+            .query_row(params![location, since, now_ms, manual], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    };
+    let in_range = |t: f64| (unit.min_c..=unit.max_c).contains(&t);
+    let out_of_range = |t: f64| LedgerError::TemperatureOutOfRange {
+        location: unit.code.clone(),
+        temperature: format!("{t:.1}"),
+        range: format!("{}–{}", unit.min_c, unit.max_c),
+    };
+    // An instrument's recent reading decides; a clerk's measurement only stands in for none.
+    match latest(false)? {
+        Some((_, t, _)) if in_range(t) => Ok(None),
+        Some((_, t, _)) => Err(out_of_range(t)),
+        None => match latest(true)? {
+            Some((at, t, Some(by))) if in_range(t) => Ok(Some((t, at, by))),
+            Some((_, t, _)) if !in_range(t) => Err(out_of_range(t)),
+            _ => Err(LedgerError::TemperatureCheckRequired {
+                location: unit.code.clone(),
+                minutes: unit.rules.gate_minutes,
+            }),
+        },
     }
 }
 
@@ -560,36 +620,55 @@ struct Found {
     worst_c: Option<f64>,
 }
 
-/// Judges a unit's readings (newest first) at `now`.
-fn judge(unit: &Unit, readings: &[(i64, f64)], now: i64) -> Option<Found> {
+/// Judges a unit's instrument series (oldest first) over (`since`, `now`]:
+/// any run of readings out of range lasting the threshold — still going or
+/// already over, on any probe — is an excursion; so is silence from every
+/// instrument for the missing time.
+fn judge(unit: &Unit, series: &[Vec<(i64, f64)>], since: i64, now: i64) -> Option<Found> {
     let out = |t: f64| t < unit.min_c || t > unit.max_c;
-    let readings: Vec<(i64, f64)> = readings.iter().copied().filter(|(at, _)| *at <= now).collect();
-    let last_at = readings.first().map(|(at, _)| *at).unwrap_or(unit.since_ms);
-    // The trailing run of readings out of range: from its first to its last.
-    let run: Vec<(i64, f64)> = readings.iter().copied().take_while(|(_, t)| out(*t)).collect();
-    if let (Some(newest), Some(oldest)) = (run.first(), run.last()) {
-        if newest.0 - oldest.0 >= unit.rules.excursion_minutes * 60_000 {
-            let worst = run.iter().map(|(_, t)| *t).max_by(|a, b| {
-                let distance = |t: f64| (t - unit.max_c).max(unit.min_c - t);
-                distance(*a).total_cmp(&distance(*b))
-            });
-            return Some(Found { kind: "out_of_range", started_at_ms: oldest.0, worst_c: worst });
+    let distance = |t: f64| (t - unit.max_c).max(unit.min_c - t);
+    let threshold = unit.rules.excursion_minutes * 60_000;
+    let mut found: Option<Found> = None;
+    for readings in series {
+        let mut run: Option<(i64, f64)> = None; // (start, worst)
+        for &(at, t) in readings.iter().filter(|(at, _)| *at <= now) {
+            if out(t) {
+                let (start, worst) = run.get_or_insert((at, t));
+                if distance(t) > distance(*worst) {
+                    *worst = t;
+                }
+                if at - *start >= threshold && found.as_ref().is_none_or(|f| *start < f.started_at_ms) {
+                    found = Some(Found { kind: "out_of_range", started_at_ms: *start, worst_c: Some(*worst) });
+                }
+            } else {
+                run = None;
+            }
         }
     }
+    if found.is_some() {
+        return found;
+    }
+    let last_at = series.iter().filter_map(|s| s.iter().map(|(at, _)| *at).filter(|at| *at <= now).max()).max();
+    let last_at = last_at.unwrap_or(since).max(unit.since_ms);
     if now - last_at >= unit.rules.missing_minutes * 60_000 {
         return Some(Found { kind: "no_reading", started_at_ms: last_at, worst_c: None });
     }
     None
 }
 
-fn insert_reading(
-    conn: &Connection,
-    location: Uuid,
+struct NewReading {
     at_ms: i64,
     temperature_c: f64,
     humidity_pct: Option<f64>,
     source: ReadingSource,
-) -> Result<()> {
+    recorded_by: Option<Uuid>,
+}
+
+fn insert_reading(conn: &Connection, location: Uuid, sensor: &str, reading: &NewReading) -> Result<()> {
+    let NewReading { at_ms, temperature_c, humidity_pct, source, recorded_by } = *reading;
+    if sensor.chars().count() > 200 {
+        return Err(LedgerError::InvalidInput { field: "sensor", reason: "at most 200 characters".into() });
+    }
     if !temperature_c.is_finite() || !(TEMPERATURE_RANGE_C.0..=TEMPERATURE_RANGE_C.1).contains(&temperature_c) {
         return Err(LedgerError::InvalidInput {
             field: "temperature",
@@ -598,10 +677,10 @@ fn insert_reading(
     }
     let humidity = humidity_pct.filter(|h| h.is_finite() && (0.0..=100.0).contains(h));
     conn.prepare_cached(
-        "INSERT INTO temperature_readings (location_id, at_ms, source, temperature_c, humidity_pct)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        "INSERT INTO temperature_readings (location_id, source, sensor, at_ms, temperature_c, humidity_pct, recorded_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
     )?
-    .execute(params![location, at_ms, source.as_str(), temperature_c, humidity])?;
+    .execute(params![location, source.as_str(), sensor, at_ms, temperature_c, humidity, recorded_by])?;
     Ok(())
 }
 

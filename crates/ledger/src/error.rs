@@ -152,6 +152,9 @@ pub enum LedgerError {
     /// No waiting print job with that id.
     #[error("no print job {0}")]
     UnknownPrintJob(String),
+    /// A key holding quarantined stock cannot be counted until that is resolved.
+    #[error("{item} lot {lot} at {location} has {quantity} quarantined")]
+    KeyQuarantined { item: String, lot: String, location: String, quantity: i64 },
     /// No excursion with that id.
     #[error("no excursion {0}")]
     UnknownExcursion(String),
@@ -228,6 +231,7 @@ impl LedgerError {
             ImportLine { .. } => "import_line",
             UnknownPrinter(_) => "unknown_printer",
             UnknownPrintJob(_) => "unknown_print_job",
+            KeyQuarantined { .. } => "key_quarantined",
             UnknownExcursion(_) => "unknown_excursion",
             ExcursionClosed(_) => "excursion_closed",
             TemperatureCheckRequired { .. } => "temperature_check_required",
@@ -391,6 +395,9 @@ impl LedgerError {
             UnknownPrintJob(id) => pick(zh,
                 format!("没有等待中的打印任务 {id}（可能已打印或已取消）。"),
                 format!("There is no waiting print job {id} (it may have been printed or cancelled).")),
+            KeyQuarantined { item, lot, location, quantity } => pick(zh,
+                format!("{location} 的 {item} 批号 {lot} 有 {quantity} 件处于隔离状态，不能盘点。请先处理温度超标或召回。"),
+                format!("{item} lot {lot} at {location} has {quantity} in quarantine and cannot be counted. Resolve the excursion or recall first.")),
             UnknownExcursion(id) => pick(zh,
                 format!("没有温度超标记录 {id}。"),
                 format!("There is no excursion {id}.")),

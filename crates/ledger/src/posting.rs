@@ -1072,20 +1072,28 @@ fn write_plan(tx: &Transaction<'_>, w: &mut Writer<'_>, plan: &Plan, draft: Opti
         };
         record(tx, &movement, planned.expires_on)?;
     }
-    if let Some((temperature_c, at_ms)) = confirmation {
+    if let Some((temperature_c, at_ms, measured_by)) = confirmation {
         tx.prepare_cached(
             "INSERT INTO temperature_confirmations (document_id, location_id, temperature_c, confirmed_by, at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![doc_id, plan.location_id, temperature_c, plan.user_id, at_ms])?;
+        .execute(params![doc_id, plan.location_id, temperature_c, measured_by, at_ms])?;
     }
     Ok(PostedRef { id: doc_id.to_string(), number })
 }
 
 /// The cold chain's temperature gate for an issue (see `coldchain`): the
-/// clerk's manual reading that passed it, if that is what passed it.
-fn temperature_gate(tx: &Transaction<'_>, plan: &Plan, now_ms: i64) -> Result<Option<(f64, i64)>> {
-    if plan.kind != DocumentKind::Issue {
+/// clerk's manual reading that passed it (temperature, time, who measured),
+/// if that is what passed it.
+fn temperature_gate(tx: &Transaction<'_>, plan: &Plan, now_ms: i64) -> Result<Option<(f64, i64, Uuid)>> {
+    // Stock leaves the cold unit for use: an issue, or a transfer to a department's store.
+    let to_department = match (plan.kind, plan.to_location_id) {
+        (DocumentKind::Transfer, Some(to)) => tx
+            .prepare_cached("SELECT kind = 'department' FROM locations WHERE id = ?1")?
+            .query_row([to], |r| r.get::<_, bool>(0))?,
+        _ => false,
+    };
+    if plan.kind != DocumentKind::Issue && !to_department {
         return Ok(None);
     }
     let mut confirmation = None;

@@ -238,6 +238,23 @@ impl Ledger {
         let id = job_id(job)?;
         acting_user(&self.conn, user, Action::Print)?;
         let target = self.printer(printer)?;
+        // The job's bytes are in its printer's language: only a printer that speaks it may take them.
+        let current: String = self
+            .conn
+            .query_row("SELECT printer FROM print_jobs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        let language = |profile: &str| {
+            serde_json::from_str::<serde_json::Value>(profile).ok().and_then(|v| v.get("language").cloned())
+        };
+        if let Ok(from) = self.printer(&current) {
+            if language(&from.profile) != language(&target.profile) {
+                return Err(LedgerError::InvalidInput {
+                    field: "printer",
+                    reason: format!("{} does not speak the language of {}'s job", target.name, from.name),
+                });
+            }
+        }
         let changed = self.conn.execute(
             "UPDATE print_jobs SET printer = ?2, status = 'queued' WHERE id = ?1 AND (status = 'queued' OR status = 'failed')",
             params![id, target.name],

@@ -431,6 +431,13 @@ impl Header {
     fn covers_category(&self, category: &str) -> bool {
         self.categories.is_empty() || self.categories.iter().any(|c| c == category)
     }
+    /// In review only keys sent for a recount (round 1 and later) take counts.
+    fn refuse_in_review(&self, round: i64) -> Result<()> {
+        if self.status == StocktakeStatus::Review && round == 0 {
+            return Err(LedgerError::StocktakeClosed { number: self.number.clone(), status: "review" });
+        }
+        Ok(())
+    }
     fn refuse_unless_open(&self) -> Result<()> {
         match self.status {
             StocktakeStatus::Counting | StocktakeStatus::Review => Ok(()),
@@ -540,6 +547,24 @@ fn balance_as_of(conn: &Connection, key: &BalanceKey, hlc: i64) -> Result<i64> {
     Ok(sum)
 }
 
+/// The first timestamp from `candidate` up that no observation and no movement
+/// of this node carries (imports of the same minute never share one).
+fn free_past_hlc(conn: &Connection, node: Uuid, candidate: i64) -> Result<i64> {
+    let mut hlc = candidate;
+    loop {
+        let taken: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM stocktake_observations WHERE hlc = ?1 AND node_id = ?2)
+                     OR EXISTS(SELECT 1 FROM movements WHERE hlc = ?1 AND node_id = ?2)",
+            )?
+            .query_row(params![hlc, node], |r| r.get(0))?;
+        if !taken {
+            return Ok(hlc);
+        }
+        hlc += 1;
+    }
+}
+
 struct Resolved {
     item: ItemRef,
     key: CountKey,
@@ -590,7 +615,32 @@ fn resolve(conn: &Connection, header: &Header, entry: &CountEntry) -> Result<Res
             None => entry.expiry,
         }
     };
-    Ok(Resolved { key: (item.id, lot, serial, location), item, expires_on })
+    let key = (item.id, lot, serial, location);
+    refuse_quarantined(conn, &key, &item.code)?;
+    Ok(Resolved { key, item, expires_on })
+}
+
+/// A key with quarantined stock is not counted: the count would set only its
+/// available part and the quarantined units would be counted twice. The
+/// excursion (or recall) that quarantined it is resolved first.
+fn refuse_quarantined(conn: &Connection, key: &CountKey, item: &str) -> Result<()> {
+    let quarantined: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(quantity), 0) FROM balances WHERE item_id = ?1 AND lot = ?2 AND serial = ?3
+             AND location_id = ?4 AND status = 'quarantined'",
+        )?
+        .query_row(params![key.0, key.1, key.2, key.3], |r| r.get(0))?;
+    if quarantined > 0 {
+        let location: String =
+            conn.prepare_cached("SELECT code FROM locations WHERE id = ?1")?.query_row([key.3], |r| r.get(0))?;
+        return Err(LedgerError::KeyQuarantined {
+            item: item.to_string(),
+            lot: key.1.clone(),
+            location,
+            quantity: quarantined,
+        });
+    }
+    Ok(())
 }
 
 fn balance_key(key: &CountKey) -> BalanceKey {
@@ -892,9 +942,7 @@ impl Ledger {
         let (user_id, _) = acting_user(&tx, &entry.user, Action::Count)?;
         let resolved = resolve(&tx, &header, entry)?;
         let round = current_round(&tx, header.id, &resolved.key)?;
-        if header.status == StocktakeStatus::Review && round == 0 {
-            return Err(LedgerError::StocktakeClosed { number: header.number.clone(), status: "review" });
-        }
+        header.refuse_in_review(round)?;
         let (source, quantity) = match entry.quantity {
             None => ("scan", 1),
             Some(q) if (0..=LINE_QUANTITY_MAX).contains(&q) => ("typed", q),
@@ -966,7 +1014,9 @@ impl Ledger {
         header.refuse_unless_open()?;
         let (user_id, _) = acting_user(&tx, user, Action::Count)?;
         let target = effective_observation(&tx, header.id, observation)?
+            .filter(|t| t.counter == user_id)
             .ok_or_else(|| LedgerError::UnknownObservation(observation.to_string()))?;
+        header.refuse_in_review(target.round)?;
         let serialized: bool =
             tx.prepare_cached("SELECT serialized FROM items WHERE id = ?1")?.query_row([target.key.0], |r| r.get(0))?;
         if serialized && quantity > 1 {
@@ -1019,6 +1069,7 @@ impl Ledger {
         let before = observation_view(&tx, header.id, newest, user_id)?;
         let target = effective_observation(&tx, header.id, &newest.to_string())?
             .ok_or_else(|| LedgerError::UnknownObservation(newest.to_string()))?;
+        header.refuse_in_review(target.round)?;
         let (hlc, now) = st.stamp();
         let id = st.id(now);
         insert_observation(
@@ -1070,7 +1121,9 @@ impl Ledger {
         let earliest = Hlc(header.started_hlc).physical_ms() - AMBIGUITY_WINDOW_MS;
         let at_line = |line: usize, error: LedgerError| LedgerError::ImportLine { line, error: Box::new(error) };
         let mut summary = ImportSummary { observations: 0, units: 0 };
-        for (index, line) in lines.iter().enumerate() {
+        // Serial units counted so far by this counter, this file included.
+        let mut serial_totals: HashMap<(CountKey, i64), i64> = HashMap::new();
+        for line in lines {
             let mut entry = read(line).map_err(|e| at_line(line.line, e))?;
             entry.user = user.to_string();
             entry.quantity = line.quantity;
@@ -1079,6 +1132,7 @@ impl Ledger {
             }
             let resolved = resolve(&tx, &header, &entry).map_err(|e| at_line(line.line, e))?;
             let round = current_round(&tx, header.id, &resolved.key)?;
+            header.refuse_in_review(round).map_err(|e| at_line(line.line, e))?;
             let quantity = line.quantity.unwrap_or(1);
             if !(0..=LINE_QUANTITY_MAX).contains(&quantity) || (resolved.item.serialized && quantity > 1) {
                 return Err(at_line(
@@ -1089,6 +1143,24 @@ impl Ledger {
                     },
                 ));
             }
+            if resolved.item.serialized {
+                let total = match serial_totals.entry((resolved.key.clone(), round)) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(counter_total(&tx, header.id, &resolved.key, round, user_id)?.1)
+                    }
+                };
+                if *total + quantity > 1 {
+                    return Err(at_line(
+                        line.line,
+                        LedgerError::SerialAlreadyCounted {
+                            item: resolved.item.code.clone(),
+                            serial: resolved.key.2.clone(),
+                        },
+                    ));
+                }
+                *total += quantity;
+            }
             let (hlc, expected) = match line.at_ms {
                 Some(at) if at < earliest || at > now_ms + AMBIGUITY_WINDOW_MS => {
                     return Err(at_line(
@@ -1096,11 +1168,14 @@ impl Ledger {
                         LedgerError::ScanTimeOutsideStocktake { number: header.number.clone() },
                     ))
                 }
-                Some(at) => {
-                    let hlc = Hlc::from_physical_ms(at).0 + IMPORT_HLC_COUNTER_BASE + index as i64;
+                // A device time in the past: the count takes effect then, at a
+                // timestamp no movement or observation of this node has.
+                Some(at) if at < now_ms => {
+                    let hlc = free_past_hlc(&tx, node.id, Hlc::from_physical_ms(at).0 + IMPORT_HLC_COUNTER_BASE)?;
                     (hlc, balance_as_of(&tx, &balance_key(&resolved.key), hlc)?)
                 }
-                None => (st.stamp().0 .0, balance_of(&tx, &balance_key(&resolved.key))?),
+                // Now (or a device clock a little ahead): stamped now, never in the future.
+                _ => (st.stamp().0 .0, balance_of(&tx, &balance_key(&resolved.key))?),
             };
             let id = st.id(now_ms);
             insert_observation(
@@ -1232,15 +1307,25 @@ impl Ledger {
         let header = load_header(&tx, stocktake)?;
         header.refuse_unless_open()?;
         let (user_id, _) = acting_user(&tx, user, Action::ReviewStocktake)?;
-        for key in keys {
-            let item = item_ref(&tx, &key.item)?;
-            let location = location_ref(&tx, &key.location)?;
+        let (known, _) = fold(&tx, &header)?;
+        for requested in keys {
+            let item = item_ref(&tx, &requested.item)?;
+            let location = location_ref(&tx, &requested.location)?;
             let key = (
                 item.id,
-                key.lot.as_deref().unwrap_or_default().trim().to_string(),
-                key.serial.as_deref().unwrap_or_default().trim().to_string(),
+                requested.lot.as_deref().unwrap_or_default().trim().to_string(),
+                requested.serial.as_deref().unwrap_or_default().trim().to_string(),
                 location.id,
             );
+            if !known.contains_key(&key) {
+                return Err(LedgerError::InvalidInput {
+                    field: "keys",
+                    reason: format!(
+                        "{} lot '{}' at {} is neither in the stocktake's scope nor counted",
+                        item.code, key.1, requested.location
+                    ),
+                });
+            }
             let round = current_round(&tx, header.id, &key)? + 1;
             let (hlc, _) = st.stamp();
             tx.execute(
@@ -1310,6 +1395,10 @@ impl Ledger {
         };
         let mut line_no = 0;
         for (key, state, j) in judged {
+            if j.counted.is_some() {
+                let code = items.get(&key.0).map(|i| i.code.clone()).unwrap_or_default();
+                refuse_quarantined(&tx, key, &code)?;
+            }
             let expires_on = state.expires_on.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
             let (counted, hlc, counter) = match (j.counted, state.last_hlc, state.last_counter) {
                 (Some(counted), Some(hlc), Some(counter)) => (counted, Hlc(hlc), counter),
@@ -1591,6 +1680,7 @@ fn insert_observation(conn: &Connection, o: &NewObservation<'_>) -> Result<()> {
 
 struct Effective {
     id: Uuid,
+    counter: Uuid,
     key: CountKey,
     expires_on: Option<NaiveDate>,
     round: i64,
@@ -1602,7 +1692,8 @@ fn effective_observation(conn: &Connection, doc: Uuid, id: &str) -> Result<Optio
     let Ok(id) = Uuid::parse_str(id.trim()) else { return Ok(None) };
     Ok(conn
         .prepare_cached(
-            "SELECT o.id, o.item_id, o.lot, o.serial, o.location_id, o.expires_on, o.round, o.expected_quantity
+            "SELECT o.id, o.item_id, o.lot, o.serial, o.location_id, o.expires_on, o.round, o.expected_quantity,
+                    o.counter_id
              FROM stocktake_observations o
              WHERE o.id = ?1 AND o.document_id = ?2 AND o.source <> 'undo'
                AND NOT EXISTS (SELECT 1 FROM stocktake_observations v WHERE v.voids = o.id)",
@@ -1610,6 +1701,7 @@ fn effective_observation(conn: &Connection, doc: Uuid, id: &str) -> Result<Optio
         .query_row(params![id, doc], |r| {
             Ok(Effective {
                 id: r.get(0)?,
+                counter: r.get(8)?,
                 key: (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
                 expires_on: r.get::<_, Option<String>>(5)?.and_then(|d| d.parse().ok()),
                 round: r.get(6)?,

@@ -79,12 +79,15 @@ impl Ledger {
         migrate(&mut conn)?;
         let node = load_node(&conn)?;
         // The high-water mark: the node's persisted mark, or this node's newest
-        // movement if later (posting does not rewrite the mark: each movement
-        // carries its own HLC, stamped after everything else in its document).
+        // movement or stocktake observation if later (posting does not rewrite
+        // the mark: each movement carries its own HLC, stamped after everything
+        // else in its document; a count posted later takes its scan's HLC).
         let hlc_high: i64 = match &node {
             Some(node) => conn.query_row(
-                "SELECT max(hlc_high, coalesce((SELECT hlc FROM movements WHERE node_id = ?1
-                                                ORDER BY hlc DESC LIMIT 1), 0)) FROM node",
+                "SELECT max(hlc_high,
+                            coalesce((SELECT hlc FROM movements WHERE node_id = ?1 ORDER BY hlc DESC LIMIT 1), 0),
+                            coalesce((SELECT hlc FROM stocktake_observations WHERE node_id = ?1
+                                      ORDER BY hlc DESC LIMIT 1), 0)) FROM node",
                 [node.id],
                 |r| r.get(0),
             )?,
@@ -116,7 +119,7 @@ impl Ledger {
         tx.commit()?;
         self.hlc = hlc;
         self.node = Some(Node { id, site_code: site_code.to_string(), name });
-        Ok(self.node_info()?)
+        self.node_info()
     }
 
     /// This node's identity.

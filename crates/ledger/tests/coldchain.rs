@@ -34,7 +34,7 @@ fn fridge() -> Hospital {
 
 fn read(h: &mut Hospital, temperature: f64) {
     let now = h.clock.now_ms();
-    h.ledger.record_reading("FR1", now, temperature, Some(40.0), ReadingSource::Sensor).unwrap();
+    h.ledger.record_reading("FR1", "/dev/ttyUSB0#1", now, temperature, Some(40.0)).unwrap();
 }
 
 fn minutes(h: &mut Hospital, n: i64) {
@@ -168,10 +168,14 @@ fn the_gate_needs_a_fresh_in_range_reading_or_a_clerks_measurement() {
     let error = issue_reagent(&mut h, 1).unwrap_err();
     assert_eq!(error.code(), "temperature_out_of_range");
     assert!(error.message(Lang::En).contains("9.4"), "{}", error.message(Lang::En));
-    // The clerk measures 6.1 °C by hand: the issue goes and keeps the measurement.
+    // A clerk's 6.1 °C does not overrule the sensor's 9.4 °C of a minute ago…
     minutes(&mut h, 1);
-    let now = h.clock.now_ms();
-    h.ledger.record_reading("FR1", now, 6.1, None, ReadingSource::Manual).unwrap();
+    h.ledger.record_manual_reading("counter", "FR1", 6.1).unwrap();
+    assert_eq!(issue_reagent(&mut h, 1).unwrap_err().code(), "temperature_out_of_range");
+    // …but with no recent instrument reading it passes the gate and is kept with the issue.
+    minutes(&mut h, 16);
+    assert_eq!(h.ledger.record_manual_reading("audit", "FR1", 6.1).unwrap_err().code(), "forbidden");
+    h.ledger.record_manual_reading("counter", "FR1", 6.1).unwrap();
     let posted = issue_reagent(&mut h, 1).unwrap();
     let kept: f64 = h
         .ledger
@@ -183,6 +187,16 @@ fn the_gate_needs_a_fresh_in_range_reading_or_a_clerks_measurement() {
         )
         .unwrap();
     assert_eq!(kept, 6.1);
+    let measured_by: String = h
+        .ledger
+        .connection()
+        .query_row(
+            "SELECT u.username FROM temperature_confirmations c JOIN users u ON u.id = c.confirmed_by",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(measured_by, "counter", "who measured, not who issued");
     // Items that are not cold-chain pass without a check.
     h.ledger
         .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(SYRINGE, Some("S1"), Some("2028-01-31"), 5)]))
@@ -194,9 +208,10 @@ fn the_gate_needs_a_fresh_in_range_reading_or_a_clerks_measurement() {
 #[test]
 fn a_loggers_file_is_imported_whole_or_not_at_all_and_feeds_the_rules() {
     let mut h = fridge();
-    // The hospital clock is 2026-11-25 09:00 UTC = 17:00 at UTC+8.
-    let good = "Time,Temperature(C),Humidity(%)\n2026-11-25 16:00,4.9,41\n2026-11-25 16:20:00,9.1,41\n2026-11-25 16:55,9.4,40\n";
-    let bad = "2026-11-25 16:00,4.9\nyesterday,5\n";
+    // The rules were set at 2026-11-25 09:00 UTC (17:00 at UTC+8); it is now 19:00 there.
+    minutes(&mut h, 120);
+    let good = "Time,Temperature(C),Humidity(%)\n2026-11-25 17:30,4.9,41\n2026-11-25 17:50:00,9.1,41\n2026-11-25 18:25,9.4,40\n";
+    let bad = "2026-11-25 17:30,4.9\nyesterday,5\n";
     let error = h.ledger.import_logger_readings("FR1", bad, 480).unwrap_err();
     assert_eq!(error.code(), "import_line");
     assert!(h.ledger.readings("FR1", 0).unwrap().is_empty());
@@ -205,7 +220,7 @@ fn a_loggers_file_is_imported_whole_or_not_at_all_and_feeds_the_rules() {
     assert_eq!(h.ledger.import_logger_readings("FR1", good, 480).unwrap(), 3);
     assert_eq!(h.ledger.readings("FR1", 0).unwrap().len(), 3);
     let opened = h.ledger.check_cold_chain("wang").unwrap();
-    assert_eq!(opened[0].kind, "out_of_range", "9.1 at 16:20 to 9.4 at 16:55 is 35 minutes out of range");
+    assert_eq!(opened[0].kind, "out_of_range", "9.1 at 17:50 to 9.4 at 18:25 is 35 minutes out of range");
 }
 
 #[test]
@@ -216,12 +231,83 @@ fn rules_belong_to_cold_locations_with_a_range_and_readings_must_be_temperatures
     assert_eq!(h.ledger.set_cold_unit("wang", "FR1", rules).unwrap_err().code(), "forbidden");
     let zero = ColdUnitRules { excursion_minutes: 0, ..rules };
     assert_eq!(h.ledger.set_cold_unit("boss", "FR1", zero).unwrap_err().code(), "invalid_input");
-    assert_eq!(
-        h.ledger.record_reading("FR1", 0, f64::NAN, None, ReadingSource::Sensor).unwrap_err().code(),
-        "invalid_input"
-    );
-    assert_eq!(
-        h.ledger.record_reading("FR1", 0, 500.0, None, ReadingSource::Sensor).unwrap_err().code(),
-        "invalid_input"
-    );
+    assert_eq!(h.ledger.record_reading("FR1", "p", 0, f64::NAN, None).unwrap_err().code(), "invalid_input");
+    assert_eq!(h.ledger.record_reading("FR1", "p", 0, 500.0, None).unwrap_err().code(), "invalid_input");
+}
+
+#[test]
+fn a_clerks_readings_never_hide_an_instruments_excursion() {
+    let mut h = fridge();
+    read(&mut h, 12.0);
+    for _ in 0..4 {
+        minutes(&mut h, 10);
+        h.ledger.record_manual_reading("counter", "FR1", 5.0).unwrap();
+        read(&mut h, 12.0);
+    }
+    assert_eq!(h.ledger.check_cold_chain("wang").unwrap().len(), 1);
+}
+
+#[test]
+fn an_excursion_that_already_ended_is_still_found() {
+    let mut h = fridge();
+    // The logger shows three warm hours that ended an hour before anyone looked.
+    for m in (0..=180).step_by(30) {
+        h.ledger.record_reading("FR1", "logger-7", h.clock.now_ms() + m * MINUTE, 15.0, None).unwrap();
+    }
+    minutes(&mut h, 200);
+    for m in 0..=40 {
+        if m % 10 == 0 {
+            read(&mut h, 5.0);
+        }
+        minutes(&mut h, 1);
+    }
+    let opened = h.ledger.check_cold_chain("wang").unwrap();
+    assert_eq!((opened.len(), opened[0].kind.as_str(), opened[0].worst_c), (1, "out_of_range", Some(15.0)));
+}
+
+#[test]
+fn every_probe_of_a_unit_is_judged_on_its_own() {
+    let mut h = fridge();
+    for _ in 0..4 {
+        let now = h.clock.now_ms();
+        h.ledger.record_reading("FR1", "/dev/ttyUSB0#1", now, 5.0, None).unwrap();
+        h.ledger.record_reading("FR1", "/dev/ttyUSB0#2", now + 1, 11.0, None).unwrap();
+        minutes(&mut h, 11);
+    }
+    assert_eq!(h.ledger.check_cold_chain("wang").unwrap().len(), 1, "the warm probe's 33 minutes count");
+}
+
+#[test]
+fn a_quarantined_key_is_not_counted_in_a_stocktake() {
+    let mut h = fridge();
+    read(&mut h, 12.0);
+    minutes(&mut h, 31);
+    read(&mut h, 12.0);
+    h.ledger.check_cold_chain("wang").unwrap();
+    let st = h
+        .ledger
+        .start_stocktake(&StocktakeRequest {
+            user: "boss".into(),
+            locations: vec!["FR1".into()],
+            ..StocktakeRequest::default()
+        })
+        .unwrap();
+    let entry = CountEntry {
+        user: "counter".into(),
+        item: REAGENT.into(),
+        lot: Some("R1".into()),
+        quantity: Some(10),
+        ..CountEntry::default()
+    };
+    assert_eq!(h.ledger.record_count(&st.id, &entry).unwrap_err().code(), "key_quarantined");
+}
+
+#[test]
+fn a_transfer_to_a_department_store_passes_the_gate_too() {
+    let mut h = fridge();
+    let mut transfer = request(DocumentKind::Transfer, "wang", "FR1", vec![line(REAGENT, Some("R1"), None, 1)]);
+    transfer.to_location = Some("ICU-STORE".into());
+    assert_eq!(h.ledger.post(&transfer).unwrap_err().code(), "temperature_check_required");
+    read(&mut h, 5.0);
+    h.ledger.post(&transfer).unwrap();
 }

@@ -448,3 +448,114 @@ proptest! {
         prop_assert_eq!(remote.len() + LOTS.len() + counted.iter().filter(|c| **c).count(), records.len());
     }
 }
+
+#[test]
+fn a_counter_cannot_retype_another_counters_observation() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let st = start(&mut h, "boss", false);
+    let theirs = scan(&mut h, &st, "counter", "L1", Some(5));
+    scan(&mut h, &st, "wang", "L1", Some(7));
+    let error = h.ledger.set_count_quantity(&st.id, "wang", &theirs.id, 7).unwrap_err();
+    assert_eq!(error.code(), "unknown_observation");
+    let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+    assert_eq!(row(&report, "L1").flags, vec![VarianceFlag::Disagreement]);
+}
+
+#[test]
+fn in_review_only_keys_sent_for_a_recount_take_counts_by_any_path() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let st = start(&mut h, "boss", false);
+    let first = scan(&mut h, &st, "counter", "L1", Some(9));
+    h.ledger.finish_counting(&st.id, "boss").unwrap();
+    assert_eq!(h.ledger.record_count(&st.id, &entry("counter", "L1", None)).unwrap_err().code(), "stocktake_closed");
+    assert_eq!(h.ledger.set_count_quantity(&st.id, "counter", &first.id, 3).unwrap_err().code(), "stocktake_closed");
+    assert_eq!(h.ledger.undo_count(&st.id, "counter").unwrap_err().code(), "stocktake_closed");
+    let read = |line: &ImportLine| {
+        Ok(CountEntry { item: SYRINGE.into(), lot: Some(line.data.clone()), ..CountEntry::default() })
+    };
+    let error =
+        h.ledger.import_counts(&st.id, "counter", &parse_import("L1\n", 480).unwrap(), &mut { read }).unwrap_err();
+    assert_eq!(error.code(), "import_line");
+    // A recount request names a key of the stocktake, nothing else.
+    let stray = RecountKey { item: SYRINGE.into(), lot: Some("NOPE".into()), serial: None, location: "MAIN".into() };
+    assert_eq!(h.ledger.request_recount(&st.id, "boss", &[stray]).unwrap_err().code(), "invalid_input");
+    let key = RecountKey { item: SYRINGE.into(), lot: Some("L1".into()), serial: None, location: "MAIN".into() };
+    h.ledger.request_recount(&st.id, "boss", &[key]).unwrap();
+    assert_eq!(scan(&mut h, &st, "counter", "L1", Some(8)).round, 1);
+}
+
+#[test]
+fn an_import_counts_a_serial_once_and_never_stamps_the_future() {
+    let mut h = hospital();
+    h.ledger.post(&request(DocumentKind::Receipt, "wang", "MAIN", vec![serial_line(STENT, "S1", "SN-1")])).unwrap();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let st = start(&mut h, "counter", false);
+    let read = |line: &ImportLine| -> Result<CountEntry, LedgerError> {
+        let (item, rest) = line.data.split_once('|').unwrap();
+        let (lot, serial) = rest.split_once('|').unwrap_or((rest, ""));
+        Ok(CountEntry {
+            item: item.into(),
+            lot: Some(lot.into()),
+            serial: Some(serial.into()).filter(|s: &String| !s.is_empty()),
+            ..CountEntry::default()
+        })
+    };
+    let twice = format!("{STENT}|S1|SN-1\n{STENT}|S1|SN-1\n");
+    let error =
+        h.ledger.import_counts(&st.id, "counter", &parse_import(&twice, 480).unwrap(), &mut { read }).unwrap_err();
+    assert!(error.message(Lang::En).contains("already counted"), "{}", error.message(Lang::En));
+    // A device clock four minutes fast: the count is stamped now, so a later issue still subtracts.
+    h.clock.advance_ms(60_000);
+    let ahead = format!("{SYRINGE}|L1\t6\t2026-11-25 17:05:00\n");
+    h.ledger.import_counts(&st.id, "counter", &parse_import(&ahead, 480).unwrap(), &mut { read }).unwrap();
+    issue(&mut h, "L1", 2);
+    post(&mut h, &st, false).unwrap();
+    assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L1"), "MAIN"), 4);
+}
+
+#[test]
+fn two_imports_of_the_same_minute_never_share_a_timestamp() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    receive(&mut h, SYRINGE, "L2", "2027-06-30", 10);
+    let st = start(&mut h, "counter", false);
+    h.clock.advance_ms(120_000);
+    let read = |line: &ImportLine| {
+        Ok(CountEntry { item: SYRINGE.into(), lot: Some(line.data.clone()), ..CountEntry::default() })
+    };
+    for lot in ["L1", "L2"] {
+        let text = format!("{lot}\t3\t2026-11-25 17:01:00\n");
+        h.ledger.import_counts(&st.id, "counter", &parse_import(&text, 480).unwrap(), &mut { read }).unwrap();
+    }
+    post(&mut h, &st, false).unwrap();
+    let hlcs: Vec<i64> = h
+        .ledger
+        .movement_records()
+        .unwrap()
+        .iter()
+        .filter(|m| m.kind == MovementKind::Count)
+        .map(|m| m.hlc.0)
+        .collect();
+    assert_eq!(hlcs.len(), 2);
+    assert_ne!(hlcs[0], hlcs[1]);
+}
+
+#[test]
+fn a_restart_with_the_clock_behind_keeps_later_issues_after_the_count() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let st = start(&mut h, "counter", false);
+    scan(&mut h, &st, "counter", "L1", Some(10));
+    let path = h.dir.path().join("ledger.sqlite");
+    drop(h.ledger);
+    let clock = h.clock.clone();
+    clock.advance_ms(-3_600_000);
+    let mut ledger = Ledger::open_with(&path, Box::new(clock), Box::new(RandomIds::seeded(3))).unwrap();
+    ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, Some("L1"), None, 3)])).unwrap();
+    ledger
+        .post_stocktake(&st.id, &PostStocktakeRequest { user: "boss".into(), ..PostStocktakeRequest::default() })
+        .unwrap();
+    assert_eq!(on_hand(&ledger, SYRINGE, Some("L1"), "MAIN"), 7, "the issue came after the shelf was counted");
+}
