@@ -63,6 +63,25 @@ pub enum StocktakeCommand {
         #[arg(long, allow_hyphen_values = true)]
         utc_offset: Option<i32>,
     },
+    /// Download a batch-memory handheld scanner's stored scans into the stocktake (all or none).
+    Download {
+        stocktake: String,
+        /// The handheld's cradle or cable.
+        #[arg(long)]
+        port: String,
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// The download is over when the line has been quiet this long, ms.
+        #[arg(long, default_value_t = 2000)]
+        idle_ms: u64,
+        /// Give up when nothing arrives within this many seconds.
+        #[arg(long, default_value_t = 60)]
+        wait_seconds: u64,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        utc_offset: Option<i32>,
+    },
     /// Undo the acting user's last observation.
     Undo { stocktake: String },
     /// Progress and the acting user's last scans.
@@ -153,6 +172,29 @@ fn plain_entry(code: &str, data: &str) -> CountEntry {
     CountEntry { item: code.to_string(), barcode: data.to_string(), ..CountEntry::default() }
 }
 
+/// Records a batch scanner's lines (a file, or a download): each line's barcode
+/// read as a scan, every line or none.
+fn import_text(
+    ledger: &mut Ledger,
+    stocktake: &str,
+    user: &str,
+    text: &str,
+    location: &Option<String>,
+    utc_offset: Option<i32>,
+) -> ledger::Result<ImportSummary> {
+    let offset = utc_offset.unwrap_or_else(|| chrono::Local::now().offset().local_minus_utc() / 60);
+    let lines = parse_import(text, offset)?;
+    let mut entries = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let entry = read_barcode(ledger, &line.data)
+            .map(|entry| CountEntry { location: location.clone(), ..entry })
+            .map_err(|error| LedgerError::ImportLine { line: line.line, error: Box::new(error) })?;
+        entries.push(entry);
+    }
+    let mut next = entries.into_iter();
+    ledger.import_counts(stocktake, user, &lines, &mut |_| Ok(next.next().unwrap_or_default()))
+}
+
 pub fn run(ledger: &mut Ledger, command: &StocktakeCommand, user: &str, json: bool, lang: Lang) -> Result<(), Failure> {
     let f = |e: LedgerError| fail(e, lang);
     match command {
@@ -197,19 +239,25 @@ pub fn run(ledger: &mut Ledger, command: &StocktakeCommand, user: &str, json: bo
             let text = std::fs::read(file).map_err(|e| f(LedgerError::Io(e)))?;
             let text = String::from_utf8(text)
                 .map_err(|_| f(LedgerError::InvalidInput { field: "file", reason: "not UTF-8 text".into() }))?;
-            let offset = utc_offset.unwrap_or_else(|| chrono::Local::now().offset().local_minus_utc() / 60);
-            let lines = parse_import(&text, offset).map_err(f)?;
-            let mut entries = Vec::with_capacity(lines.len());
-            for line in &lines {
-                let read = read_barcode(ledger, &line.data)
-                    .map(|entry| CountEntry { location: location.clone(), ..entry })
-                    .map_err(|error| LedgerError::ImportLine { line: line.line, error: Box::new(error) });
-                entries.push(read.map_err(f)?);
+            let summary = import_text(ledger, stocktake, user, &text, location, *utc_offset).map_err(f)?;
+            print_view(&summary, json, || format!("{} observations, {} units", summary.observations, summary.units))
+        }
+        StocktakeCommand::Download { stocktake, port, baud, idle_ms, wait_seconds, location, utc_offset } => {
+            let (lines, garbage) = devices::scanner::download(
+                port,
+                *baud,
+                devices::scanner::ScannerConfig::default(),
+                std::time::Duration::from_millis(*idle_ms),
+                std::time::Duration::from_secs(*wait_seconds),
+            )
+            .map_err(|e| {
+                let lang = if lang == Lang::En { devices::error::Lang::En } else { devices::error::Lang::Zh };
+                Failure { user_error: false, message: format!("[{}] {}", e.code(), e.message(lang)) }
+            })?;
+            if garbage > 0 {
+                eprintln!("medledger: {garbage} unreadable line(s) from {port} were left out");
             }
-            let mut next = entries.into_iter();
-            let summary = ledger
-                .import_counts(stocktake, user, &lines, &mut |_| Ok(next.next().unwrap_or_default()))
-                .map_err(f)?;
+            let summary = import_text(ledger, stocktake, user, &lines.join("\n"), location, *utc_offset).map_err(f)?;
             print_view(&summary, json, || format!("{} observations, {} units", summary.observations, summary.units))
         }
         StocktakeCommand::Undo { stocktake } => {

@@ -572,3 +572,55 @@ fn a_polled_fridge_out_of_range_quarantines_its_stock_until_a_manager_releases_i
     let stock = db.json(&["stock", "--location", "FR2"]);
     assert_eq!((stock[0]["quantity"].as_i64(), stock[0]["status"].as_str()), (Some(10), Some("available")));
 }
+
+#[test]
+fn a_handheld_scanners_memory_is_downloaded_into_a_stocktake() {
+    let db = setup();
+    db.ok(&[
+        "receive",
+        "--location",
+        "MAIN",
+        "--item",
+        "09506000134352",
+        "--lot",
+        "L1",
+        "--expiry",
+        "2030-01-31",
+        "--qty",
+        "10",
+    ]);
+    let number = db.json(&["stocktake", "start", "--location", "MAIN"])["number"].as_str().unwrap().to_string();
+    // The handheld's cradle is one end of a pseudo-terminal pair; it sends its memory once the command listens.
+    let line = devices::sim::Line::new(None).unwrap();
+    let download = Command::new(env!("CARGO_BIN_EXE_medledger"))
+        .arg("--db")
+        .arg(db.path())
+        .args([
+            "--json",
+            "stocktake",
+            "download",
+            &number,
+            "--port",
+            &line.ours,
+            "--idle-ms",
+            "400",
+            "--wait-seconds",
+            "10",
+        ])
+        .env("LANG", "en_US.UTF-8")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let mut cradle = serialport::new(&line.theirs, 9600).open().unwrap();
+    for stored in ["(01)09506000134352(17)300131(10)L1", "(01)09506000134352(17)300131(10)L1,4"] {
+        std::io::Write::write_all(&mut cradle, format!("{stored}\r\n").as_bytes()).unwrap();
+    }
+    let out = download.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((summary["observations"].as_i64(), summary["units"].as_i64()), (Some(2), Some(5)));
+    let variance = db.json(&["stocktake", "variance", &number]);
+    assert_eq!(variance["rows"][0]["counted"], 5);
+}

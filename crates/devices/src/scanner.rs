@@ -236,3 +236,65 @@ fn read_loop(
         std::thread::sleep(RECONNECT_DELAY);
     }
 }
+
+/// Lines one batch download may hold (a handheld's memory holds a few thousand).
+pub const DOWNLOAD_LINES_MAX: usize = 30_000;
+
+/// Downloads a batch-memory handheld scanner's stored scans: opens the port
+/// (the handheld in its cradle, set to send its memory), reads scans until the
+/// line has been quiet for `idle` after the first one (or `wait` passes without
+/// any), and returns them in order with the garbage seen. Bytes are framed
+/// exactly as a live scanner's; the text of each line is what the handheld
+/// stored (a barcode, optionally with its quantity and time).
+pub fn download(
+    path: &str,
+    baud: u32,
+    config: ScannerConfig,
+    idle: Duration,
+    wait: Duration,
+) -> Result<(Vec<String>, usize), DeviceError> {
+    let mut port = crate::ports::open(path, baud, Duration::from_millis(20))?;
+    let mut framer = ScanFramer::new(config);
+    let mut lines = Vec::new();
+    let mut garbage = 0;
+    let started = std::time::Instant::now();
+    let mut last_byte: Option<std::time::Instant> = None;
+    let mut chunk = [0u8; 4096];
+    loop {
+        match port.read(&mut chunk) {
+            Ok(n) if n > 0 => {
+                last_byte = Some(std::time::Instant::now());
+                for event in framer.push(&chunk[..n]) {
+                    match event {
+                        ScannerEvent::Scan { data } => lines.push(data),
+                        ScannerEvent::Garbage { .. } => garbage += 1,
+                        _ => {}
+                    }
+                }
+                if lines.len() > DOWNLOAD_LINES_MAX {
+                    return Err(DeviceError::InvalidSetting {
+                        field: "download",
+                        reason: format!("more than {DOWNLOAD_LINES_MAX} stored scans"),
+                    });
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => return Err(DeviceError::Io { port: path.to_string(), reason: e.to_string() }),
+        }
+        match last_byte {
+            Some(at) if at.elapsed() >= idle => break,
+            None if started.elapsed() >= wait => break,
+            _ => {}
+        }
+    }
+    // A last line the handheld did not terminate is still a stored scan.
+    for event in framer.push(b"\r") {
+        match event {
+            ScannerEvent::Scan { data } => lines.push(data),
+            ScannerEvent::Garbage { .. } => garbage += 1,
+            _ => {}
+        }
+    }
+    Ok((lines, garbage))
+}

@@ -176,3 +176,31 @@ proptest! {
         prop_assert_eq!(found, SCANS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn a_handhelds_memory_downloads_in_order_until_the_line_goes_quiet() {
+    let (_dir, link) = link_path();
+    let mut cable = plug(&link);
+    let path = link.to_str().unwrap().to_string();
+    let reader = std::thread::spawn(move || {
+        devices::scanner::download(
+            &path,
+            9600,
+            ScannerConfig::default(),
+            Duration::from_millis(300),
+            Duration::from_secs(5),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    for scan in SCANS {
+        cable.master.write_all(format!("{scan},2\r\n").as_bytes()).unwrap();
+    }
+    cable.master.write_all(&[0xff, 0xfe, b'\r']).unwrap();
+    // The last stored scan without a terminator.
+    cable.master.write_all(b"SYR-5ML").unwrap();
+    let (lines, garbage) = reader.join().unwrap().unwrap();
+    let mut expected: Vec<String> = SCANS.iter().map(|s| format!("{s},2")).collect();
+    expected.push("SYR-5ML".into());
+    assert_eq!(lines, expected);
+    assert_eq!(garbage, 1);
+}
