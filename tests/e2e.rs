@@ -4,14 +4,16 @@
 //! on free loopback ports, and the app on a fresh ledger in a temporary
 //! folder. A clerk receives an item, issues part of it, and reads the right
 //! quantity off the stock screen; a keyboard-wedge scanner types GS1 barcodes
-//! into the receive screen with the focus away from the item field; screenshots
-//! go to `artifacts/`. Run with `make e2e` (needs xvfb, webkit2gtk-driver and
+//! into the receive screen with the focus away from the item field; a manager
+//! counts a stocktake with the scanner (a typed quantity, an undo), reviews and
+//! posts it, and the stock screen shows the count; screenshots go to
+//! `artifacts/`. Run with `make e2e` (needs xvfb, webkit2gtk-driver and
 //! tauri-driver).
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use ledger::{Lang, LocationKind, NewItem, NewLocation, NewUser, Role};
+use ledger::{DocumentKind, DocumentRequest, Lang, LineRequest, LocationKind, NewItem, NewLocation, NewUser, Role};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -162,9 +164,20 @@ async fn text_containing(client: &Client, css: &str, needle: &str) -> String {
     }
 }
 
+/// WebKitGTK (without compositing) answers a WebDriver screenshot after the
+/// page's next repaint, and a page at rest — no caret blinking, nothing
+/// moving — may not repaint at all: a one-pixel mark in a corner changes its
+/// colour for a few seconds so that it does.
+const KEEP_PAINTING: &str = "const m = document.createElement('div'); \
+    m.style.cssText = 'position:fixed;left:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:99'; \
+    document.body.appendChild(m); let n = 0; \
+    const tick = () => { m.style.background = n % 2 ? 'rgba(0,0,0,0.02)' : 'rgba(0,0,0,0.03)'; \
+    if (++n < 60) setTimeout(tick, 50); else m.remove(); }; tick();";
+
 async fn save_screenshot(client: &Client, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts");
     std::fs::create_dir_all(&dir).unwrap();
+    step("keep the page painting", client.execute(KEEP_PAINTING, vec![])).await;
     let png = step("screenshot", client.screenshot()).await;
     std::fs::write(dir.join(name), png).unwrap();
 }
@@ -406,4 +419,166 @@ async fn a_wedge_scan_fills_the_receive_line_wherever_the_focus_is() {
     let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].lot.as_deref(), rows[0].expiry, rows[0].quantity), (Some(second), Some(expiry), 4));
+}
+
+/// Waits until the counting screen lists `scans` of the counter's last scans,
+/// then a moment more, as a person takes between two boxes. WebDriver sends
+/// each key only once the page has handled the one before, so a scan sent
+/// while the page still redraws the last one arrives with the gaps of that
+/// work between its keys (a scanner's keys are queued as they come).
+async fn settle_after_scan(client: &Client, scans: usize) {
+    let started = Instant::now();
+    while step("last scans", client.find_all(Locator::Css("[data-testid=last-scan]"))).await.len() < scans
+        && started.elapsed() < WAIT
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+/// What the scan banner says now (empty when it shows nothing).
+async fn scan_message(client: &Client) -> String {
+    match client.find(Locator::Css("[data-testid=scan-feedback-message]")).await {
+        Ok(found) => found.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A person at the keyboard: each key held and released with a pause after it
+/// (never taken for a scan), wherever the focus is.
+async fn type_by_hand(client: &Client, keys: &[char]) {
+    let mut actions = KeyActions::new("person".into());
+    for &key in keys {
+        actions = actions
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Pause { duration: Duration::from_millis(150) });
+    }
+    step(&format!("type {keys:?} by hand"), client.perform_actions(actions)).await;
+}
+
+/// Waits until the element's attribute holds `expected`, returning what it last held.
+async fn attr_becomes(client: &Client, css: &str, name: &str, expected: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let found = element(client, css).await;
+        let value = step(&format!("{name} of {css}"), found.attr(name)).await.unwrap_or_default();
+        if value == expected || started.elapsed() > WAIT {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, WebKitWebDriver and tauri-driver: run with `make e2e`"]
+async fn a_manager_counts_a_stocktake_with_the_scanner_reviews_and_posts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e2e-stocktake.sqlite");
+    prepare_ledger(&db);
+    // Two years ahead is always in the two-digit year's window of the app's clock.
+    let expiry = chrono::Local::now().date_naive() + chrono::Days::new(730);
+    let lot = "E2E-ST-1";
+    {
+        let mut ledger = ledger::Ledger::open(&db).unwrap();
+        ledger
+            .add_user(&NewUser {
+                username: "zhaoqiang".into(),
+                display_name: "赵强".into(),
+                role: Role::Manager,
+                language: Lang::Zh,
+            })
+            .unwrap();
+        ledger
+            .post(&DocumentRequest {
+                kind: DocumentKind::Receipt,
+                user: "wangli".into(),
+                location: "MAIN".into(),
+                to_location: None,
+                department: None,
+                supplier: None,
+                lines: vec![LineRequest {
+                    item: ITEM.into(),
+                    lot: Some(lot.into()),
+                    expiry: Some(expiry),
+                    quantity: 12,
+                    ..LineRequest::default()
+                }],
+                note: String::new(),
+                override_: None,
+            })
+            .unwrap();
+    }
+
+    let session = Session::start(&db).await;
+    let client = &session.client;
+    click(client, "[data-testid=user-option-zhaoqiang]").await;
+    click(client, "[data-testid=nav-stocktake]").await;
+    // MAIN, the only location, is chosen; no tolerance.
+    let main = element(client, "[data-testid=stocktake-new-location-MAIN]").await;
+    assert!(step("MAIN chosen", main.is_selected()).await);
+    click(client, "[data-testid=stocktake-start]").await;
+    element(client, "[data-testid=counting-view]").await;
+    assert_eq!(attr_becomes(client, "[data-testid=count-progress]", "data-in-scope", "1").await, "1");
+
+    // Two boxes scanned with the focus on the page: one unit each.
+    step("blur the focused element", client.execute("document.activeElement.blur();", vec![])).await;
+    let barcode = format!("]d201{ITEM}17{}10{lot}", expiry.format("%y%m%d"));
+    for n in 1..=2 {
+        let (gap, keys) = wedge_scan(client, &barcode).await;
+        println!("stocktake scan {n}: largest gap between keys {gap:.1} ms ({keys})");
+        let total = attr_becomes(client, "[data-testid=count-total]", "data-total", &n.to_string()).await;
+        let banner = scan_message(client).await;
+        assert_eq!(total, n.to_string(), "scan {n} counted one unit (largest key gap {gap:.1} ms; banner {banner:?})");
+        settle_after_scan(client, n).await;
+    }
+    let feedback = element(client, "[data-testid=scan-feedback]").await;
+    assert_eq!(step("scan outcome", feedback.attr("data-outcome")).await.as_deref(), Some("success"));
+    assert_eq!(focused(client).await, "BODY", "scanning leaves the focus on the page");
+    // The second box holds 9: typed on the page, then Enter — it replaces that scan's one unit.
+    type_by_hand(client, &['9', Key::Enter.into()]).await;
+    assert_eq!(attr_becomes(client, "[data-testid=count-total]", "data-total", "10").await, "10", "1 + 9");
+    // One box scanned twice by mistake: the extra scan is undone with Ctrl+Z.
+    settle_after_scan(client, 3).await;
+    let (gap, _) = wedge_scan(client, &barcode).await;
+    assert_eq!(
+        attr_becomes(client, "[data-testid=count-total]", "data-total", "11").await,
+        "11",
+        "key gap {gap:.1} ms"
+    );
+    let control: char = Key::Control.into();
+    let undo = KeyActions::new("undo".into())
+        .then(KeyAction::Down { value: control })
+        .then(KeyAction::Down { value: 'z' })
+        .then(KeyAction::Up { value: 'z' })
+        .then(KeyAction::Up { value: control });
+    step("Ctrl+Z", client.perform_actions(undo)).await;
+    assert_eq!(attr_becomes(client, "[data-testid=count-total]", "data-total", "10").await, "10", "undone");
+    assert_eq!(attr_becomes(client, "[data-testid=count-progress]", "data-counted", "1").await, "1");
+    save_screenshot(client, "e2e-stocktake-count.png").await;
+
+    // The review: expected 12 (the books), counted 10; posting sets the stock.
+    click(client, "[data-testid=stocktake-to-review]").await;
+    let row = "[data-testid=variance-row]";
+    assert_eq!(attr_becomes(client, row, "data-counted", "10").await, "10");
+    assert_eq!(attr_becomes(client, row, "data-expected", "12").await, "12");
+    click(client, "[data-testid=post-stocktake]").await;
+    let posted = text_containing(client, "[data-testid=stocktake-posted]", "PD-E2E-000001").await;
+    println!("stocktake banner: {posted}");
+    assert_eq!(attr_becomes(client, "[data-testid=stocktake-status]", "data-status", "posted").await, "posted");
+    save_screenshot(client, "e2e-stocktake-posted.png").await;
+
+    click(client, "[data-testid=nav-stock]").await;
+    let quantity = stock_quantity(client, 10).await;
+    save_screenshot(client, "e2e-stocktake-stock.png").await;
+    session.close().await;
+    assert_eq!(quantity, 10, "the stock list shows the counted quantity");
+
+    let ledger = ledger::Ledger::open(&db).unwrap();
+    let report = ledger.stocktake_variance("PD-E2E-000001", "zhaoqiang").unwrap();
+    let counted: Vec<_> = report.rows.iter().map(|r| (r.lot.as_deref(), r.expected, r.counted)).collect();
+    assert_eq!(counted, [(Some(lot), 12, Some(10))]);
+    let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
+    assert_eq!(rows.iter().map(|r| r.quantity).sum::<i64>(), 10);
+    assert!(ledger::balance::verify(ledger.connection()).unwrap().is_empty());
 }

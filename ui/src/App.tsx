@@ -84,6 +84,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
       playTone(report.outcome);
       setScanReport((current) => ({ report, seq: (current?.seq ?? 0) + 1 }));
     },
+    clear: () => setScanReport(null),
   }), []);
 
   // One detector for the whole app. A scan goes to the current screen's

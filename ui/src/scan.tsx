@@ -19,9 +19,11 @@ interface ScanContextValue {
   /** Makes `handler` the taker of scans; returns the function that withdraws it. */
   register: (handler: (data: string) => void) => () => void;
   report: (report: ScanReport) => void;
+  /** Takes the last scan's banner away (a screen moved on to another view). */
+  clear: () => void;
 }
 
-export const ScanContext = createContext<ScanContextValue>({ register: () => () => undefined, report: () => undefined });
+export const ScanContext = createContext<ScanContextValue>({ register: () => () => undefined, report: () => undefined, clear: () => undefined });
 
 /** While the calling screen is mounted, scans go to `handler` (always its latest version). */
 export function useScanHandler(handler: (data: string) => void) {
@@ -33,6 +35,10 @@ export function useScanHandler(handler: (data: string) => void) {
 
 export function useScanReport() {
   return useContext(ScanContext).report;
+}
+
+export function useScanClear() {
+  return useContext(ScanContext).clear;
 }
 
 /**

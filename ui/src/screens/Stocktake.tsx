@@ -6,7 +6,7 @@
 // scan; a batch scanner's file imports all lines or none. Review shows the
 // core's variance table (expected quantities only to those the core lets see
 // them), the largest variances by value, recounts, finishing and posting.
-import { useCallback, useEffect, useRef, useState, type ChangeEvent, type FormEvent, type ReactNode } from 'react';
+import { memo, useCallback, useEffect, useRef, useState, type ChangeEvent, type FormEvent, type ReactNode } from 'react';
 import type { BarcodeScan } from '../bindings/BarcodeScan';
 import type { ImportProgress } from '../bindings/ImportProgress';
 import type { ImportSummary } from '../bindings/ImportSummary';
@@ -24,7 +24,8 @@ import { Field, focusTestId, Spinner } from '../components';
 import { formatMoney } from '../decimal';
 import { formatQuantity, localTime, pick } from '../format';
 import { useI18n, type TextKey, type Translate } from '../i18n';
-import { CandidateChooser, readScan, useScanHandler, useScanReport, warningTexts } from '../scan';
+import { CandidateChooser, readScan, SCAN_EVENT, useScanClear, useScanHandler, useScanReport, warningTexts } from '../scan';
+import { SCAN_STALL_MAX_MS } from '../scanner';
 import {
   FLAG_TEXT, FLAG_TONE, isOpen, isUndoKey, largestVariances, lastEffective, parseTypedQuantity, progressPercent,
   recountKey, rowKey, STATUS_TEXT, type Superseded,
@@ -51,8 +52,9 @@ function StatusPill({ status }: { status: StocktakeStatus }) {
 
 export function StocktakeScreen({ mayReview, onError, clearError }: { mayReview: boolean; onError: (e: unknown) => void; clearError: () => void }) {
   const [open, setOpen] = useState<{ id: string; mode: Mode } | null>(null);
-  const show = useCallback((id: string, mode: Mode) => { clearError(); setOpen({ id, mode }); }, [clearError]);
-  const back = useCallback(() => { clearError(); setOpen(null); }, [clearError]);
+  const clearScan = useScanClear();
+  const show = useCallback((id: string, mode: Mode) => { clearError(); clearScan(); setOpen({ id, mode }); }, [clearError, clearScan]);
+  const back = useCallback(() => { clearError(); clearScan(); setOpen(null); }, [clearError, clearScan]);
   if (!open) return <StocktakeList mayReview={mayReview} onOpen={show} onError={onError} clearError={clearError} />;
   return open.mode === 'count'
     ? <CountingView key={open.id} id={open.id} mayReview={mayReview} onBack={back} onReview={() => show(open.id, 'review')} onError={onError} />
@@ -141,15 +143,15 @@ function StocktakeList({ mayReview, onOpen, onError, clearError }: {
             ))}
           </div>
           {problems.scope ? <p className="field-error" data-testid="stocktake-new-scope-error">{t(problems.scope)}</p> : null}
+          <label className="check st-blind">
+            <input type="checkbox" data-testid="stocktake-new-blind" checked={blind} onChange={(e) => setBlind(e.target.checked)} />
+            {t('stocktakeBlind')}
+          </label>
           <div className="row st-options">
-            <label className="check st-blind">
-              <input type="checkbox" data-testid="stocktake-new-blind" checked={blind} onChange={(e) => setBlind(e.target.checked)} />
-              {t('stocktakeBlind')}
-            </label>
-            <Field label={t('stocktakeToleranceQuantity')} hint={problems.quantity ? <span className="field-error">{t(problems.quantity)}</span> : t('stocktakeToleranceHint')} narrow>
+            <Field label={t('stocktakeToleranceQuantity')} hint={problems.quantity ? <span className="field-error">{t(problems.quantity)}</span> : t('stocktakeToleranceHint')}>
               <input data-testid="stocktake-new-tolerance-qty" className="num" inputMode="numeric" value={toleranceQuantity} onChange={(e) => setToleranceQuantity(e.target.value)} autoComplete="off" />
             </Field>
-            <Field label={t('stocktakeToleranceValue')} hint={problems.value ? <span className="field-error">{t(problems.value)}</span> : t('optional')} narrow>
+            <Field label={t('stocktakeToleranceValue')} hint={problems.value ? <span className="field-error">{t(problems.value)}</span> : t('optional')}>
               <input data-testid="stocktake-new-tolerance-value" className="num" inputMode="decimal" value={toleranceValue} onChange={(e) => setToleranceValue(e.target.value)} autoComplete="off" />
             </Field>
           </div>
@@ -209,6 +211,109 @@ function describe(t: Translate, lang: 'zh' | 'en', o: ObservationView): string {
   ].filter(Boolean).join(' · ');
 }
 
+/** How long digits typed on the page wait before they show: longer than any pause inside a scan. */
+const TYPED_SHOW_MS = SCAN_STALL_MAX_MS + 30;
+/**
+ * Most digits a quantity typed on the page may have (999,999). More is no
+ * count a person types on the shelf but a barcode that was not read as a
+ * scan (a slow scanner): it changes nothing. The field takes up to the line limit.
+ */
+const PAGE_DIGITS_MAX = 6;
+
+/** Whether a key went to something that takes text or choices of its own (then it is not a typed quantity). */
+function typesElsewhere(target: EventTarget | null): boolean {
+  return target instanceof Element && target.closest('input, textarea, select, [contenteditable="true"], [role="dialog"]') !== null;
+}
+
+/**
+ * The last scan's quantity: digits then Enter, typed anywhere on the page
+ * (or in the field). The focus stays off text fields while counting: a scan
+ * typed into a focused field goes as slowly as the webview edits and paints
+ * it (tens of ms a key under WebDriver), which no longer looks like a
+ * scanner. Digits typed on the page wait TYPED_SHOW_MS before they show, so
+ * a scan's digits (void as soon as the scan is recognised) never repaint the
+ * page key by key. Its own small component with its own state.
+ */
+const TypedQuantity = memo(function TypedQuantity({ open, cleared, onSet }: { open: boolean; cleared: number; onSet: (quantity: number) => void }) {
+  const { t } = useI18n();
+  const [text, setText] = useState('');
+  const [problem, setProblem] = useState<TextKey | null>(null);
+  const pending = useRef('');
+  const timer = useRef<number | undefined>(undefined);
+  const clear = useCallback(() => {
+    window.clearTimeout(timer.current);
+    pending.current = '';
+    setText('');
+  }, []);
+  useEffect(() => { clear(); setProblem(null); }, [cleared, clear]);
+
+  const apply = useCallback((value: string) => {
+    const typed = parseTypedQuantity(value);
+    setProblem(typed === null ? 'countInvalidQuantity' : null);
+    if (typed !== null) onSet(typed);
+  }, [onSet]);
+
+  useEffect(() => {
+    if (!open) return undefined;
+    const show = () => {
+      window.clearTimeout(timer.current);
+      timer.current = window.setTimeout(() => setText(pending.current), TYPED_SHOW_MS);
+    };
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.ctrlKey || e.altKey || e.metaKey || e.isComposing || typesElsewhere(e.target)) return;
+      if (/^[0-9]$/.test(e.key)) {
+        pending.current = (pending.current + e.key).slice(0, 40);
+        show();
+      } else if ([...e.key].length === 1 && pending.current) {
+        // A letter or sign among the digits: a barcode, not a quantity.
+        clear();
+      } else if (e.key === 'Backspace' && pending.current) {
+        e.preventDefault();
+        pending.current = pending.current.slice(0, -1);
+        show();
+      } else if (e.key === 'Escape' && pending.current) {
+        clear();
+      } else if (e.key === 'Enter' && pending.current) {
+        e.preventDefault();
+        if (pending.current.length > PAGE_DIGITS_MAX) {
+          clear();
+          setProblem('countTypedNotScan');
+          return;
+        }
+        window.clearTimeout(timer.current);
+        setText(pending.current);
+        apply(pending.current);
+      }
+    };
+    // A scan typed its digits on the page: they were the scanner's, not a quantity.
+    window.addEventListener(SCAN_EVENT, clear);
+    window.addEventListener('keydown', onKey);
+    return () => {
+      window.removeEventListener(SCAN_EVENT, clear);
+      window.removeEventListener('keydown', onKey);
+      window.clearTimeout(timer.current);
+    };
+  }, [open, apply, clear]);
+
+  return (
+    <form className="count-typed-form" onSubmit={(e: FormEvent) => { e.preventDefault(); apply(text); }}>
+      <Field label={t('countTypedQuantity')} hint={problem ? <span className="field-error" data-testid="count-typed-error">{t(problem)}</span> : t('countTypedHint')}>
+        <input
+          data-testid="count-qty"
+          className={`num count-qty${problem ? ' invalid' : ''}`}
+          inputMode="numeric"
+          value={text}
+          placeholder={t('countTypedPlaceholder')}
+          autoComplete="off"
+          disabled={!open}
+          onChange={(e) => { pending.current = e.target.value; setText(e.target.value); setProblem(null); }}
+        />
+      </Field>
+      <button type="submit" data-testid="count-set-qty" disabled={!open || !text.trim()}>{t('countSetQuantity')}</button>
+    </form>
+  );
+});
+
 const SOURCE_TEXT: Record<string, TextKey> = { scan: 'countSourceScan', typed: 'countSourceTyped', import: 'countSourceImport', undo: 'countSourceUndo' };
 
 function CountingView({ id, mayReview, onBack, onReview, onError }: {
@@ -222,8 +327,8 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
   const [location, setLocation] = useState('');
   const [last, setLast] = useState<{ observation: ObservationView; undone: boolean } | null>(null);
   const [superseded, setSuperseded] = useState<Superseded>(new Map());
-  const [quantity, setQuantity] = useState('');
-  const [quantityProblem, setQuantityProblem] = useState(false);
+  /** Bumped to empty the typed-quantity field (after a scan, or once a typed quantity is set). */
+  const [cleared, setCleared] = useState(0);
   const [chooser, setChooser] = useState<{ scan: BarcodeScan; data: string; done: () => void } | null>(null);
   const [importing, setImporting] = useState<{ name: string; progress: ImportProgress | null } | null>(null);
   const [imported, setImported] = useState<{ name: string; summary: ImportSummary } | null>(null);
@@ -264,9 +369,10 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
     : locations;
   const open = view !== null && isOpen(view.status);
 
-  const focusQuantity = () => {
+  /** Scans go fastest with the focus off text fields; digits typed on the page still reach the quantity. */
+  const leaveQuantityField = () => {
     const active = document.activeElement;
-    if (!active || active === document.body || active.getAttribute('data-testid') === 'count-qty') focusTestId('count-qty');
+    if (active instanceof HTMLElement && active.getAttribute('data-testid') === 'count-qty') active.blur();
   };
 
   const failed = (error: unknown) => {
@@ -295,12 +401,11 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
       });
       if (!live.current) return;
       setLast({ observation: counted, undone: false });
-      setQuantity('');
-      setQuantityProblem(false);
+      setCleared((n) => n + 1);
       const details = warningTexts(reading);
       report({ outcome: details.length > 0 ? 'warning' : 'success', message: t('countScanned', { what: describe(t, lang, counted), total: formatQuantity(counted.key_total) }), details });
       refresh();
-      focusQuantity();
+      leaveQuantityField();
     } catch (error) {
       failed(error);
     }
@@ -323,11 +428,7 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
     return lastEffective(current?.last_scans ?? [], gone);
   };
 
-  const setTyped = (e: FormEvent) => {
-    e.preventDefault();
-    const typed = parseTypedQuantity(quantity);
-    if (typed === null) { setQuantityProblem(true); return; }
-    setQuantityProblem(false);
+  const setTyped = (typed: number) => {
     enqueue(async () => {
       const replaced = target();
       if (!replaced) { report({ outcome: 'warning', message: t('countScanFirst'), details: [] }); return; }
@@ -336,7 +437,7 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
         if (!live.current) return;
         setSuperseded((m) => new Map(m).set(replaced.id, 'replaced'));
         setLast({ observation: set, undone: false });
-        setQuantity('');
+        setCleared((n) => n + 1);
         report({ outcome: 'success', message: t('countTypedSet', { what: describe(t, lang, set), quantity: formatQuantity(typed), total: formatQuantity(set.key_total) }), details: [] });
         refresh();
       } catch (error) {
@@ -361,6 +462,9 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
   });
   const undoRef = useRef(undo);
   undoRef.current = undo;
+  const typedRef = useRef(setTyped);
+  typedRef.current = setTyped;
+  const onTyped = useCallback((typed: number) => typedRef.current(typed), []);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -432,7 +536,7 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
           <div className={`count-big${last?.undone ? ' count-undone' : ''}`} data-testid="count-big" aria-live="polite">
             {shown ? (
               <>
-                <div className="count-big-label">{last?.undone ? t('countUndone') : t('countLastScan')}</div>
+                <div className="count-big-label">{last?.undone ? t('countUndoneBig', { quantity: formatQuantity(last.observation.quantity) }) : t('countLastScan')}</div>
                 <div className="count-item" data-testid="count-item">{pick(lang, shown.name, shown.name_en)}</div>
                 <div className="count-key mono">
                   {shown.code}
@@ -451,22 +555,10 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
               </div>
             )}
           </div>
-          <form className="count-typed" onSubmit={setTyped}>
-            <Field label={t('countTypedQuantity')} hint={quantityProblem ? <span className="field-error" data-testid="count-typed-error">{t('countInvalidQuantity')}</span> : t('countTypedHint')}>
-              <input
-                data-testid="count-qty"
-                className={`num count-qty${quantityProblem ? ' invalid' : ''}`}
-                inputMode="numeric"
-                value={quantity}
-                autoFocus
-                autoComplete="off"
-                disabled={!open}
-                onChange={(e) => { setQuantity(e.target.value); setQuantityProblem(false); }}
-              />
-            </Field>
-            <button type="submit" data-testid="count-set-qty" disabled={!open || !quantity.trim()}>{t('countSetQuantity')}</button>
+          <div className="count-typed">
+            <TypedQuantity open={open} cleared={cleared} onSet={onTyped} />
             <button type="button" data-testid="count-undo" disabled={!open} onClick={undo} title="Ctrl+Z">↶ {t('countUndo')} <kbd>Ctrl+Z</kbd></button>
-          </form>
+          </div>
         </div>
         <div className="count-side">
           <div className="count-progress" data-testid="count-progress" data-counted={view?.keys_counted ?? 0} data-in-scope={view?.keys_in_scope ?? 0}>
@@ -516,7 +608,7 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
                       <td>{pick(lang, o.name, o.name_en)}{gone ? <span className="tag st-gone">{t(gone === 'undone' ? 'countUndone' : 'countReplaced')}</span> : null}</td>
                       <td className="mono">{o.serial ?? o.lot ?? ''}</td>
                       <td className="mono">{o.location}</td>
-                      <td className="num nowrap">{o.source === 'typed' ? '= ' : '+'}{formatQuantity(o.quantity)} <span className="unit">{t(SOURCE_TEXT[o.source] ?? 'countSourceScan')}</span></td>
+                      <td className="num nowrap qty-cell">{o.source === 'typed' ? '= ' : '+'}{formatQuantity(o.quantity)} <span className="unit">{t(SOURCE_TEXT[o.source] ?? 'countSourceScan')}</span></td>
                       <td className="num">{formatQuantity(o.key_total)}</td>
                     </tr>
                   );
@@ -536,7 +628,6 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
             setChooser(null);
             report({ outcome: 'warning', message: t('countChoiceCancelled'), details: [] });
             done();
-            focusTestId('count-qty');
           }}
         />
       ) : null}
@@ -555,9 +646,12 @@ function FlagBadges({ row }: { row: VarianceRow }) {
   );
 }
 
+/** Bars in the chart of the largest variances. */
+const CHART_BARS = 6;
+
 function VarianceChart({ rows }: { rows: VarianceRow[] }) {
   const { t, lang } = useI18n();
-  const bars = largestVariances(rows, 8);
+  const bars = largestVariances(rows, CHART_BARS);
   return (
     <figure className="variance-chart" data-testid="variance-chart" aria-label={t('reviewChart')}>
       <figcaption>{t('reviewChart')}</figcaption>
@@ -612,6 +706,7 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
   };
 
   const rows = variance?.rows ?? [];
+  const serials = rows.some((r) => r.serial !== null);
   const open = variance !== null && isOpen(variance.status);
   const decides = mayReview && open;
   const chosenRows = rows.filter((r) => selected.has(rowKey(r)));
@@ -646,10 +741,12 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
       </StocktakeHead>
       <div role="status" aria-live="polite" className="live-region">
         {done ? (
-          <div className="banner banner-ok banner-head" data-testid={done.testId}>
-            <span className="banner-icon" aria-hidden="true">✓</span>
-            <strong className="banner-text">{done.text}</strong>
-            <button type="button" className="banner-close" onClick={() => setDone(null)} aria-label={t('dismiss')} title={t('dismiss')}>×</button>
+          <div className="banner banner-ok" data-testid={done.testId}>
+            <div className="banner-head">
+              <span className="banner-icon" aria-hidden="true">✓</span>
+              <strong className="banner-text">{done.text}</strong>
+              <button type="button" className="banner-close" onClick={() => setDone(null)} aria-label={t('dismiss')} title={t('dismiss')}>×</button>
+            </div>
           </div>
         ) : null}
       </div>
@@ -664,92 +761,90 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
           {variance.blind ? <span className="muted">{t('reviewBlindHidden')}</span> : null}
         </div>
       ) : null}
-      <div className="review-layout">
-        <div className="table-wrap">
-          <table className="grid variance-table">
-            <thead>
-              <tr>
-                {decides ? (
-                  <th className="select-cell">
-                    <input
-                      type="checkbox"
-                      aria-label={t('reviewSelectAll')}
-                      data-testid="variance-select-all"
-                      checked={rows.length > 0 && chosenRows.length === rows.length}
-                      onChange={(e) => setSelected(e.target.checked ? new Set(rows.map(rowKey)) : new Set())}
-                    />
-                  </th>
-                ) : null}
-                <th>{t('code')}</th><th>{t('name')}</th><th>{t('lot')}</th><th>{t('serial')}</th><th>{t('location')}</th>
-                <th className="num">{t('reviewExpected')}</th><th className="num">{t('reviewCounted')}</th><th className="num">{t('reviewDifference')}</th>
-                <th className="num">{t('reviewValue')}</th><th>{t('reviewFlags')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => {
-                const key = rowKey(r);
-                const counters = Object.entries(r.counters);
-                const difference = r.difference ?? 0;
-                return (
-                  <tr
-                    key={key}
-                    data-testid="variance-row"
-                    data-code={r.code}
-                    data-lot={r.lot ?? ''}
-                    data-serial={r.serial ?? ''}
-                    data-location={r.location}
-                    data-expected={r.expected}
-                    data-counted={r.counted ?? ''}
-                    data-flags={r.flags.join(' ')}
-                    className={selected.has(key) ? 'selected' : ''}
-                  >
-                    {decides ? (
-                      <td className="select-cell">
-                        <input type="checkbox" data-testid="variance-select" aria-label={t('reviewSelect', { what: `${r.code} ${r.lot ?? ''} ${r.serial ?? ''} ${r.location}` })} checked={selected.has(key)} onChange={() => toggle(key)} />
-                      </td>
-                    ) : null}
-                    <td className="mono nowrap">{r.code}</td>
-                    <td>{pick(lang, r.name, r.name_en)}{r.specification ? <span className="muted spec"> {r.specification}</span> : null}</td>
-                    <td className="mono">{r.lot ?? ''}</td>
-                    <td className="mono">{r.serial ?? ''}</td>
-                    <td className="mono">{r.location}</td>
-                    <td className="num">{formatQuantity(r.expected)}</td>
-                    <td className="num" title={counters.map(([who, n]) => `${who}: ${n}`).join('\n')}>
-                      {r.counted === null ? '—' : formatQuantity(r.counted)} <span className="unit">{r.unit}</span>
-                      {counters.length > 1 ? <span className="counters" data-testid="variance-counters">{counters.map(([who, n]) => `${who} ${formatQuantity(n)}`).join(' · ')}</span> : null}
+      <div className="review-top">
+        <VarianceChart rows={rows} />
+        {decides ? (
+          <div className="review-actions">
+            <button type="button" data-testid="review-recount" disabled={busy || chosenRows.length === 0} onClick={() => void recount()}>{t('reviewRecount', { count: chosenRows.length })}</button>
+            {variance?.status === 'counting' ? <button type="button" data-testid="review-finish" disabled={busy} onClick={() => void finish()}>{t('reviewFinish')}</button> : null}
+            <fieldset className="form-section post-section">
+              <legend>{t('reviewPostSection')}</legend>
+              <label className="check"><input type="checkbox" data-testid="post-close-scope" checked={closeScope} onChange={(e) => setCloseScope(e.target.checked)} /> {t('reviewCloseScope')}</label>
+              <label className="check"><input type="checkbox" data-testid="post-accept-over" checked={acceptOver} onChange={(e) => setAcceptOver(e.target.checked)} /> {t('reviewAcceptOver')}</label>
+              <button type="button" className="primary" data-testid="post-stocktake" disabled={busy} onClick={() => void post()}>{busy ? t('reviewPosting') : t('reviewPost')}</button>
+            </fieldset>
+            {confirmCancel ? (
+              <button type="button" className="danger" data-testid="cancel-confirm" disabled={busy} onClick={() => void cancel()} onBlur={() => setConfirmCancel(false)} autoFocus>{t('reviewCancelConfirm')}</button>
+            ) : (
+              <button type="button" data-testid="cancel-stocktake" disabled={busy} onClick={() => setConfirmCancel(true)}>{t('reviewCancel')}</button>
+            )}
+          </div>
+        ) : null}
+      </div>
+      <div className="table-wrap variance-wrap">
+        <table className="grid variance-table">
+          <thead>
+            <tr>
+              {decides ? (
+                <th className="select-cell">
+                  <input
+                    type="checkbox"
+                    aria-label={t('reviewSelectAll')}
+                    data-testid="variance-select-all"
+                    checked={rows.length > 0 && chosenRows.length === rows.length}
+                    onChange={(e) => setSelected(e.target.checked ? new Set(rows.map(rowKey)) : new Set())}
+                  />
+                </th>
+              ) : null}
+              <th>{t('code')}</th><th>{t('name')}</th><th>{t('lot')}</th>{serials ? <th>{t('serial')}</th> : null}<th>{t('location')}</th>
+              <th className="num">{t('reviewExpected')}</th><th className="num">{t('reviewCounted')}</th><th className="num">{t('reviewDifference')}</th>
+              <th className="num">{t('reviewValue')}</th><th>{t('reviewFlags')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const key = rowKey(r);
+              const counters = Object.entries(r.counters);
+              const difference = r.difference ?? 0;
+              return (
+                <tr
+                  key={key}
+                  data-testid="variance-row"
+                  data-code={r.code}
+                  data-lot={r.lot ?? ''}
+                  data-serial={r.serial ?? ''}
+                  data-location={r.location}
+                  data-expected={r.expected}
+                  data-counted={r.counted ?? ''}
+                  data-flags={r.flags.join(' ')}
+                  className={selected.has(key) ? 'selected' : ''}
+                >
+                  {decides ? (
+                    <td className="select-cell">
+                      <input type="checkbox" data-testid="variance-select" aria-label={t('reviewSelect', { what: `${r.code} ${r.lot ?? ''} ${r.serial ?? ''} ${r.location}` })} checked={selected.has(key)} onChange={() => toggle(key)} />
                     </td>
-                    <td className={`num nowrap${difference < 0 ? ' negative' : difference > 0 ? ' positive' : ''}`}>
-                      {r.difference === null ? '—' : r.difference > 0 ? `+${formatQuantity(r.difference)}` : r.difference < 0 ? `−${formatQuantity(-r.difference)}` : '0'}
-                    </td>
-                    <td className={`num nowrap${r.value?.startsWith('-') ? ' negative' : ''}`}>{r.value === null ? '—' : formatMoney(r.value)}</td>
-                    <td><FlagBadges row={r} /></td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-          {variance === null ? <p className="empty"><Spinner /></p> : rows.length === 0 ? <p className="empty">{t('reviewNoRows')}</p> : null}
-        </div>
-        <aside className="review-side">
-          <VarianceChart rows={rows} />
-          {decides ? (
-            <div className="review-actions">
-              <button type="button" data-testid="review-recount" disabled={busy || chosenRows.length === 0} onClick={() => void recount()}>{t('reviewRecount', { count: chosenRows.length })}</button>
-              {variance?.status === 'counting' ? <button type="button" data-testid="review-finish" disabled={busy} onClick={() => void finish()}>{t('reviewFinish')}</button> : null}
-              <fieldset className="form-section post-section">
-                <legend>{t('reviewPostSection')}</legend>
-                <label className="check"><input type="checkbox" data-testid="post-close-scope" checked={closeScope} onChange={(e) => setCloseScope(e.target.checked)} /> {t('reviewCloseScope')}</label>
-                <label className="check"><input type="checkbox" data-testid="post-accept-over" checked={acceptOver} onChange={(e) => setAcceptOver(e.target.checked)} /> {t('reviewAcceptOver')}</label>
-                <button type="button" className="primary" data-testid="post-stocktake" disabled={busy} onClick={() => void post()}>{busy ? t('reviewPosting') : t('reviewPost')}</button>
-              </fieldset>
-              {confirmCancel ? (
-                <button type="button" className="danger" data-testid="cancel-confirm" disabled={busy} onClick={() => void cancel()} onBlur={() => setConfirmCancel(false)} autoFocus>{t('reviewCancelConfirm')}</button>
-              ) : (
-                <button type="button" data-testid="cancel-stocktake" disabled={busy} onClick={() => setConfirmCancel(true)}>{t('reviewCancel')}</button>
-              )}
-            </div>
-          ) : null}
-        </aside>
+                  ) : null}
+                  <td className="mono nowrap">{r.code}</td>
+                  <td className="name-cell" title={r.specification}>{pick(lang, r.name, r.name_en)}</td>
+                  <td className="mono">{r.lot ?? ''}</td>
+                  {serials ? <td className="mono">{r.serial ?? ''}</td> : null}
+                  <td className="mono">{r.location}</td>
+                  <td className="num">{formatQuantity(r.expected)}</td>
+                  <td className="num" title={counters.map(([who, n]) => `${who}: ${n}`).join('\n')}>
+                    {r.counted === null ? '—' : <>{formatQuantity(r.counted)} <span className="unit">{r.unit}</span></>}
+                    {counters.length > 1 ? <span className="counters" data-testid="variance-counters">{counters.map(([who, n]) => `${who} ${formatQuantity(n)}`).join(' · ')}</span> : null}
+                  </td>
+                  <td className={`num nowrap${difference < 0 ? ' negative' : difference > 0 ? ' positive' : ''}`}>
+                    {r.difference === null ? '—' : r.difference > 0 ? `+${formatQuantity(r.difference)}` : r.difference < 0 ? `−${formatQuantity(-r.difference)}` : '0'}
+                  </td>
+                  <td className={`num nowrap${r.value?.startsWith('-') ? ' negative' : ''}`}>{r.value === null ? '—' : formatMoney(r.value)}</td>
+                  <td><FlagBadges row={r} /></td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {variance === null ? <p className="empty"><Spinner /></p> : rows.length === 0 ? <p className="empty">{t('reviewNoRows')}</p> : null}
       </div>
     </section>
   );
