@@ -866,7 +866,21 @@ export class FakeBackend implements Backend {
       }
       expiry = existing ?? entry.expiry;
     }
-    return { it, key: { item: it.code, lot, serial, location }, expiry };
+    const key = { item: it.code, lot, serial, location };
+    const quarantined = this.balances.filter((b) => keyOf(b) === keyOf(key) && b.status === 'quarantined').reduce((n, b) => n + b.quantity, 0);
+    if (quarantined > 0) {
+      this.fail('key_quarantined', `${location} 的 ${it.code} 批号 ${lot} 有 ${quarantined} 件处于隔离状态，不能盘点。请先处理温度超标或召回。`,
+        `${it.code} lot ${lot} at ${location} has ${quarantined} in quarantine and cannot be counted. Resolve the excursion or recall first.`);
+    }
+    return { it, key, expiry };
+  }
+
+  /** In review only keys sent for a recount take counts (the core's `refuse_in_review`). */
+  private refuseInReview(st: Stocktake, round: number) {
+    if (st.status === 'review' && round === 0) {
+      this.fail('stocktake_closed', `盘点单 ${st.number} 正在审核（只接受复盘的品规），不再接受计数。`,
+        `Stocktake ${st.number} is review and takes no more counts except for keys sent for a recount.`);
+    }
   }
 
   private onHand(key: CountKey): number {
@@ -928,10 +942,7 @@ export class FakeBackend implements Backend {
       const user = this.actor('count');
       const { it, key, expiry } = this.resolveEntry(st, entry);
       const round = st.recounts.get(keyOf(key)) ?? 0;
-      if (st.status === 'review' && round === 0) {
-        this.fail('stocktake_closed', `盘点单 ${st.number} 正在审核（只接受复盘的品规），不再接受计数。`,
-          `Stocktake ${st.number} is review and takes no more counts except for keys sent for a recount.`);
-      }
+      this.refuseInReview(st, round);
       const quantity = entry.quantity ?? 1;
       if (quantity < 0) this.invalid('quantity', '盘点数量不能为负', 'a count cannot be negative');
       if (quantity > QUANTITY_MAX) {
@@ -963,8 +974,10 @@ export class FakeBackend implements Backend {
       const st = this.stocktakeOf(stocktake);
       this.refuseUnlessOpen(st);
       const user = this.actor('count');
-      const target = this.effective(st, observation);
+      const found = this.effective(st, observation);
+      const target = found?.counter === user.username ? found : undefined;
       if (!target) this.fail('unknown_observation', `没有可修改的计数记录 ${observation}（可能已撤销）。`, `There is no count ${observation} to change (it may have been undone).`);
+      this.refuseInReview(st, target.round);
       if (this.items.find((i) => i.code === target.key.item)?.serialized && quantity > 1) {
         this.fail('serial_quantity_not_one', `序列号 ${target.key.serial} 每次只能移动 1 件，不能是 ${quantity}。`, `Serial ${target.key.serial} moves one unit at a time, not ${quantity}.`);
       }
@@ -986,6 +999,7 @@ export class FakeBackend implements Backend {
         .sort((a, b) => b.atMs - a.atMs || b.hlc - a.hlc)[0];
       if (!newest) return null;
       const before = this.observationView(st, newest);
+      this.refuseInReview(st, newest.round);
       this.observe(st, {
         key: newest.key, expiry: newest.expiry, quantity: 0, source: 'undo', round: newest.round, counter: user.username,
         atMs: this.nowMs(), voids: newest.id, expected: newest.expected,
@@ -1160,12 +1174,24 @@ export class FakeBackend implements Backend {
       const st = this.stocktakeOf(stocktake);
       this.refuseUnlessOpen(st);
       const user = this.actor('count');
+      const serials = new Map<string, number>();
       const planned = entries.map((entry, index) => {
         try {
           const resolved = this.resolveEntry(st, entry);
+          const round = st.recounts.get(keyOf(resolved.key)) ?? 0;
+          this.refuseInReview(st, round);
           const quantity = entry.quantity ?? 1;
           if (quantity > QUANTITY_MAX || (resolved.it.serialized && quantity > 1)) {
             this.invalid('quantity', `${resolved.it.code} 不能计数 ${quantity}`, `${quantity} cannot be counted for ${resolved.it.code}`);
+          }
+          if (resolved.it.serialized) {
+            const id = keyOf(resolved.key);
+            const total = (serials.get(id) ?? this.counterTotal(st, resolved.key, round, user.username).total) + quantity;
+            if (total > 1) {
+              this.fail('serial_already_counted', `${resolved.it.code} 序列号 ${resolved.key.serial} 已经计过数，没有重复计入。`,
+                `Serial ${resolved.key.serial} of ${resolved.it.code} is already counted; it was not counted twice.`);
+            }
+            serials.set(id, total);
           }
           return { ...resolved, quantity, line: lines[index] };
         } catch (error) {

@@ -158,6 +158,25 @@ describe('FakeBackend stocktakes', () => {
     expect(counted.location).toBe('COLD');
   });
 
+  it('lets a counter change only their own counts, and in review only keys sent for a recount', async () => {
+    const { id } = await backend.startStocktake(startRequest({ locations: ['MAIN', 'COLD'] }));
+    const mine = await backend.recordCount(id, entry({ location: 'MAIN' }));
+    as('alice');
+    await expect(backend.setCountQuantity(id, mine.id, 5)).rejects.toMatchObject({ code: 'unknown_observation' });
+    expect(await backend.undoCount(id)).toBeNull();
+    as('zhaoqiang');
+    await backend.finishCounting(id);
+    as('wangli');
+    await expect(backend.setCountQuantity(id, mine.id, 5)).rejects.toMatchObject({ code: 'stocktake_closed' });
+    await expect(backend.undoCount(id)).rejects.toMatchObject({ code: 'stocktake_closed' });
+    await expect(backend.importCounts(id, '010950600013435210L2402\n', 'MAIN', () => undefined))
+      .rejects.toMatchObject({ code: 'import_line', message: expect.stringContaining('第 1 行：盘点单') });
+    // Quarantined stock is not counted until the excursion or recall is resolved.
+    const cold = await backend.startStocktake(startRequest({ locations: ['COLD'] }));
+    await expect(backend.recordCount(cold.id, entry({ item: GLUCOSE, lot: '25110201' })))
+      .rejects.toMatchObject({ code: 'key_quarantined', message: 'COLD 的 06958841004890 批号 25110201 有 2 件处于隔离状态，不能盘点。请先处理温度超标或召回。' });
+  });
+
   it('imports a scanner dump line by line with progress, or refuses it whole naming the line', async () => {
     const { id } = await backend.startStocktake(startRequest());
     const progress: string[] = [];
@@ -167,6 +186,9 @@ describe('FakeBackend stocktakes', () => {
     await expect(backend.importCounts(id, '010950600013435210L2402\n(01)06901234567892(10)X\n', null, () => undefined))
       .rejects.toMatchObject({ code: 'import_line', message: expect.stringMatching(/^第 2 行：没有编码为 06901234567892 的品规/) });
     expect((await backend.stocktakeView(id)).observations).toBe(2);
+    const twice = `(01)${STENT}(21)SN83138197\n(01)${STENT}(21)SN83138197\n`;
+    await expect(backend.importCounts(id, twice, null, () => undefined))
+      .rejects.toMatchObject({ code: 'import_line', message: expect.stringMatching(/^第 2 行：.*序列号 SN83138197 已经计过数/) });
     expect(parseImportText('A,1,2026-11-25 08:30\r\nB;3\nC\n')).toEqual([
       { line: 1, data: 'A', quantity: 1, atMs: Date.parse('2026-11-25T08:30Z') },
       { line: 2, data: 'B', quantity: 3, atMs: null },
