@@ -507,7 +507,8 @@ function CountingView({ id, mayReview, onBack, onReview, onError }: {
   const importPercent = importing?.progress
     ? Math.round(((importing.progress.stage === 'reading' ? 0 : importing.progress.total) + importing.progress.done) / (2 * Math.max(1, importing.progress.total)) * 100)
     : 0;
-  const shown = last?.observation ?? null;
+  // Nothing scanned on this screen yet: the counter's newest count (an import, an earlier session).
+  const shown = last?.observation ?? view?.last_scans[0] ?? null;
 
   return (
     <section className="screen" aria-labelledby="stocktake-title" data-testid="counting-view">
@@ -683,6 +684,7 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<{ testId: string; text: string } | null>(null);
   const [confirmCancel, setConfirmCancel] = useState(false);
+  const [hideUncounted, setHideUncounted] = useState(false);
 
   const load = useCallback(() => backend.stocktakeVariance(id).then((next) => {
     setVariance(next);
@@ -705,7 +707,10 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
     }
   };
 
-  const rows = variance?.rows ?? [];
+  const all = variance?.rows ?? [];
+  const uncounted = all.filter((r) => r.flags.length === 1 && r.flags[0] === 'uncounted').length;
+  // Only hidden, never re-sorted: the table stays in the core's order.
+  const rows = hideUncounted ? all.filter((r) => !(r.flags.length === 1 && r.flags[0] === 'uncounted')) : all;
   const serials = rows.some((r) => r.serial !== null);
   const open = variance !== null && isOpen(variance.status);
   const decides = mayReview && open;
@@ -759,10 +764,16 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
           <span>{t('reviewTotalValue')} <b className={`num${variance.total_value.startsWith('-') ? ' negative' : ''}`} data-testid="review-total-value">{formatMoney(variance.total_value)}</b></span>
           {variance.status === 'posted' ? <span className="muted">{t('reviewFrozen')}</span> : null}
           {variance.blind ? <span className="muted">{t('reviewBlindHidden')}</span> : null}
+          {uncounted > 0 ? (
+            <label className="check">
+              <input type="checkbox" data-testid="review-hide-uncounted" checked={hideUncounted} onChange={(e) => setHideUncounted(e.target.checked)} />
+              {t('reviewHideUncounted', { count: formatQuantity(uncounted) })}
+            </label>
+          ) : null}
         </div>
       ) : null}
       <div className="review-top">
-        <VarianceChart rows={rows} />
+        <VarianceChart rows={all} />
         {decides ? (
           <div className="review-actions">
             <button type="button" data-testid="review-recount" disabled={busy || chosenRows.length === 0} onClick={() => void recount()}>{t('reviewRecount', { count: chosenRows.length })}</button>

@@ -186,6 +186,8 @@ describe('counting', () => {
     await app.user.upload(screen.getByTestId('count-import-file'), file);
     expect((await screen.findByTestId('import-summary')).textContent).toBe('✓ Imported 2 counts (5 units) from scanner.txt.');
     await waitFor(() => expect(screen.getByTestId('count-progress').dataset.counted).toBe('2'));
+    // The big counter shows the newest count: the file's last line, 4 of lot L2503.
+    expect(total()).toBe('4');
     const bad = new File([`01${SYRINGE}10L2402\nNOT-A-BARCODE\n`], 'bad.txt', { type: 'text/plain' });
     await app.user.upload(screen.getByTestId('count-import-file'), bad);
     expect((await screen.findByTestId('error-banner')).textContent).toContain('Line 2:');
@@ -223,6 +225,11 @@ describe('review and posting', () => {
     expect(within(rows[2]).getByTestId('flag-uncounted').textContent).toBe('未盘');
     expect(screen.getByTestId('review-total-value').textContent).toBe('−1.52');
     expect(rowsOf('variance-bar').map((b) => [b.dataset.code, b.dataset.value])).toEqual([[SYRINGE, '-1.90'], [SYRINGE, '0.38']]);
+    // Uncounted keys can be hidden; the rest keep the core's order.
+    await app.user.click(screen.getByTestId('review-hide-uncounted'));
+    expect(rowsOf('variance-row').map((r) => r.dataset.lot)).toEqual(['L2402', 'L2503']);
+    await app.user.click(screen.getByTestId('review-hide-uncounted'));
+    expect(rowsOf('variance-row')).toHaveLength(10);
 
     await app.user.click(screen.getByTestId('post-stocktake'));
     expect((await screen.findByTestId('stocktake-posted')).textContent).toContain('盘点单 PD-S01-000005 已过账：写入 2 条盘点变动，0 个记为 0，8 个保持不变。');
