@@ -140,9 +140,9 @@ mod tests {
     fn every_line_is_read_as_a_scan_and_recorded_with_progress() {
         let (_dir, clock, mut ledger) = ledger();
         let id = start(&mut ledger);
-        clock.advance_ms(60 * 60 * 1000); // 01:00 UTC
-                                          // Scans with device times at UTC+8: one with an AIM id, one with a
-        // quantity, one in the bracketed form; then a serial without a time.
+        // 01:00 UTC. Scans with device times at UTC+8: one with an AIM id, one
+        // with a quantity, one in the bracketed form; then a serial without a time.
+        clock.advance_ms(60 * 60 * 1000);
         let text = format!(
             "]d201{SYRINGE}10L1,2026-11-25 08:30\n\n01{SYRINGE}10L1;2;2026-11-25 08:40\n\
              (01){SYRINGE}(10)L1\t4\t2026-11-25 08:35\n01{STENT}10B1\u{1d}21SN9\n"
