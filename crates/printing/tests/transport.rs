@@ -256,12 +256,15 @@ fn a_serial_printer_receives_the_job_byte_for_byte() {
                 Err(e) => panic!("reading the pseudo-terminal: {e}"),
             }
         }
-        received
+        // The printer's end stays open until the sender's drain has returned: a
+        // closed end would fail it (EIO), as a printer switched off would.
+        (received, master)
     });
     let connection = Connection::parse(&format!("serial://{name}?baud=115200")).unwrap();
     send(&connection, &sent).unwrap();
-    assert_eq!(reader.join().unwrap(), sent);
-    drop(slave);
+    let (received, master) = reader.join().unwrap();
+    assert_eq!(received, sent);
+    drop((master, slave));
 }
 
 #[test]
