@@ -444,6 +444,162 @@ async fn scan_message(client: &Client) -> String {
     }
 }
 
+/// A raw TCP 9100 label printer inside the test, on a free loopback port:
+/// each job it receives (one per connection, read to its end), in order.
+fn raw_printer() -> (u16, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (jobs, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut job = Vec::new();
+            if stream.and_then(|mut s| s.read_to_end(&mut job)).is_ok() && jobs.send(job).is_err() {
+                return;
+            }
+        }
+    });
+    (port, received)
+}
+
+/// A loopback port where nothing listens, for a printer that is off. A low port: a free
+/// ephemeral port could be taken meanwhile by a test running beside this one.
+fn refused_port() -> u16 {
+    [1, 9, 7, 13]
+        .into_iter()
+        .find(|&port| {
+            let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            matches!(std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
+        })
+        .expect("a low loopback port that refuses connections")
+}
+
+/// Adds a ZPL printer at 127.0.0.1:`port` on the printers screen.
+async fn add_zpl_printer(client: &Client, name: &str, port: u16) {
+    click(client, "[data-testid=printer-add]").await;
+    type_into(client, "[data-testid=printer-name]", name).await;
+    select(client, "[data-testid=printer-language]", "zpl").await;
+    select(client, "[data-testid=printer-connection]", "tcp").await;
+    type_into(client, "[data-testid=printer-host]", "127.0.0.1").await;
+    type_into(client, "[data-testid=printer-port]", &port.to_string()).await;
+    click(client, "[data-testid=printer-save]").await;
+    element(client, &format!("[data-testid=printer-row][data-name='{name}']")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, WebKitWebDriver and tauri-driver: run with `make e2e`"]
+async fn receipt_labels_print_to_a_zpl_printer_the_pdf_shows_and_a_failed_job_is_retried_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e2e-print.sqlite");
+    prepare_ledger(&db);
+    {
+        // Printers are master data: a manager sets them up.
+        let mut ledger = ledger::Ledger::open(&db).unwrap();
+        let manager = NewUser {
+            username: "zhaoqiang".into(),
+            display_name: "赵强".into(),
+            role: Role::Manager,
+            language: Lang::Zh,
+        };
+        ledger.add_user(&manager).unwrap();
+    }
+    let (port, printed) = raw_printer();
+    let offline = refused_port();
+    // GS1 reads two-digit years in a window around today: two years ahead is always this century.
+    let expiry = chrono::Local::now().date_naive() + chrono::Days::new(730);
+    let lot = "E2E-LOT-7";
+
+    let session = Session::start(&db).await;
+    let client = &session.client;
+    click(client, "[data-testid=user-option-zhaoqiang]").await;
+    click(client, "[data-testid=nav-printers]").await;
+    add_zpl_printer(client, "zebra", port).await;
+    add_zpl_printer(client, "offline", offline).await;
+    save_screenshot(client, "e2e-printers.png").await;
+
+    // A receipt, then its labels in one action: one label for the lot, the count raised to 2.
+    click(client, "[data-testid=nav-receive]").await;
+    select(client, "[data-testid=receive-location]", "MAIN").await;
+    type_into(client, "[data-testid=receive-item]", &format!("{ITEM}\n")).await;
+    type_into(client, "[data-testid=receive-lot]", lot).await;
+    type_into(client, "[data-testid=receive-expiry]", &expiry.to_string()).await;
+    type_into(client, "[data-testid=receive-qty]", "10").await;
+    click(client, "[data-testid=receive-submit]").await;
+    text_containing(client, "[data-testid=receive-result]", "RK-E2E-000001").await;
+    click(client, "[data-testid=print-labels]").await;
+    select(client, "[data-testid=label-printer]", "zebra").await;
+    // The label's PNG preview is on screen, one pixel per printer dot (60 × 40 mm at 8 dots/mm).
+    assert_eq!(attr_becomes(client, "[data-testid=label-preview]", "data-loaded", "true").await, "true");
+    let size = "const i = document.querySelector('[data-testid=label-preview-image]'); \
+        return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null;";
+    let mut shown = serde_json::Value::Null;
+    for _ in 0..50 {
+        shown = step("label preview size", client.execute(size, vec![])).await;
+        if shown.as_array().is_some_and(|s| s[0].as_u64() > Some(0)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown, serde_json::json!([480, 320]), "the preview image decoded");
+    type_into(client, "[data-testid=label-copies-0]", "2").await;
+    save_screenshot(client, "e2e-print-labels.png").await;
+    click(client, "[data-testid=labels-print]").await;
+    let job = printed.recv_timeout(Duration::from_secs(30)).expect("the ZPL printer received the labels");
+    let zpl = String::from_utf8(job).expect("ZPL with ^CI28 is UTF-8");
+    assert!(zpl.starts_with("^XA"), "{zpl}");
+    assert_eq!(zpl.matches("^XA").count(), 2, "two labels: {zpl}");
+    // GS1 DataMatrix data with FNC1 written as `_1` (escape `_` in ^BX), GTIN, expiry, then the lot.
+    let gs1 = format!("^FD_101{ITEM}17{}10{lot}^FS", expiry.format("%y%m%d"));
+    assert_eq!(zpl.matches(gs1.as_str()).count(), 2, "{gs1} in {zpl}");
+    assert!(zpl.contains(&format!("(10){lot}")), "human-readable lot: {zpl}");
+    assert_eq!(attr_becomes(client, "[data-testid=labels-job]", "data-status", "sent").await, "sent");
+
+    // The receipt as an A4 PDF on screen, in the webview's own PDF viewer.
+    click(client, "[data-testid=preview-document]").await;
+    let frame = element(client, "[data-testid=pdf-frame]").await;
+    let bytes: usize = step("PDF size", frame.attr("data-bytes")).await.unwrap_or_default().parse().unwrap();
+    assert!(bytes > 1000, "a real PDF: {bytes} bytes");
+    // Our frame holds the PDF; WebKitGTK shows it in its built-in PDF.js viewer, a frame inside it.
+    step("enter the PDF frame", frame.enter_frame()).await;
+    step("enter the viewer", client.enter_frame(0)).await;
+    let page = text_containing(client, "#viewer .page .textLayer", "RK-E2E-000001").await;
+    assert!(page.contains("入库单") && page.contains(lot) && page.contains("一次性使用无菌注射器"), "{page}");
+    let drawn = "return [...document.querySelectorAll('#viewer .page canvas')].map((c) => [c.width, c.height]);";
+    let canvases = step("the drawn page", client.execute(drawn, vec![])).await;
+    assert!(canvases[0][0].as_u64() > Some(100), "page 1 is drawn: {canvases}");
+    step("leave the viewer", client.enter_parent_frame()).await;
+    step("leave the PDF frame", client.enter_parent_frame()).await;
+    save_screenshot(client, "e2e-print-preview.png").await;
+    click(client, "[data-testid=pdf-preview-close]").await;
+
+    // Labels to a printer that is off: the job fails with its error in plain words …
+    select(client, "[data-testid=label-printer]", "offline").await;
+    click(client, "[data-testid=labels-print]").await;
+    assert_eq!(attr_becomes(client, "[data-testid=labels-job]", "data-status", "failed").await, "failed");
+    assert_eq!(
+        attr_becomes(client, "[data-testid=labels-job]", "data-code", "printer_refused").await,
+        "printer_refused"
+    );
+    text_containing(client, "[data-testid=labels-job]", "拒绝连接").await;
+    // … waits in the queue, and goes to the working printer from there.
+    click(client, "[data-testid=nav-printers]").await;
+    let failed = "[data-testid=print-job-row][data-status=failed]";
+    text_containing(client, failed, "拒绝连接").await;
+    save_screenshot(client, "e2e-print-queue.png").await;
+    select(client, &format!("{failed} [data-testid=print-job-target]"), "zebra").await;
+    click(client, &format!("{failed} [data-testid=print-job-send]")).await;
+    let again = printed.recv_timeout(Duration::from_secs(30)).expect("the retried job reached the printer");
+    assert_eq!(String::from_utf8(again).unwrap(), zpl, "the same labels, byte for byte");
+    element(client, "[data-testid=queue-empty]").await;
+    session.close().await;
+
+    let ledger = ledger::Ledger::open(&db).unwrap();
+    let jobs = ledger.print_jobs(true).unwrap();
+    let outcome: Vec<_> = jobs.iter().map(|j| (j.printer.as_str(), j.status, j.attempts)).collect();
+    assert_eq!(outcome, [("zebra", ledger::PrintJobStatus::Sent, 2), ("zebra", ledger::PrintJobStatus::Sent, 1)]);
+}
+
 /// A person at the keyboard: each key held and released with a pause after it
 /// (never taken for a scan), wherever the focus is.
 async fn type_by_hand(client: &Client, keys: &[char]) {

@@ -10,7 +10,7 @@ use tauri::State;
 
 type Reply<T> = Result<T, ApiError>;
 
-fn lang(state: &AppState) -> Lang {
+pub(crate) fn lang(state: &AppState) -> Lang {
     state.session.lock().expect("session lock").language
 }
 
@@ -21,7 +21,7 @@ fn with_ledger<T>(state: &AppState, f: impl FnOnce(&mut Ledger) -> ledger::Resul
     f(&mut ledger).map_err(|e| ApiError::from_ledger(&e, lang))
 }
 
-fn session_user(state: &AppState) -> Reply<String> {
+pub(crate) fn session_user(state: &AppState) -> Reply<String> {
     let session = state.session.lock().expect("session lock");
     session
         .username
@@ -305,6 +305,11 @@ mod bindings {
         PostedStocktake::export_all(&cfg).unwrap();
         ImportSummary::export_all(&cfg).unwrap();
         ImportProgress::export_all(&cfg).unwrap();
+        crate::printing::PrinterSetup::export_all(&cfg).unwrap();
+        crate::printing::PrinterView::export_all(&cfg).unwrap();
+        crate::printing::LabelRequest::export_all(&cfg).unwrap();
+        crate::printing::PrintLabelsRequest::export_all(&cfg).unwrap();
+        crate::printing::PrintJobRow::export_all(&cfg).unwrap();
         assert!(dir.join("DocumentRequest.ts").exists());
     }
 }

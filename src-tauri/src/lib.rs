@@ -6,6 +6,7 @@
 mod commands;
 pub mod dto;
 mod import;
+mod printing;
 mod scan;
 
 use ledger::{Lang, Ledger};
@@ -78,6 +79,7 @@ pub fn run() {
                 session: Mutex::new(Session { username: None, language: system_language() }),
                 db_path,
             });
+            app.manage(printing::PrintWorker::start(app.handle().clone())?);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -110,6 +112,15 @@ pub fn run() {
             commands::cancel_stocktake,
             commands::post_stocktake,
             commands::import_counts,
+            printing::list_printers,
+            printing::set_printer,
+            printing::preview_label,
+            printing::preview_document,
+            printing::print_labels,
+            printing::print_document,
+            printing::print_jobs,
+            printing::retry_print_job,
+            printing::cancel_print_job,
         ])
         .run(tauri::generate_context!())
         .expect("MedLedger could not start");

@@ -1,4 +1,4 @@
-// The shell: who is working, the language, navigation (Alt+1..6) and the
+// The shell: who is working, the language, navigation (Alt+1..7) and the
 // current screen. Errors from any screen land in one dismissable banner;
 // `no_user` sends the clerk back to the chooser. Scans are recognised here,
 // wherever the focus is, and go to the screen that takes them (receive,
@@ -20,8 +20,10 @@ import { IssueScreen } from './screens/Issue';
 import { TransferScreen } from './screens/Transfer';
 import { MovementsScreen } from './screens/Movements';
 import { StocktakeScreen } from './screens/Stocktake';
+import { PrintersScreen } from './screens/Printers';
+import { PRINTERS_NAV_KEY } from './printing';
 
-export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake';
+export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers';
 export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[] = [
   { id: 'stock', label: 'navStock', icon: '▦', key: '1' },
   { id: 'receive', label: 'navReceive', icon: '⤓', key: '2' },
@@ -29,6 +31,7 @@ export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[
   { id: 'transfer', label: 'navTransfer', icon: '⇄', key: '4' },
   { id: 'movements', label: 'navMovements', icon: '☰', key: '5' },
   { id: 'stocktake', label: 'navStocktake', icon: '☑', key: '6' },
+  { id: 'printers', label: 'navPrinters', icon: '⎙', key: PRINTERS_NAV_KEY },
 ];
 
 function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]; loading: boolean; onChoose: (username: string) => void; onCancel?: () => void }) {
@@ -236,6 +239,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                 {screen === 'transfer' && <TransferScreen onError={onError} clearError={clearError} />}
                 {screen === 'movements' && <MovementsScreen onError={onError} />}
                 {screen === 'stocktake' && <StocktakeScreen mayReview={info.may_review_stocktakes} onError={onError} clearError={clearError} />}
+                {screen === 'printers' && <PrintersScreen mayEdit={info.may_edit_master_data} onError={onError} />}
               </main>
             </div>
           )}

@@ -8,6 +8,7 @@ import type { ItemView } from './bindings/ItemView';
 import { asApiError, useBackend } from './api/backend';
 import { formatQuantity, pick } from './format';
 import { useI18n } from './i18n';
+import { DocumentPrintBar } from './printing';
 
 export function ErrorBanner({ error, onDismiss }: { error: ApiError | null; onDismiss: () => void }) {
   const { t } = useI18n();
@@ -27,7 +28,7 @@ export function ErrorBanner({ error, onDismiss }: { error: ApiError | null; onDi
   );
 }
 
-/** A posted document: its number in a sentence and the lines as the core allocated them. */
+/** A posted document: its number in a sentence, the lines as the core allocated them, and its preview and printing. */
 export function ResultBanner({ testId, title, document, onDismiss }: { testId: string; title: string; document: DocumentView | null; onDismiss: () => void }) {
   const { t, lang } = useI18n();
   return (
@@ -57,6 +58,7 @@ export function ResultBanner({ testId, title, document, onDismiss }: { testId: s
               ))}
             </tbody>
           </table>
+          {document.number ? <DocumentPrintBar key={document.id} document={document} /> : null}
         </div>
       ) : null}
     </div>

@@ -6,6 +6,7 @@ import { createContext, useContext } from 'react';
 import type { Lang } from './bindings/Lang';
 import type { MovementKind } from './bindings/MovementKind';
 import type { Role } from './bindings/Role';
+import { PRINTING_EN, PRINTING_ZH } from './printingText';
 
 const zh = {
   appTitle: 'MedLedger 医疗耗材库存',
@@ -316,6 +317,7 @@ const zh = {
   kindRelease: '解除隔离',
   kindScrap: '报废',
   kindConsume: '消耗',
+  ...PRINTING_ZH,
 };
 
 type Dictionary = typeof zh;
@@ -622,6 +624,7 @@ const en: Dictionary = {
   kindRelease: 'Release',
   kindScrap: 'Scrap',
   kindConsume: 'Consume',
+  ...PRINTING_EN,
 };
 
 export const dictionaries: Record<Lang, Dictionary> = { zh, en };

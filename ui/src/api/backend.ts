@@ -3,6 +3,7 @@
 // viewing the UI in a plain browser. Components get it from BackendContext.
 import { createContext, useContext } from 'react';
 import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
 import type { ApiError } from '../bindings/ApiError';
 import type { AppInfo } from '../bindings/AppInfo';
 import type { BarcodeScan } from '../bindings/BarcodeScan';
@@ -32,8 +33,15 @@ import type { StocktakeView } from '../bindings/StocktakeView';
 import type { SupplierView } from '../bindings/SupplierView';
 import type { UserView } from '../bindings/UserView';
 import type { VarianceReport } from '../bindings/VarianceReport';
+import type { LabelRequest } from '../bindings/LabelRequest';
+import type { PrinterSetup } from '../bindings/PrinterSetup';
+import type { PrinterView } from '../bindings/PrinterView';
+import type { PrintJobRow } from '../bindings/PrintJobRow';
+import type { PrintLabelsRequest } from '../bindings/PrintLabelsRequest';
+import { PRINT_EVENT, type PrintBackend } from './printBackend';
 
-export interface Backend {
+/** Printing's commands are declared in printBackend.ts. */
+export interface Backend extends PrintBackend {
   appInfo(): Promise<AppInfo>;
   listUsers(): Promise<UserView[]>;
   chooseUser(username: string): Promise<UserView>;
@@ -131,6 +139,22 @@ export class TauriBackend implements Backend {
     const channel = new Channel<ImportProgress>();
     channel.onmessage = onProgress;
     return this.call<ImportSummary>('import_counts', { stocktake, text, location, onProgress: channel });
+  }
+  listPrinters() { return this.call<PrinterView[]>('list_printers'); }
+  setPrinter(setup: PrinterSetup) { return this.call<PrinterView>('set_printer', { setup }); }
+  // Previews come back as raw bytes (tauri::ipc::Response): an ArrayBuffer.
+  async previewLabel(label: LabelRequest, printer: string | null) {
+    return new Uint8Array(await this.call<ArrayBuffer>('preview_label', { label, printer }));
+  }
+  async previewDocument(document: string) { return new Uint8Array(await this.call<ArrayBuffer>('preview_document', { document })); }
+  printLabels(request: PrintLabelsRequest) { return this.call<PrintJobRow>('print_labels', { request }); }
+  printDocument(document: string, printer: string) { return this.call<PrintJobRow>('print_document', { document, printer }); }
+  printJobs(all: boolean) { return this.call<PrintJobRow[]>('print_jobs', { all }); }
+  retryPrintJob(job: string, printer: string | null) { return this.call<PrintJobRow>('retry_print_job', { job, printer }); }
+  cancelPrintJob(job: string) { return this.call<PrintJobRow>('cancel_print_job', { job }); }
+  onPrintJob(handler: (job: PrintJobRow) => void) {
+    const stop = listen<PrintJobRow>(PRINT_EVENT, (event) => handler(event.payload));
+    return () => { void stop.then((unlisten) => unlisten()); };
   }
 }
 

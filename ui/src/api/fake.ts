@@ -45,6 +45,11 @@ import type { VarianceRow } from '../bindings/VarianceRow';
 import { compareAbs, decimalSum, decimalTimes, parseDecimal } from '../decimal';
 import type { Backend } from './backend';
 import { BarcodeError, GS, gs1CheckDigit, readBarcode } from './fakeBarcode';
+import { FakePrinting } from './fakePrinting';
+import type { LabelRequest } from '../bindings/LabelRequest';
+import type { PrinterSetup } from '../bindings/PrinterSetup';
+import type { PrintJobRow } from '../bindings/PrintJobRow';
+import type { PrintLabelsRequest } from '../bindings/PrintLabelsRequest';
 
 /** The demo dataset's "today" (fixtures/demo/README.md). */
 export const FAKE_TODAY = '2026-11-25';
@@ -729,6 +734,27 @@ export class FakeBackend implements Backend {
       return found;
     });
   }
+
+  // ---- printing (fakePrinting.ts) -------------------------------------------
+
+  readonly printing = new FakePrinting({
+    reply: (command, args, body) => this.reply(command, args, body),
+    fail: (code, zh, en) => this.fail(code, zh, en),
+    user: () => this.user,
+    language: () => this.language,
+    item: (identifier) => this.item(identifier),
+    document: (number) => this.documents.find((d) => d.number === number || d.id === number),
+  });
+  listPrinters() { return this.printing.listPrinters(); }
+  setPrinter(setup: PrinterSetup) { return this.printing.setPrinter(setup); }
+  previewLabel(label: LabelRequest, printer: string | null) { return this.printing.previewLabel(label, printer); }
+  previewDocument(document: string) { return this.printing.previewDocument(document); }
+  printLabels(request: PrintLabelsRequest) { return this.printing.printLabels(request); }
+  printDocument(document: string, printer: string) { return this.printing.printDocument(document, printer); }
+  printJobs(all: boolean) { return this.printing.printJobs(all); }
+  retryPrintJob(job: string, printer: string | null) { return this.printing.retryPrintJob(job, printer); }
+  cancelPrintJob(job: string) { return this.printing.cancelPrintJob(job); }
+  onPrintJob(handler: (job: PrintJobRow) => void) { return this.printing.onPrintJob(handler); }
 
   // ---- stocktakes (crates/ledger/src/stocktake.rs in miniature) -------------
 

@@ -7,6 +7,7 @@ import { useBackend } from '../api/backend';
 import { Spinner } from '../components';
 import { localTime, pick, signedQuantity } from '../format';
 import { KIND_TEXT, useI18n } from '../i18n';
+import { PdfPreview } from '../printing';
 
 export const MOVEMENT_LIMIT = 500;
 
@@ -18,6 +19,8 @@ export function MovementsScreen({ onError }: { onError: (e: unknown) => void }) 
   const [loading, setLoading] = useState(true);
   const [trace, setTrace] = useState('');
   const [traced, setTraced] = useState<string | null>(null);
+  // A posted document opened from its number: its A4 PDF, to look at or print.
+  const [opened, setOpened] = useState<string | null>(null);
 
   const load = useCallback(async (value: string | null) => {
     setLoading(true);
@@ -81,7 +84,11 @@ export function MovementsScreen({ onError }: { onError: (e: unknown) => void }) 
               <tr key={m.id} data-testid="movement-row" data-kind={m.kind} data-lot={m.lot ?? ''} data-quantity={m.quantity}>
                 <td className="mono time-cell">{localTime(m.recorded_at)}</td>
                 <td className="nowrap"><span className={`kind kind-${m.kind}`}>{t(KIND_TEXT[m.kind])}</span></td>
-                <td className="mono nowrap">{m.document_number ?? ''}</td>
+                <td className="mono nowrap">
+                  {m.document_number ? (
+                    <button type="button" className="link mono" data-testid="movement-document" title={t('previewPdf')} onClick={() => setOpened(m.document_number)}>{m.document_number}</button>
+                  ) : ''}
+                </td>
                 <td title={m.item}>{pick(lang, m.item_name, m.item_name_en)}</td>
                 <td className="mono">{m.lot ?? ''}</td>
                 <td className="mono">{m.serial ?? ''}</td>
@@ -99,6 +106,7 @@ export function MovementsScreen({ onError }: { onError: (e: unknown) => void }) 
         </table>
         {!loading && rows.length === 0 ? <p className="empty">{traced ? t('traceEmpty', { value: traced }) : t('noMovements')}</p> : null}
       </div>
+      {opened ? <PdfPreview document={opened} withPrint onClose={() => setOpened(null)} /> : null}
     </section>
   );
 }
