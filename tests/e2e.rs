@@ -530,6 +530,7 @@ async fn receipt_labels_print_to_a_zpl_printer_the_pdf_shows_and_a_failed_job_is
     click(client, "[data-testid=print-labels]").await;
     select(client, "[data-testid=label-printer]", "zebra").await;
     // The label's PNG preview is on screen, one pixel per printer dot (60 × 40 mm at 8 dots/mm).
+    assert_eq!(attr_becomes(client, "[data-testid=label-preview]", "data-printer", "zebra").await, "zebra");
     assert_eq!(attr_becomes(client, "[data-testid=label-preview]", "data-loaded", "true").await, "true");
     let size = "const i = document.querySelector('[data-testid=label-preview-image]'); \
         return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null;";
@@ -574,8 +575,18 @@ async fn receipt_labels_print_to_a_zpl_printer_the_pdf_shows_and_a_failed_job_is
     click(client, "[data-testid=pdf-preview-close]").await;
 
     // Labels to a printer that is off: the job fails with its error in plain words …
+    let first = step("the first job", element(client, "[data-testid=labels-job]").await.attr("data-job")).await;
     select(client, "[data-testid=label-printer]", "offline").await;
+    assert_eq!(value_becomes(client, "[data-testid=label-printer]", "offline").await, "offline");
+    assert_eq!(attr_becomes(client, "[data-testid=label-preview]", "data-printer", "offline").await, "offline");
+    assert_eq!(attr_becomes(client, "[data-testid=label-preview]", "data-loaded", "true").await, "true");
     click(client, "[data-testid=labels-print]").await;
+    let started = Instant::now();
+    while step("the job shown", element(client, "[data-testid=labels-job]").await.attr("data-job")).await == first {
+        let error = client.find(Locator::Css("[data-testid=labels-error]")).await.ok();
+        assert!(error.is_none() && started.elapsed() < WAIT, "no second job was queued");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
     assert_eq!(attr_becomes(client, "[data-testid=labels-job]", "data-status", "failed").await, "failed");
     assert_eq!(
         attr_becomes(client, "[data-testid=labels-job]", "data-code", "printer_refused").await,

@@ -241,6 +241,8 @@ export function ReceiptLabels({ document, printers, loaded, onClose, onQueued }:
   const [printer, setPrinter] = useState('');
   const [shown, setShown] = useState(0);
   const [png, setPng] = useState<Uint8Array | null>(null);
+  // The printer the shown preview was laid out for ('' = the default label).
+  const [pngPrinter, setPngPrinter] = useState('');
   const [previewProblem, setPreviewProblem] = useState<ApiError | null>(null);
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [printing, setPrinting] = useState(false);
@@ -258,7 +260,7 @@ export function ReceiptLabels({ document, printers, loaded, onClose, onQueued }:
     setPng(null);
     setPreviewProblem(null);
     backend.previewLabel({ item: row.item, lot: row.lot, serial: row.serial, copies: 1 }, printer || null)
-      .then((bytes) => { if (current) setPng(bytes); }, (e) => { if (current) setPreviewProblem(asApiError(e)); });
+      .then((bytes) => { if (current) { setPng(bytes); setPngPrinter(printer); } }, (e) => { if (current) setPreviewProblem(asApiError(e)); });
     return () => { current = false; };
   }, [backend, row, printer]);
 
@@ -324,7 +326,7 @@ export function ReceiptLabels({ document, printers, loaded, onClose, onQueued }:
             ))}
           </tbody>
         </table>
-        <figure className="label-preview" data-testid="label-preview" data-loaded={pngUrl ? 'true' : 'false'}>
+        <figure className="label-preview" data-testid="label-preview" data-loaded={pngUrl ? 'true' : 'false'} data-printer={pngPrinter}>
           {pngUrl ? <img src={pngUrl} alt={t('labelPreviewOf', { line: row?.line ?? '' })} data-testid="label-preview-image" />
             : previewProblem ? <span className="field-error" data-testid="label-preview-error" data-code={previewProblem.code}>{previewProblem.message}</span>
             : <span className="muted">{t('labelPreviewLoading')}</span>}
