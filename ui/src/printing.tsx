@@ -149,40 +149,71 @@ function useFocusReturn(inside: RefObject<HTMLElement | null>) {
 }
 
 /**
- * Preview and print for a posted document (and labels for a receipt), shown
- * inside the document's result banner.
+ * Printing one posted document: this workstation's printers, the one chosen
+ * (remembered per workstation), the job it printed and what went wrong.
+ * `afterQueued` runs once the job is queued (the print bar gives the focus back).
  */
-export function DocumentPrintBar({ document }: { document: DocumentView }) {
+function useDocumentPrinting(number: string, afterQueued: () => void = () => undefined) {
   const backend = useBackend();
-  const { t } = useI18n();
   const [problem, setProblem] = useState<ApiError | null>(null);
   const onError = useCallback((e: unknown) => setProblem(asApiError(e)), []);
   const { printers, loaded } = usePrinters(onError);
   const [printer, setPrinter] = useState('');
-  const [previewing, setPreviewing] = useState(false);
-  const [labelsOpen, setLabelsOpen] = useState(false);
   const [printing, setPrinting] = useState(false);
   const [job, setJob] = useTrackedJob();
-  const bar = useRef<HTMLDivElement>(null);
-  const { remember: rememberFocus, giveBack: giveFocusBack } = useFocusReturn(bar);
-  const number = document.number ?? document.id;
-  const isReceipt = document.kind === 'receipt';
-
   useEffect(() => { if (loaded) setPrinter((current) => current || defaultPrinter(printers, 'documents', remembered('documents'))); }, [loaded, printers]);
-
   const print = useCallback(async () => {
     if (!printer || printing) return;
     setPrinting(true);
     setProblem(null);
     try {
       setJob(await backend.printDocument(number, printer));
-      giveFocusBack();
+      afterQueued();
     } catch (e) {
       onError(e);
     } finally {
       setPrinting(false);
     }
-  }, [backend, number, printer, printing, setJob, giveFocusBack, onError]);
+  }, [backend, number, printer, printing, setJob, afterQueued, onError]);
+  return { printers, loaded, printer, setPrinter, printing, print, job, problem };
+}
+
+/** The document printer, its print button, the job's outcome and a refusal. */
+function DocumentPrintControls({ printing: p, shortcut }: { printing: ReturnType<typeof useDocumentPrinting>; shortcut?: string }) {
+  const { t } = useI18n();
+  return printersFor(p.printers, 'documents').length > 0 ? (
+    <>
+      <PrinterSelect purpose="documents" printers={p.printers} value={p.printer} onChange={p.setPrinter} testId="document-printer" />
+      <button type="button" data-testid="print-document" disabled={p.printing || !p.printer} onClick={() => void p.print()} title={shortcut}>
+        {t('printDocument')}{shortcut ? <> <kbd>{shortcut}</kbd></> : null}
+      </button>
+    </>
+  ) : p.loaded ? <span className="muted print-hint" data-testid="no-document-printer">{t('noDocumentPrinter')}</span> : null;
+}
+
+function DocumentPrintOutcome({ printing: p }: { printing: ReturnType<typeof useDocumentPrinting> }) {
+  return (
+    <>
+      <JobNotice job={p.job} testId="document-job" />
+      {p.problem ? <p className="field-error" data-testid="print-error" data-code={p.problem.code}>{p.problem.message}</p> : null}
+    </>
+  );
+}
+
+/**
+ * Preview and print for a posted document (and labels for a receipt), shown
+ * inside the document's result banner.
+ */
+export function DocumentPrintBar({ document }: { document: DocumentView }) {
+  const { t } = useI18n();
+  const [previewing, setPreviewing] = useState(false);
+  const [labelsOpen, setLabelsOpen] = useState(false);
+  const bar = useRef<HTMLDivElement>(null);
+  const { remember: rememberFocus, giveBack: giveFocusBack } = useFocusReturn(bar);
+  const number = document.number ?? document.id;
+  const isReceipt = document.kind === 'receipt';
+  const printing = useDocumentPrinting(number, giveFocusBack);
+  const { print, printers, loaded } = printing;
 
   // Alt+V preview, Alt+P print, Alt+L labels: from anywhere on the screen while the banner shows.
   useEffect(() => {
@@ -198,7 +229,6 @@ export function DocumentPrintBar({ document }: { document: DocumentView }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [print, isReceipt, rememberFocus]);
 
-  const documentPrinters = printersFor(printers, 'documents');
   return (
     // Pressing a button moves the focus onto it: what had the focus just before is where it goes back.
     <div className="print-bar" ref={bar} data-testid="print-bar" onPointerDownCapture={() => rememberFocus()}>
@@ -206,22 +236,14 @@ export function DocumentPrintBar({ document }: { document: DocumentView }) {
         <button type="button" data-testid="preview-document" onClick={() => setPreviewing(true)} title="Alt+V">
           {t('previewPdf')} <kbd>Alt+V</kbd>
         </button>
-        {documentPrinters.length > 0 ? (
-          <>
-            <PrinterSelect purpose="documents" printers={printers} value={printer} onChange={setPrinter} testId="document-printer" />
-            <button type="button" data-testid="print-document" disabled={printing || !printer} onClick={() => void print()} title="Alt+P">
-              {t('printDocument')} <kbd>Alt+P</kbd>
-            </button>
-          </>
-        ) : loaded ? <span className="muted print-hint" data-testid="no-document-printer">{t('noDocumentPrinter')}</span> : null}
+        <DocumentPrintControls printing={printing} shortcut="Alt+P" />
         {isReceipt ? (
           <button type="button" data-testid="print-labels" aria-expanded={labelsOpen} onClick={() => setLabelsOpen((open) => !open)} title="Alt+L">
             {t('printLabels')} <kbd>Alt+L</kbd>
           </button>
         ) : null}
       </div>
-      <JobNotice job={job} testId="document-job" />
-      {problem ? <p className="field-error" data-testid="print-error" data-code={problem.code}>{problem.message}</p> : null}
+      <DocumentPrintOutcome printing={printing} />
       {labelsOpen && isReceipt ? (
         <ReceiptLabels document={document} printers={printers} loaded={loaded} onClose={() => { setLabelsOpen(false); giveFocusBack(); }} onQueued={giveFocusBack} />
       ) : null}
@@ -371,7 +393,7 @@ export function PdfPreview({ document: number, onClose, withPrint = false }: { d
   return (
     <Dialog title={t('previewTitle', { number })} onClose={onClose} closeRef={close} testId="pdf-preview">
       <p className="muted">{t('previewHint')}</p>
-      {withPrint ? <PrintDocumentControls document={number} /> : null}
+      {withPrint ? <PreviewPrintControls document={number} /> : null}
       {url ? <iframe className="pdf-frame" src={url} title={t('previewTitle', { number })} data-testid="pdf-frame" data-bytes={pdf?.length ?? 0} />
         : problem ? <p className="field-error" data-testid="pdf-error" data-code={problem.code}>{problem.message}</p>
         : <p className="muted pdf-loading">{t('previewLoading')}</p>}
@@ -379,41 +401,13 @@ export function PdfPreview({ document: number, onClose, withPrint = false }: { d
   );
 }
 
-/** A printer for documents, a print button and the job's outcome. */
-function PrintDocumentControls({ document: number }: { document: string }) {
-  const backend = useBackend();
-  const { t } = useI18n();
-  const [problem, setProblem] = useState<ApiError | null>(null);
-  const onError = useCallback((e: unknown) => setProblem(asApiError(e)), []);
-  const { printers, loaded } = usePrinters(onError);
-  const [printer, setPrinter] = useState('');
-  const [printing, setPrinting] = useState(false);
-  const [job, setJob] = useTrackedJob();
-  useEffect(() => { if (loaded) setPrinter((current) => current || defaultPrinter(printers, 'documents', remembered('documents'))); }, [loaded, printers]);
-  const print = async () => {
-    if (!printer || printing) return;
-    setPrinting(true);
-    setProblem(null);
-    try {
-      setJob(await backend.printDocument(number, printer));
-    } catch (e) {
-      onError(e);
-    } finally {
-      setPrinting(false);
-    }
-  };
+/** Printing from the preview, where no print bar is beside it. */
+function PreviewPrintControls({ document: number }: { document: string }) {
+  const printing = useDocumentPrinting(number);
   return (
     <>
-      <div className="print-actions">
-        {printersFor(printers, 'documents').length > 0 ? (
-          <>
-            <PrinterSelect purpose="documents" printers={printers} value={printer} onChange={setPrinter} testId="document-printer" />
-            <button type="button" data-testid="print-document" disabled={printing || !printer} onClick={() => void print()}>{t('printDocument')}</button>
-          </>
-        ) : loaded ? <span className="muted print-hint" data-testid="no-document-printer">{t('noDocumentPrinter')}</span> : null}
-      </div>
-      <JobNotice job={job} testId="document-job" />
-      {problem ? <p className="field-error" data-testid="print-error" data-code={problem.code}>{problem.message}</p> : null}
+      <div className="print-actions"><DocumentPrintControls printing={printing} /></div>
+      <DocumentPrintOutcome printing={printing} />
     </>
   );
 }

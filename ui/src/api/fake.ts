@@ -741,6 +741,7 @@ export class FakeBackend implements Backend {
     reply: (command, args, body) => this.reply(command, args, body),
     fail: (code, zh, en) => this.fail(code, zh, en),
     user: () => this.user,
+    mayEditMasterData: (user) => EDITS_MASTER_DATA.includes(user.role),
     language: () => this.language,
     item: (identifier) => this.item(identifier),
     document: (number) => this.documents.find((d) => d.number === number || d.id === number),

@@ -24,14 +24,13 @@ export interface FakePrintHost {
   reply<T>(command: string, args: unknown, body: () => T): Promise<T>;
   fail(code: string, zh: string, en: string): never;
   user(): UserView | null;
+  /** The core's permission matrix: EditMasterData (printers are master data). */
+  mayEditMasterData(user: UserView): boolean;
   language(): Lang;
   /** The item with this identifier; fails with unknown_item. */
   item(identifier: string): ItemView;
   document(number: string): DocumentView | undefined;
 }
-
-/** Roles whose permission matrix in the core allows EditMasterData (printers are master data). */
-const EDITS_MASTER_DATA = ['admin', 'manager', 'purchasing'];
 
 /** The demo workstation's printers. */
 export const FAKE_PRINTERS: PrinterSetup[] = [
@@ -133,7 +132,7 @@ export class FakePrinting {
           `Invalid printer name: 1–${PRINTER_NAME_MAX} letters, digits, '-', '_' or '.'. Correct it and try again.`);
       }
       const user = this.sessionUser();
-      if (!EDITS_MASTER_DATA.includes(user.role)) {
+      if (!this.host.mayEditMasterData(user)) {
         this.host.fail('forbidden', `用户 ${user.username} 无权修改基础数据。请由有权限的人员操作。`,
           `User ${user.username} (${user.role}) may not edit master data. Ask someone with that permission.`);
       }
