@@ -438,34 +438,18 @@ impl Ledger {
             for (item_id, lot, serial, quantity, expires) in keys {
                 let expires = expires.and_then(|d| d.parse().ok());
                 for (status, signed) in [(StockStatus::Available, -quantity), (StockStatus::Quarantined, quantity)] {
-                    let (hlc, at) = stamp(&mut self.hlc, self.clock.as_ref());
-                    let movement = MovementRecord {
-                        id: self.ids.next_id(at),
-                        hlc,
-                        node_id: node.id,
-                        recorded_at_ms: at,
-                        user_id,
+                    let key =
+                        BalanceKey { item_id, lot: lot.clone(), serial: serial.clone(), location_id: unit.id, status };
+                    let movement = ExcursionMovement {
+                        excursion: id,
+                        node: node.id,
+                        user: user_id,
                         kind: MovementKind::Quarantine,
-                        key: BalanceKey {
-                            item_id,
-                            lot: lot.clone(),
-                            serial: serial.clone(),
-                            location_id: unit.id,
-                            status,
-                        },
+                        key,
                         quantity: signed,
-                        expected_quantity: None,
-                        unit_cost: None,
-                        department_id: None,
-                        supplier_id: None,
-                        document_id: None,
-                        reason: Some("temperature_excursion".into()),
-                        corrects: None,
-                        override_by: None,
-                        note: format!("excursion {id}"),
+                        reason: "temperature_excursion",
                     };
-                    record(&tx, &movement, expires)?;
-                    link(&tx, id, movement.id)?;
+                    movement.write(&tx, &mut self.hlc, self.clock.as_ref(), self.ids.as_mut(), expires)?;
                 }
             }
             tx.commit()?;
@@ -534,28 +518,17 @@ impl Ledger {
                 ]
             };
             for (kind, status, signed) in moves {
-                let (hlc, at) = stamp(&mut self.hlc, self.clock.as_ref());
-                let movement = MovementRecord {
-                    id: self.ids.next_id(at),
-                    hlc,
-                    node_id: node.id,
-                    recorded_at_ms: at,
-                    user_id,
+                let key = BalanceKey { item_id, lot: lot.clone(), serial: serial.clone(), location_id, status };
+                let movement = ExcursionMovement {
+                    excursion: excursion_id,
+                    node: node.id,
+                    user: user_id,
                     kind,
-                    key: BalanceKey { item_id, lot: lot.clone(), serial: serial.clone(), location_id, status },
+                    key,
                     quantity: signed,
-                    expected_quantity: None,
-                    unit_cost: None,
-                    department_id: None,
-                    supplier_id: None,
-                    document_id: None,
-                    reason: Some(reason.trim().to_string()),
-                    corrects: None,
-                    override_by: None,
-                    note: format!("excursion {excursion_id}"),
+                    reason: reason.trim(),
                 };
-                record(&tx, &movement, expires)?;
-                link(&tx, excursion_id, movement.id)?;
+                movement.write(&tx, &mut self.hlc, self.clock.as_ref(), self.ids.as_mut(), expires)?;
             }
         }
         tx.execute(
@@ -684,10 +657,51 @@ fn insert_reading(conn: &Connection, location: Uuid, sensor: &str, reading: &New
     Ok(())
 }
 
-fn link(tx: &Transaction<'_>, excursion: Uuid, movement: Uuid) -> Result<()> {
-    tx.prepare_cached("INSERT INTO excursion_movements (excursion_id, movement_id) VALUES (?1, ?2)")?
-        .execute(params![excursion, movement])?;
-    Ok(())
+/// One movement an excursion writes (its quarantine, release or scrap), linked to it.
+struct ExcursionMovement<'a> {
+    excursion: Uuid,
+    node: Uuid,
+    user: Uuid,
+    kind: MovementKind,
+    key: BalanceKey,
+    quantity: i64,
+    reason: &'a str,
+}
+
+impl ExcursionMovement<'_> {
+    fn write(
+        self,
+        tx: &Transaction<'_>,
+        hlc: &mut crate::clock::Hlc,
+        clock: &dyn crate::clock::Clock,
+        ids: &mut dyn crate::ids::IdSource,
+        expires: Option<chrono::NaiveDate>,
+    ) -> Result<()> {
+        let (stamped, at) = stamp(hlc, clock);
+        let movement = MovementRecord {
+            id: ids.next_id(at),
+            hlc: stamped,
+            node_id: self.node,
+            recorded_at_ms: at,
+            user_id: self.user,
+            kind: self.kind,
+            key: self.key,
+            quantity: self.quantity,
+            expected_quantity: None,
+            unit_cost: None,
+            department_id: None,
+            supplier_id: None,
+            document_id: None,
+            reason: Some(self.reason.to_string()),
+            corrects: None,
+            override_by: None,
+            note: format!("excursion {}", self.excursion),
+        };
+        record(tx, &movement, expires)?;
+        tx.prepare_cached("INSERT INTO excursion_movements (excursion_id, movement_id) VALUES (?1, ?2)")?
+            .execute(params![self.excursion, movement.id])?;
+        Ok(())
+    }
 }
 
 const EXCURSION_SELECT: &str = "SELECT e.id, l.code, e.kind, e.started_at_ms, e.detected_at_ms, e.worst_c, e.status,
