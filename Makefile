@@ -86,10 +86,12 @@ printing-readback: py-deps
 	@scripts/install-packages.sh poppler-utils
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p printing --test readback -- --ignored --nocapture
 
-# Modbus RTU thermometers served by pymodbus on pseudo-terminals, read by our poller (and by
-# `medledger coldchain poll`, down to a quarantined fridge that a manager releases).
+# Modbus RTU thermometers served by pymodbus on pseudo-terminals, read by our bus, by the shared
+# poller (crates/coldchain-poll) and by `medledger coldchain poll`, down to a quarantined fridge
+# that a manager releases.
 devices-modbus: py-deps
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p devices --test modbus -- --ignored --nocapture
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p coldchain-poll --test poll -- --ignored --nocapture
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test -p cli --test cli -- --ignored --nocapture
 
 # A venv with biip and zxing-cpp. Debian's python3 lacks venv/ensurepip until python3-venv is installed.

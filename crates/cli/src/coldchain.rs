@@ -1,16 +1,15 @@
 //! `medledger sensor …` and `medledger coldchain …`: a cold unit's sensors,
-//! polling them into the ledger, logger files, manual readings, and the
-//! excursions a manager resolves.
+//! polling them into the ledger (`coldchain-poll`, shared with the app),
+//! logger files, manual readings, and the excursions a manager resolves.
 
 use crate::{fail, print_json, print_rows, print_view, Failure};
 use clap::Subcommand;
-use devices::modbus::{ModbusBus, SensorModel};
+use coldchain_poll::{devices_lang, poll_once};
+use devices::modbus::SensorModel;
 use devices::thermometer::LinePattern;
 use ledger::*;
-use serde::Serialize;
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum SensorCommand {
@@ -129,105 +128,6 @@ pub fn run_sensor(
             })
         }
     }
-}
-
-fn devices_lang(lang: Lang) -> devices::error::Lang {
-    if lang == Lang::En {
-        devices::error::Lang::En
-    } else {
-        devices::error::Lang::Zh
-    }
-}
-
-/// What one polling cycle did.
-#[derive(Debug, Serialize)]
-pub struct PollReport {
-    /// Readings stored.
-    pub readings: Vec<PolledReading>,
-    /// Sensors that could not be read, with why.
-    pub errors: Vec<SensorFailure>,
-    /// Excursions opened by this cycle.
-    pub excursions: Vec<ExcursionView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PolledReading {
-    pub location: String,
-    pub port: String,
-    pub temperature_c: f64,
-    pub humidity_pct: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SensorFailure {
-    pub location: String,
-    pub port: String,
-    pub code: String,
-    pub message: String,
-}
-
-/// Reads every sensor once (one bus per port, several sensors on it), stores what it read, judges the units.
-pub fn poll_once(ledger: &mut Ledger, user: &str, timeout: Duration, lang: Lang) -> ledger::Result<PollReport> {
-    let sensors = ledger.sensors()?;
-    let mut report = PollReport { readings: Vec::new(), errors: Vec::new(), excursions: Vec::new() };
-    let mut buses: std::collections::HashMap<String, ModbusBus> = std::collections::HashMap::new();
-    for sensor in sensors {
-        let read = match sensor.protocol.as_str() {
-            "modbus-rtu" => SensorModel::builtin(&sensor.model).and_then(|model| {
-                if !buses.contains_key(&sensor.port) {
-                    buses.insert(sensor.port.clone(), ModbusBus::open(&sensor.port, sensor.baud, timeout)?);
-                }
-                let bus = buses.get_mut(&sensor.port).expect("just opened");
-                bus.read_sensor(sensor.slave, &model)
-            }),
-            _ => read_ascii(&sensor, timeout),
-        };
-        // One sensor's failure — unreadable, implausible, or not stored — never stops the others.
-        let name = format!("{}#{}", sensor.port, sensor.slave);
-        let stored = read.map_err(|e| (e.code().to_string(), e.message(devices_lang(lang)))).and_then(|reading| {
-            let now = ledger.clock().now_ms();
-            ledger
-                .record_reading(&sensor.location, &name, now, reading.temperature_c, reading.humidity_pct)
-                .map(|()| reading)
-                .map_err(|e| (e.code().to_string(), e.message(lang)))
-        });
-        match stored {
-            Ok(reading) => report.readings.push(PolledReading {
-                location: sensor.location,
-                port: sensor.port,
-                temperature_c: reading.temperature_c,
-                humidity_pct: reading.humidity_pct,
-            }),
-            Err((code, message)) => {
-                report.errors.push(SensorFailure { location: sensor.location, port: sensor.port, code, message })
-            }
-        }
-    }
-    report.excursions = ledger.check_cold_chain(user)?;
-    Ok(report)
-}
-
-fn read_ascii(sensor: &SensorConfig, timeout: Duration) -> Result<devices::modbus::Reading, devices::DeviceError> {
-    let pattern = LinePattern::new(if sensor.pattern.is_empty() {
-        devices::thermometer::DEFAULT_PATTERN
-    } else {
-        &sensor.pattern
-    })?;
-    let port = devices::ports::open(&sensor.port, sensor.baud, timeout)?;
-    let mut lines = std::io::BufReader::new(port);
-    // Such thermometers talk every few seconds: wait up to ten answer timeouts for a line.
-    let deadline = Instant::now() + timeout * 10;
-    while Instant::now() < deadline {
-        let mut line = String::new();
-        if let Ok(n) = lines.read_line(&mut line) {
-            if n > 0 {
-                if let Some(reading) = pattern.read(line.trim()) {
-                    return Ok(reading);
-                }
-            }
-        }
-    }
-    Err(devices::DeviceError::Timeout { slave: 0, timeout_ms: timeout.as_millis() as u64 * 10 })
 }
 
 pub fn run(ledger: &mut Ledger, command: &ColdchainCommand, user: &str, json: bool, lang: Lang) -> Result<(), Failure> {
