@@ -132,6 +132,34 @@ pub struct ReadingView {
     pub source: String,
 }
 
+/// A cold location as the cold-chain screen shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct ColdUnitView {
+    /// Location code.
+    pub code: String,
+    /// Name (Chinese).
+    pub name: String,
+    /// Name (English).
+    pub name_en: String,
+    /// Range, °C (None when the location has none: it is not judged).
+    pub min_c: Option<f64>,
+    /// Range, °C.
+    pub max_c: Option<f64>,
+    /// Its rules (None: no excursion is judged and no gate applies).
+    pub rules: Option<ColdUnitRules>,
+    /// The newest reading of any source.
+    pub latest: Option<ReadingView>,
+    /// Sensors polled for it.
+    pub sensors: u32,
+    /// The open excursion, if any (the unit's stock is quarantined).
+    pub open_excursion: Option<ExcursionView>,
+    /// Units of stock available in it.
+    pub available_units: i64,
+    /// Units of stock quarantined in it.
+    pub quarantined_units: i64,
+}
+
 struct Unit {
     id: Uuid,
     code: String,
@@ -456,6 +484,69 @@ impl Ledger {
             opened.push(self.excursion(&id.to_string())?);
         }
         Ok(opened)
+    }
+
+    /// Every cold location (kind cold), by code: range, rules, newest reading, open excursion, stock.
+    pub fn cold_units(&self) -> Result<Vec<ColdUnitView>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT l.id, l.code, l.name, l.name_en, l.min_temp_c, l.max_temp_c,
+                    c.excursion_minutes, c.missing_minutes, c.gate_minutes,
+                    (SELECT count(*) FROM sensors s WHERE s.location_id = l.id),
+                    (SELECT coalesce(sum(b.quantity), 0) FROM balances b WHERE b.location_id = l.id AND b.status = 'available'),
+                    (SELECT coalesce(sum(b.quantity), 0) FROM balances b WHERE b.location_id = l.id AND b.status = 'quarantined'),
+                    (SELECT e.id FROM excursions e WHERE e.location_id = l.id AND e.status = 'open')
+             FROM locations l LEFT JOIN cold_units c ON c.location_id = l.id
+             WHERE l.kind = 'cold' ORDER BY l.code",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let parse = |text: Option<String>| text.and_then(|t| t.parse::<f64>().ok());
+                let rules = match (r.get::<_, Option<i64>>(6)?, r.get(7)?, r.get(8)?) {
+                    (Some(excursion_minutes), Some(missing_minutes), Some(gate_minutes)) => {
+                        Some(ColdUnitRules { excursion_minutes, missing_minutes, gate_minutes })
+                    }
+                    _ => None,
+                };
+                Ok((
+                    r.get::<_, Uuid>(0)?,
+                    ColdUnitView {
+                        code: r.get(1)?,
+                        name: r.get(2)?,
+                        name_en: r.get(3)?,
+                        min_c: parse(r.get(4)?),
+                        max_c: parse(r.get(5)?),
+                        rules,
+                        latest: None,
+                        sensors: r.get(9)?,
+                        open_excursion: None,
+                        available_units: r.get(10)?,
+                        quarantined_units: r.get(11)?,
+                    },
+                    r.get::<_, Option<Uuid>>(12)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, mut view, excursion) in rows {
+            view.latest = self
+                .conn
+                .prepare_cached(
+                    "SELECT at_ms, temperature_c, humidity_pct, source FROM temperature_readings
+                     WHERE location_id = ?1 ORDER BY at_ms DESC LIMIT 1",
+                )?
+                .query_row([id], |r| {
+                    Ok(ReadingView {
+                        at_ms: r.get(0)?,
+                        temperature_c: r.get(1)?,
+                        humidity_pct: r.get(2)?,
+                        source: r.get(3)?,
+                    })
+                })
+                .optional()?;
+            view.open_excursion = excursion.map(|e| self.excursion(&e.to_string())).transpose()?;
+            out.push(view);
+        }
+        Ok(out)
     }
 
     /// One excursion.

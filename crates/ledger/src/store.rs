@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_stocktakes.sql"),
     include_str!("../../../migrations/0004_printing.sql"),
     include_str!("../../../migrations/0005_cold_chain.sql"),
+    include_str!("../../../migrations/0006_port_roles.sql"),
 ];
 
 /// The schema version this build writes.

@@ -311,3 +311,27 @@ fn a_transfer_to_a_department_store_passes_the_gate_too() {
     read(&mut h, 5.0);
     h.ledger.post(&transfer).unwrap();
 }
+
+#[test]
+fn the_cold_unit_view_shows_range_rules_newest_reading_and_what_an_excursion_quarantined() {
+    let mut h = fridge();
+    let unit = |h: &Hospital| h.ledger.cold_units().unwrap().into_iter().find(|u| u.code == "FR1").unwrap();
+    let before = unit(&h);
+    assert_eq!((before.min_c, before.max_c), (Some(2.0), Some(8.0)));
+    assert_eq!(before.rules.map(|r| r.excursion_minutes), Some(30));
+    assert_eq!((before.available_units, before.quarantined_units), (10, 0));
+    assert!(before.latest.is_none() && before.open_excursion.is_none());
+
+    read(&mut h, 12.0);
+    minutes(&mut h, 31);
+    read(&mut h, 12.4);
+    assert_eq!(h.ledger.check_cold_chain("wang").unwrap().len(), 1);
+    let warm = unit(&h);
+    assert_eq!(warm.latest.as_ref().map(|r| r.temperature_c), Some(12.4));
+    assert_eq!((warm.available_units, warm.quarantined_units), (0, 10));
+    let excursion = warm.open_excursion.expect("open");
+    h.ledger.resolve_excursion(&excursion.id, "boss", "checked: the door was ajar for 31 minutes", false).unwrap();
+    let released = unit(&h);
+    assert!(released.open_excursion.is_none());
+    assert_eq!((released.available_units, released.quarantined_units), (10, 0));
+}

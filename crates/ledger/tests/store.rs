@@ -194,7 +194,8 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE temperature_confirmations; DROP TABLE excursion_movements; DROP TABLE excursions;
+            "DROP TABLE port_roles;
+             DROP TABLE temperature_confirmations; DROP TABLE excursion_movements; DROP TABLE excursions;
              DROP TABLE temperature_readings; DROP TABLE sensors; DROP TABLE cold_units;
              DROP TABLE print_jobs; DROP TABLE printers;
              DROP TABLE stocktake_results; DROP TABLE stocktake_recounts; DROP TABLE stocktake_observations;
