@@ -45,6 +45,7 @@ pub fn app_info(state: State<'_, AppState>) -> Reply<AppInfo> {
             language,
             may_edit_master_data: user.as_ref().is_some_and(|u| u.role.allows(Action::EditMasterData)),
             may_review_stocktakes: user.as_ref().is_some_and(|u| u.role.allows(Action::ReviewStocktake)),
+            may_resolve_excursions: user.as_ref().is_some_and(|u| u.role.allows(Action::ReleaseQuarantine)),
             user,
         })
     })
@@ -310,6 +311,12 @@ mod bindings {
         crate::printing::LabelRequest::export_all(&cfg).unwrap();
         crate::printing::PrintLabelsRequest::export_all(&cfg).unwrap();
         crate::printing::PrintJobRow::export_all(&cfg).unwrap();
+        crate::coldchain::SerialPortView::export_all(&cfg).unwrap();
+        crate::devices::SerialScan::export_all(&cfg).unwrap();
+        crate::devices::DeviceState::export_all(&cfg).unwrap();
+        crate::devices::ColdchainUpdate::export_all(&cfg).unwrap();
+        ColdUnitView::export_all(&cfg).unwrap();
+        ReadingView::export_all(&cfg).unwrap();
         assert!(dir.join("DocumentRequest.ts").exists());
     }
 }

@@ -51,6 +51,9 @@ pub struct AppInfo {
     /// quantities of a blind stocktake, ask for recounts, close counting,
     /// post or cancel (the core's permission matrix again).
     pub may_review_stocktakes: bool,
+    /// Whether the chosen user's role may release or scrap what a cold-chain
+    /// excursion quarantined (the core's matrix; the UI offers the action).
+    pub may_resolve_excursions: bool,
 }
 
 impl ApiError {

@@ -3,7 +3,9 @@
 //! the core's view or `{code, message}`. Only this crate knows Tauri; rules
 //! (permissions, expiry, FEFO, stock checks) live in `ledger`.
 
+mod coldchain;
 mod commands;
+pub mod devices;
 pub mod dto;
 mod import;
 mod printing;
@@ -11,15 +13,16 @@ mod scan;
 
 use ledger::{Lang, Ledger};
 use std::path::PathBuf;
-use std::sync::Mutex;
-use tauri::Manager;
+use std::sync::{Arc, Mutex};
+use tauri::{Emitter, Manager};
 
 /// The file name of the ledger in the user's data directory.
 pub const DEFAULT_DB_FILE: &str = "medledger.sqlite";
 
 /// Shared state: the open ledger and the session (chosen user, language).
 pub struct AppState {
-    pub(crate) ledger: Mutex<Ledger>,
+    /// Shared with the device threads, which lock it only to read settings and record.
+    pub(crate) ledger: Arc<Mutex<Ledger>>,
     pub(crate) session: Mutex<Session>,
     pub(crate) db_path: PathBuf,
     /// Copies the WAL into the database beside posting; stops with the app.
@@ -61,6 +64,32 @@ fn system_language() -> Lang {
     }
 }
 
+/// Starts the serial scanners and the cold-chain poller; their events go to the webview.
+fn start_devices(app: tauri::AppHandle, ledger: Arc<Mutex<Ledger>>) -> devices::Devices {
+    let emitter = app.clone();
+    let emit: devices::Emit = Arc::new(move |event| {
+        let _ = match event {
+            devices::DeviceEvent::Scan(scan) => emitter.emit(devices::SCAN_EVENT, scan),
+            devices::DeviceEvent::State(state) => emitter.emit(devices::DEVICE_EVENT, state),
+            devices::DeviceEvent::Coldchain(update) => emitter.emit(devices::COLDCHAIN_EVENT, update),
+        };
+    });
+    let lang = Arc::new(move || app.state::<AppState>().session.lock().expect("session lock").language);
+    let devices = devices::Devices::new(ledger, emit, lang);
+    if let Err(error) = devices.start_scanners() {
+        eprintln!("medledger: serial scanners not started: {error}");
+    }
+    // Tests poll every few hundred ms; a workstation every minute.
+    let interval = std::env::var("MEDLEDGER_POLL_INTERVAL_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(devices::POLL_INTERVAL_DEFAULT);
+    // Excursions are judged by the system, as the workstation's administrator (as `medledger coldchain poll` does).
+    devices.start_poller(interval, ledger::INITIAL_ADMIN);
+    devices
+}
+
 /// Starts the app.
 pub fn run() {
     tauri::Builder::default()
@@ -73,13 +102,15 @@ pub fn run() {
                 ledger.init(&site, "")?;
             }
             let checkpointer = ledger.start_checkpointer()?;
+            let ledger = Arc::new(Mutex::new(ledger));
             app.manage(AppState {
                 _checkpointer: checkpointer,
-                ledger: Mutex::new(ledger),
+                ledger: ledger.clone(),
                 session: Mutex::new(Session { username: None, language: system_language() }),
                 db_path,
             });
             app.manage(printing::PrintWorker::start(app.handle().clone())?);
+            app.manage(start_devices(app.handle().clone(), ledger));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -112,6 +143,20 @@ pub fn run() {
             commands::cancel_stocktake,
             commands::post_stocktake,
             commands::import_counts,
+            coldchain::serial_ports,
+            coldchain::set_port_role,
+            coldchain::remove_port_role,
+            coldchain::add_sensor,
+            coldchain::device_states,
+            coldchain::pending_serial_scans,
+            coldchain::acknowledge_serial_scans,
+            coldchain::poll_now,
+            coldchain::cold_units,
+            coldchain::readings,
+            coldchain::excursions,
+            coldchain::resolve_excursion,
+            coldchain::record_manual_reading,
+            coldchain::import_logger_readings,
             printing::list_printers,
             printing::set_printer,
             printing::preview_label,

@@ -173,6 +173,8 @@ const ALLOWED: Record<string, DocumentKind[]> = {
 const EDITS_MASTER_DATA = ['admin', 'manager', 'purchasing'];
 /** Roles whose permission matrix in the core allows ReviewStocktake. */
 const REVIEWS_STOCKTAKES = ['admin', 'manager'];
+/** Who may release or scrap what an excursion quarantined (the core's Action::ReleaseQuarantine). */
+export const RESOLVES_EXCURSIONS = ['admin', 'manager'];
 /** Roles whose permission matrix in the core allows Count. */
 const COUNTS = ['admin', 'manager', 'clerk', 'stocktaker'];
 /** The core's LINE_QUANTITY_MAX. */
@@ -382,6 +384,7 @@ export class FakeBackend implements Backend {
       db_path: '(in memory)', version: '0.1.0', today: this.today, language: this.language, user: this.user,
       may_edit_master_data: !!this.user && EDITS_MASTER_DATA.includes(this.user.role),
       may_review_stocktakes: !!this.user && REVIEWS_STOCKTAKES.includes(this.user.role),
+      may_resolve_excursions: !!this.user && RESOLVES_EXCURSIONS.includes(this.user.role),
     }));
   }
 

@@ -42,4 +42,9 @@ may_edit_master_data: boolean,
  * quantities of a blind stocktake, ask for recounts, close counting,
  * post or cancel (the core's permission matrix again).
  */
-may_review_stocktakes: boolean, };
+may_review_stocktakes: boolean, 
+/**
+ * Whether the chosen user's role may release or scrap what a cold-chain
+ * excursion quarantined (the core's matrix; the UI offers the action).
+ */
+may_resolve_excursions: boolean, };
