@@ -8,7 +8,7 @@ use crate::clock::Hlc;
 use crate::error::{LedgerError, Result};
 use crate::model::{MovementKind, StockStatus};
 use crate::store::{persist_hlc, Ledger};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
 use uuid::Uuid;
 
 /// How far ahead of our wall clock a remote HLC may pull our own clock.
@@ -30,33 +30,18 @@ impl Ledger {
         self.node()?;
         let now = self.clock.now_ms();
         let local_hlc = self.hlc;
+        let mut hlc = local_hlc;
         let tx = self.begin()?;
-        let existing = tx
-            .prepare_cached(&format!("{RECORD_SELECT} WHERE id = ?1"))?
-            .query_row([movement.id], record_row)
-            .optional()?;
-        if let Some(existing) = existing {
-            return if existing == *movement {
-                Ok(Applied::Duplicate)
-            } else {
-                Err(LedgerError::MovementConflict(movement.id.to_string()))
-            };
+        let outcome = apply_movement_in(&tx, movement, now, &mut hlc)?;
+        if outcome.is_err() {
+            return Err(LedgerError::MovementConflict(movement.id.to_string()));
         }
-        let expires_on: Option<String> = tx
-            .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
-            .query_row(params![movement.key.item_id, movement.key.lot], |r| r.get(0))
-            .optional()?
-            .flatten();
-        record(&tx, movement, expires_on.and_then(|d| d.parse().ok()))?;
-        let pulled = movement.hlc.physical_ms() <= now + CLOCK_PULL_MAX_MS && movement.hlc > local_hlc;
-        if pulled {
-            persist_hlc(&tx, movement.hlc)?;
+        if hlc > local_hlc {
+            persist_hlc(&tx, hlc)?;
         }
         tx.commit()?;
-        if pulled {
-            self.hlc = movement.hlc;
-        }
-        Ok(Applied::Inserted)
+        self.hlc = self.hlc.max(hlc);
+        Ok(outcome.unwrap_or(Applied::Duplicate))
     }
 
     /// Every movement as stored, in (HLC, node) order.
@@ -67,11 +52,40 @@ impl Ledger {
     }
 }
 
-const RECORD_SELECT: &str = "SELECT id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id,
+/// Applies one movement inside the caller's transaction: `Ok(Err(stored))`
+/// when the id is stored with other content (nothing applied). A remote HLC
+/// ahead of `hlc` moves it, unless it lies beyond [`CLOCK_PULL_MAX_MS`] in the future.
+pub(crate) fn apply_movement_in(
+    tx: &Transaction<'_>,
+    movement: &MovementRecord,
+    now: i64,
+    hlc: &mut Hlc,
+) -> Result<std::result::Result<Applied, MovementRecord>> {
+    let existing = tx
+        .prepare_cached(&format!("{RECORD_SELECT} WHERE id = ?1"))?
+        .query_row([movement.id], record_row)
+        .optional()?;
+    if let Some(existing) = existing {
+        return Ok(if existing == *movement { Ok(Applied::Duplicate) } else { Err(existing) });
+    }
+    let expires_on: Option<String> = tx
+        .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
+        .query_row(params![movement.key.item_id, movement.key.lot], |r| r.get(0))
+        .optional()?
+        .flatten();
+    record(tx, movement, expires_on.and_then(|d| d.parse().ok()))?;
+    if movement.hlc.physical_ms() <= now + CLOCK_PULL_MAX_MS && movement.hlc > *hlc {
+        *hlc = movement.hlc;
+    }
+    Ok(Ok(Applied::Inserted))
+}
+
+pub(crate) const RECORD_SELECT: &str =
+    "SELECT id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id,
     status, quantity, expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects,
     override_by, note FROM movements";
 
-fn record_row(r: &Row<'_>) -> rusqlite::Result<MovementRecord> {
+pub(crate) fn record_row(r: &Row<'_>) -> rusqlite::Result<MovementRecord> {
     let kind: String = r.get(5)?;
     let status: String = r.get(10)?;
     Ok(MovementRecord {

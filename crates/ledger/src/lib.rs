@@ -21,6 +21,7 @@ pub mod port_roles;
 pub mod posting;
 pub mod printers;
 pub mod query;
+pub mod replication;
 pub mod stocktake;
 pub mod store;
 

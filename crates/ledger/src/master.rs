@@ -93,12 +93,19 @@ impl Ledger {
         Ok((self.ids.next_id(now), hlc.0))
     }
 
+    /// The id of the change that records a new entity, and this node.
+    fn new_change(&mut self) -> Result<(Uuid, Uuid)> {
+        let node = self.node()?.id;
+        Ok((self.ids.next_id(self.clock.now_ms()), node))
+    }
+
     /// Adds a local user.
     pub fn add_user(&mut self, user: &NewUser) -> Result<UserView> {
         check_text("username", &user.username, true)?;
         check_text("display_name", &user.display_name, false)?;
         unique(&self.conn, "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1)", &user.username, "user")?;
         let (id, hlc) = self.new_master_id()?;
+        let (change, node) = self.new_change()?;
         let display = if user.display_name.trim().is_empty() { &user.username } else { &user.display_name };
         let tx = self.begin()?;
         tx.execute(
@@ -106,6 +113,7 @@ impl Ledger {
             params![id, user.username, display, user.role.as_str(), user.language.as_str(), hlc],
         )?;
         persist_hlc(&tx, crate::clock::Hlc(hlc))?;
+        crate::replication::capture_created(&tx, "user", id, change, node, hlc)?;
         tx.commit()?;
         self.user(&user.username)
     }
@@ -139,12 +147,14 @@ impl Ledger {
         check_text("contact_phone", contact_phone, false)?;
         unique(&self.conn, "SELECT EXISTS(SELECT 1 FROM suppliers WHERE code = ?1)", code, "supplier")?;
         let (id, hlc) = self.new_master_id()?;
+        let (change, node) = self.new_change()?;
         let tx = self.begin()?;
         tx.execute(
             "INSERT INTO suppliers (id, code, name, name_en, contact_phone, created_hlc) VALUES (?1,?2,?3,?4,?5,?6)",
             params![id, code, name, name_en, contact_phone, hlc],
         )?;
         persist_hlc(&tx, crate::clock::Hlc(hlc))?;
+        crate::replication::capture_created(&tx, "supplier", id, change, node, hlc)?;
         tx.commit()?;
         Ok(SupplierView { code: code.into(), name: name.into(), name_en: name_en.into() })
     }
@@ -176,12 +186,14 @@ impl Ledger {
         }
         unique(&self.conn, "SELECT EXISTS(SELECT 1 FROM departments WHERE code = ?1)", code, "department")?;
         let (id, hlc) = self.new_master_id()?;
+        let (change, node) = self.new_change()?;
         let tx = self.begin()?;
         tx.execute(
             "INSERT INTO departments (id, code, name, name_en, cost_centre, monthly_budget, created_hlc) VALUES (?1,?2,?3,?4,?5,?6,?7)",
             params![id, code, name, name_en, cost_centre, dec(monthly_budget), hlc],
         )?;
         persist_hlc(&tx, crate::clock::Hlc(hlc))?;
+        crate::replication::capture_created(&tx, "department", id, change, node, hlc)?;
         tx.commit()?;
         Ok(DepartmentView {
             code: code.into(),
@@ -230,6 +242,7 @@ impl Ledger {
             None => None,
         };
         let (id, hlc) = self.new_master_id()?;
+        let (change, node) = self.new_change()?;
         let tx = self.begin()?;
         tx.execute(
             "INSERT INTO locations (id, code, name, name_en, kind, department_id, min_temp_c, max_temp_c, created_hlc)
@@ -247,6 +260,7 @@ impl Ledger {
             ],
         )?;
         persist_hlc(&tx, crate::clock::Hlc(hlc))?;
+        crate::replication::capture_created(&tx, "location", id, change, node, hlc)?;
         tx.commit()?;
         Ok(LocationView {
             code: location.code.clone(),
@@ -367,6 +381,7 @@ impl Ledger {
             _ => None,
         };
         let (id, hlc) = self.new_master_id()?;
+        let (change, node) = self.new_change()?;
         let tx = self.begin()?;
         tx.execute(
             "INSERT INTO items (id, code, name, name_en, specification, manufacturer, registration_no, risk_class,
@@ -403,6 +418,7 @@ impl Ledger {
             )?;
         }
         persist_hlc(&tx, crate::clock::Hlc(hlc))?;
+        crate::replication::capture_created(&tx, "item", id, change, node, hlc)?;
         tx.commit()?;
         self.item(&item.code)
     }

@@ -1394,6 +1394,7 @@ impl Ledger {
             untouched: 0,
         };
         let mut line_no = 0;
+        let mut earliest_count: Option<Hlc> = None;
         for (key, state, j) in judged {
             if j.counted.is_some() {
                 let code = items.get(&key.0).map(|i| i.code.clone()).unwrap_or_default();
@@ -1438,6 +1439,7 @@ impl Ledger {
                 note: String::new(),
             };
             record(&tx, &movement, expires_on)?;
+            earliest_count = Some(earliest_count.map_or(hlc, |e| e.min(hlc)));
             posted.movements += 1;
             line_no += 1;
             let flags: Vec<&str> = j.flags.iter().map(|f| f.as_str()).collect();
@@ -1460,6 +1462,10 @@ impl Ledger {
                 flags.join(","),
                 movement.id
             ])?;
+        }
+        if let Some(earliest) = earliest_count {
+            // The counts carry their scans' (earlier) times: the next push must look back that far.
+            tx.execute("UPDATE sync_state SET pushed_hlc = min(pushed_hlc, ?1)", [earliest.0 - 1])?;
         }
         let (posted_hlc, posted_at) = st.stamp();
         tx.execute(

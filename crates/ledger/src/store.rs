@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_printing.sql"),
     include_str!("../../../migrations/0005_cold_chain.sql"),
     include_str!("../../../migrations/0006_port_roles.sql"),
+    include_str!("../../../migrations/0007_sync.sql"),
 ];
 
 /// The schema version this build writes.
@@ -117,6 +118,8 @@ impl Ledger {
             "INSERT INTO users (id, username, display_name, role, language, created_hlc) VALUES (?1, ?2, ?3, ?4, 'zh', ?5)",
             params![admin_id, INITIAL_ADMIN, "系统管理员 Administrator", Role::Admin.as_str(), hlc.0],
         )?;
+        let change_id = self.ids.next_id(now);
+        crate::replication::capture_created(&tx, "user", admin_id, change_id, id, hlc.0)?;
         tx.commit()?;
         self.hlc = hlc;
         self.node = Some(Node { id, site_code: site_code.to_string(), name });

@@ -194,7 +194,9 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE port_roles;
+            "DROP TABLE sync_enrolments; DROP TABLE sync_nodes; DROP TABLE sync_events; DROP TABLE sync_conflicts;
+             DROP TABLE sync_state; DROP TABLE master_fields; DROP TABLE master_changes;
+             DROP TABLE port_roles;
              DROP TABLE temperature_confirmations; DROP TABLE excursion_movements; DROP TABLE excursions;
              DROP TABLE temperature_readings; DROP TABLE sensors; DROP TABLE cold_units;
              DROP TABLE print_jobs; DROP TABLE printers;
@@ -213,6 +215,22 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
         .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'document_sequences'", [], |r| r.get(0))
         .unwrap();
     assert_eq!((version, counters), (SCHEMA_VERSION, 0));
+    // The master data that was there becomes this node's changes, ready to push.
+    let (entities, changes, unpushed): (i64, i64, usize) = (
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM suppliers) + (SELECT count(*) FROM departments)
+                  + (SELECT count(*) FROM locations) + (SELECT count(*) FROM items)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap(),
+        conn.query_row("SELECT count(*) FROM master_changes WHERE node_id = (SELECT id FROM node)", [], |r| r.get(0))
+            .unwrap(),
+        ledger.outbox(10_000).unwrap().events.len(),
+    );
+    assert!(entities > 5);
+    assert_eq!(changes, entities);
+    assert_eq!(unpushed as i64, entities + 1 + 3 + 3, "changes, the lot, the 3 receipts and their 3 movements");
     let next = ledger
         .post(&request(DocumentKind::Receipt, "wang", "MAIN", vec![line(SYRINGE, Some("L1"), Some("2027-06-30"), 5)]))
         .unwrap();

@@ -1,0 +1,313 @@
+//! Replication through a server ledger, in one process: what one workstation
+//! does reaches the others whole, in any order, once.
+
+mod common;
+
+use common::*;
+use ledger::replication::{Event, SYNC_BATCH_MAX};
+use ledger::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+struct Node {
+    ledger: Ledger,
+    _dir: tempfile::TempDir,
+}
+
+fn node(site: &str, seed: u64, clock: &ManualClock) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger =
+        Ledger::open_with(&dir.path().join("n.sqlite"), Box::new(clock.clone()), Box::new(RandomIds::seeded(seed)))
+            .unwrap();
+    ledger.init(site, "").unwrap();
+    Node { ledger, _dir: dir }
+}
+
+fn link(workstation: &mut Ledger, server: &Ledger) {
+    let server_id = server.node_info().unwrap().id.parse().unwrap();
+    workstation.set_sync_link("test://server", server_id, "token").unwrap();
+}
+
+/// Push everything, then pull everything: what `medledger sync` does over HTTP.
+fn sync(workstation: &mut Ledger, server: &mut Ledger) -> (usize, usize) {
+    let me = workstation.node_info().unwrap().id.parse().unwrap();
+    server.server_publish_own().unwrap();
+    let mut pushed = 0;
+    loop {
+        let outbox = workstation.outbox(50).unwrap();
+        if outbox.events.is_empty() {
+            break;
+        }
+        let report = server.server_accept(me, &outbox.events).unwrap();
+        assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+        pushed += outbox.events.len();
+        workstation.mark_pushed(&outbox).unwrap();
+    }
+    let mut pulled = 0;
+    loop {
+        let cursor = workstation.sync_link().unwrap().unwrap().pull_cursor;
+        let (events, reached, more) = server.server_events_after(cursor, me, 70).unwrap();
+        let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
+        pulled += events.len();
+        workstation.apply_events(&events, Some(reached)).unwrap();
+        if !more {
+            break;
+        }
+    }
+    (pushed, pulled)
+}
+
+/// Everything that must be equal on nodes that have the same events
+/// (local row ids such as balances.key_id left out).
+fn replica(ledger: &Ledger) -> String {
+    let conn = ledger.connection();
+    let mut out = String::new();
+    for sql in [
+        "SELECT id, username, display_name, role, language, active FROM users ORDER BY id",
+        "SELECT * FROM suppliers ORDER BY id",
+        "SELECT * FROM departments ORDER BY id",
+        "SELECT * FROM locations ORDER BY id",
+        "SELECT * FROM items ORDER BY id",
+        "SELECT * FROM item_identifiers ORDER BY identifier",
+        "SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY 1, 2",
+        "SELECT * FROM documents WHERE status = 'posted' ORDER BY id",
+        "SELECT l.* FROM document_lines l JOIN documents d ON d.id = l.document_id WHERE d.status = 'posted'
+         ORDER BY 1, 2",
+        "SELECT item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc, last_count_node
+         FROM balances ORDER BY 1, 2, 3, 4, 5",
+        "SELECT id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id, status, quantity,
+                expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects, override_by, note
+         FROM movements ORDER BY id",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                let value: rusqlite::types::Value = row.get(i).unwrap();
+                out.push_str(&format!("{value:?}|"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn a_workstations_master_data_documents_and_stock_reach_another_through_the_server() {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 101, &clock);
+    let mut b = node("S02", 102, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+    receive(&mut a, SYRINGE, "L2", "2027-01-31", 10);
+    a.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, None, None, 12)])).unwrap();
+
+    let (pushed, _) = sync(&mut a.ledger, &mut server.ledger);
+    assert!(pushed > 10);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+    assert_eq!(replica(&a.ledger), replica(&server.ledger));
+    // B can work with what it received: FEFO takes what is left of L2 first.
+    let issue = b.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, None, None, 5)]));
+    let issue = issue.unwrap();
+    assert!(issue.number.starts_with("CK-S02-"), "{}", issue.number);
+    let stock = b.ledger.stock(&StockFilter::default()).unwrap();
+    let l2: i64 = stock.iter().filter(|r| r.lot.as_deref() == Some("L2")).map(|r| r.quantity).sum();
+    assert_eq!(l2, 0, "the 10 of L2 were taken first: 12 issued on A, then 5 on B");
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+    // Nothing more to move, and a second round moves nothing.
+    assert_eq!(sync(&mut a.ledger, &mut server.ledger), (0, 0));
+    assert_eq!(sync(&mut b.ledger, &mut server.ledger), (0, 0));
+}
+
+#[test]
+fn three_admins_keep_one_name_and_the_others_are_told_apart_the_same_way_everywhere() {
+    let clock = ManualClock::at_date(today());
+    let mut server = node("SRV", 201, &clock);
+    clock.advance_ms(10);
+    let mut a = node("S01", 202, &clock);
+    clock.advance_ms(10);
+    let mut b = node("S02", 203, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    server.ledger.server_publish_own().unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    for n in [&a.ledger, &b.ledger, &server.ledger] {
+        let names: Vec<String> = n.users().unwrap().into_iter().map(|u| u.username).collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!(names[0], "admin", "the server's admin was created first");
+        assert!(names[1..].iter().all(|n| n.starts_with("admin~") && n.len() == 14), "{names:?}");
+        assert_eq!(n.duplicate_codes().unwrap().len(), 1);
+    }
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+    assert_eq!(replica(&a.ledger), replica(&server.ledger));
+}
+
+#[test]
+fn concurrent_edits_converge_by_hlc_and_a_safety_field_edited_twice_is_listed() {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 301, &clock);
+    let mut b = node("S02", 302, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    // Both edit the reagent offline: A its name and range, B (later) its range.
+    let fields = |pairs: &[(&str, serde_json::Value)]| -> BTreeMap<String, serde_json::Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    };
+    a.ledger
+        .edit_master(
+            "admin",
+            "item",
+            REAGENT,
+            fields(&[("name_en", json!("Reagent kit A")), ("max_temp_c", json!("6"))]),
+        )
+        .unwrap();
+    clock.advance_ms(1_000);
+    // B's admin is "admin~…" once it knows A's older admin.
+    let b_admin = b.ledger.users().unwrap().into_iter().find(|u| u.role == Role::Admin).unwrap().username;
+    let b_admin = if b_admin == "admin" { "admin".to_string() } else { b_admin };
+    b.ledger.edit_master(&b_admin, "item", REAGENT, fields(&[("max_temp_c", json!("10"))])).unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    for n in [&a.ledger, &b.ledger, &server.ledger] {
+        let item = n.item(REAGENT).unwrap();
+        assert_eq!(item.name_en.to_string(), "Reagent kit A", "A's name stands: nobody else edited it");
+        assert_eq!(item.max_temp_c.as_deref(), Some("10"), "B wrote the range last");
+        let listed = n.concurrent_safety_edits().unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].field, "max_temp_c");
+        assert_eq!(listed[0].values.len(), 2);
+    }
+    // An edit made after seeing the other is not concurrent.
+    a.ledger.edit_master("admin", "item", REAGENT, fields(&[("max_temp_c", json!("8"))])).unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    assert_eq!(b.ledger.item(REAGENT).unwrap().max_temp_c.as_deref(), Some("8"));
+    assert_eq!(b.ledger.concurrent_safety_edits().unwrap().len(), 1, "still only the first pair");
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
+
+#[test]
+fn events_in_any_order_and_twice_give_the_same_node_and_a_changed_event_is_a_conflict() {
+    let mut a = hospital();
+    receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+    a.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, None, None, 12)])).unwrap();
+    a.ledger.set_sync_link("test://", uuid::Uuid::nil(), "t").unwrap();
+    let events = a.ledger.outbox(SYNC_BATCH_MAX).unwrap().events;
+    let clock = a.clock.clone();
+    let mut in_order = node("S02", 401, &clock);
+    in_order.ledger.apply_events(&events, None).unwrap();
+    // Twice, in one batch and again: nothing changes.
+    let before = replica(&in_order.ledger);
+    let report = in_order.ledger.apply_events(&events, None).unwrap();
+    assert_eq!((report.applied, report.duplicates, report.conflicts.len()), (0, events.len(), 0));
+    assert_eq!(replica(&in_order.ledger), before);
+    // Master data first (causal), the rest backwards: movements fold to the same balances.
+    let mut shuffled: Vec<Event> = events.iter().filter(|e| matches!(e, Event::Master(_))).cloned().collect();
+    let mut rest: Vec<Event> = events.iter().filter(|e| !matches!(e, Event::Master(_))).cloned().collect();
+    rest.sort_by_key(|e| matches!(e, Event::Document(_) | Event::Lot(_)));
+    rest.reverse();
+    shuffled.extend(rest);
+    let mut reordered = node("S03", 402, &clock);
+    reordered.ledger.apply_events(&shuffled, None).unwrap();
+    let strip_admins = |s: String| s.lines().filter(|l| !l.contains("admin")).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip_admins(replica(&reordered.ledger)), strip_admins(replica(&in_order.ledger)));
+    // The same movement id with another quantity: kept aside, never applied.
+    let mut forged = events.iter().rev().find(|e| matches!(e, Event::Movement(_))).unwrap().clone();
+    if let Event::Movement(m) = &mut forged {
+        m.quantity -= 100;
+    }
+    let report = in_order.ledger.apply_events(&[forged], None).unwrap();
+    assert_eq!(report.conflicts.len(), 1);
+    assert_eq!(replica(&in_order.ledger), before);
+    assert_eq!(in_order.ledger.sync_conflicts().unwrap().len(), 1);
+}
+
+#[test]
+fn a_malformed_batch_changes_nothing() {
+    let mut a = hospital();
+    receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+    a.ledger.set_sync_link("test://", uuid::Uuid::nil(), "t").unwrap();
+    let mut events = a.ledger.outbox(SYNC_BATCH_MAX).unwrap().events;
+    let clock = a.clock.clone();
+    let mut b = node("S02", 501, &clock);
+    let before = replica(&b.ledger);
+    // A movement whose item never arrived: the foreign key fails at commit.
+    events.retain(|e| !matches!(e, Event::Master(c) if c.entity == "item"));
+    assert!(b.ledger.apply_events(&events, Some(9)).is_err());
+    assert_eq!(replica(&b.ledger), before);
+    // A field no entity has.
+    let mut bad = a.ledger.outbox(SYNC_BATCH_MAX).unwrap().events;
+    if let Some(Event::Master(c)) = bad.iter_mut().find(|e| matches!(e, Event::Master(_))) {
+        c.fields.insert("password".into(), json!("x"));
+    }
+    let err = b.ledger.apply_events(&bad, None).unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert_eq!(replica(&b.ledger), before);
+}
+
+#[test]
+fn a_stocktake_count_stamped_before_the_last_push_is_still_pushed() {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 601, &clock);
+    link(&mut a.ledger, &server.ledger);
+    receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+    let st = a
+        .ledger
+        .start_stocktake(&StocktakeRequest {
+            user: "boss".into(),
+            locations: vec!["MAIN".into()],
+            categories: vec![],
+            blind: false,
+            tolerance_quantity: None,
+            tolerance_value: None,
+            note: String::new(),
+        })
+        .unwrap();
+    a.ledger
+        .record_count(
+            &st.number,
+            &CountEntry {
+                user: "counter".into(),
+                item: SYRINGE.into(),
+                lot: Some("L1".into()),
+                serial: None,
+                expiry: None,
+                location: Some("MAIN".into()),
+                quantity: Some(39),
+                barcode: String::new(),
+            },
+        )
+        .unwrap();
+    clock.advance_ms(60_000);
+    // Something else is posted and pushed after the scan …
+    receive(&mut a, SYRINGE, "L2", "2027-08-31", 5);
+    sync(&mut a.ledger, &mut server.ledger);
+    // … and then the stocktake is posted with the scan's (earlier) time.
+    a.ledger.finish_counting(&st.number, "boss").unwrap();
+    a.ledger
+        .post_stocktake(
+            &st.number,
+            &PostStocktakeRequest { user: "boss".into(), close_scope: false, accept_over_tolerance: true },
+        )
+        .unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    assert_eq!(replica(&a.ledger), replica(&server.ledger));
+    let l1 = server.ledger.stock(&StockFilter::default()).unwrap();
+    let l1: i64 = l1.iter().filter(|r| r.lot.as_deref() == Some("L1")).map(|r| r.quantity).sum();
+    assert_eq!(l1, 39, "the server has the count");
+}
