@@ -10,6 +10,7 @@ mod coldchain;
 mod device_commands;
 mod print;
 mod stocktake;
+mod sync_commands;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ledger::*;
@@ -171,6 +172,35 @@ enum Command {
     Barcode {
         #[command(subcommand)]
         command: barcode::BarcodeCommand,
+    },
+    /// Run the hospital server (creates its database on first start): until Ctrl+C.
+    Server {
+        /// Address to listen on, e.g. 127.0.0.1:8470 (plain HTTP: loopback only).
+        #[arg(long)]
+        listen: String,
+        /// The server's site code, used when its database is created.
+        #[arg(long, default_value = "SRV")]
+        site: String,
+    },
+    /// On the server: print a one-time enrolment code for a workstation's site.
+    Enrol {
+        /// The workstation's site code.
+        #[arg(long)]
+        site: String,
+    },
+    /// Sync with the hospital server: push this node's events, then pull the others'.
+    Sync {
+        /// Server URL, e.g. http://127.0.0.1:8470 (needed with --enrol).
+        #[arg(long)]
+        server: Option<String>,
+        /// One-time enrolment code (first sync).
+        #[arg(long)]
+        enrol: Option<String>,
+    },
+    /// On the server: enrolled workstations.
+    Node {
+        #[command(subcommand)]
+        command: sync_commands::NodeCommand,
     },
     /// Benchmarks that print their figures.
     Bench {
@@ -520,6 +550,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
     if let Command::Devices { command } = &cli.command {
         return device_commands::run(command, json, lang);
     }
+    if let Command::Server { listen, site } = &cli.command {
+        return sync_commands::run_server(open(cli, lang)?, listen, site, lang);
+    }
     let mut ledger = open(cli, lang)?;
     let f = |e: LedgerError| fail(e, lang);
     match &cli.command {
@@ -744,6 +777,12 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             );
             post_and_print(&mut ledger, &request, json, lang)?;
         }
+        Command::Enrol { site } => sync_commands::run_enrol(&mut ledger, site, json, lang)?,
+        Command::Sync { server, enrol } => {
+            sync_commands::run_sync(&mut ledger, server.as_deref(), enrol.as_deref(), json, lang)?
+        }
+        Command::Node { command } => sync_commands::run_node(&mut ledger, command, json, lang)?,
+        Command::Server { .. } => unreachable!("handled above"),
         Command::Stocktake { command } => stocktake::run(&mut ledger, command, &cli.user, json, lang)?,
         Command::Sensor { command } => coldchain::run_sensor(&mut ledger, command, &cli.user, json, lang)?,
         Command::Coldchain { command } => coldchain::run(&mut ledger, command, &cli.user, json, lang)?,

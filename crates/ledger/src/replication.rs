@@ -1447,3 +1447,107 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
     ])?;
     Ok(None)
 }
+
+/// A node enrolled at the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolledNode {
+    /// Node id.
+    pub node_id: Uuid,
+    /// Its site code.
+    pub site_code: String,
+    /// Wall ms of enrolment.
+    pub enrolled_ms: i64,
+    /// Wall ms of revocation.
+    pub revoked_ms: Option<i64>,
+    /// Wall ms of its last request.
+    pub last_seen_ms: Option<i64>,
+}
+
+/// How long an enrolment code stays valid.
+pub const ENROLMENT_VALID_MS: i64 = 24 * 3_600_000;
+
+impl Ledger {
+    /// Server: stores a one-time enrolment code (its SHA-256) for a site.
+    pub fn server_add_enrolment(&mut self, site_code: &str, code_sha256: &[u8]) -> Result<()> {
+        crate::store::validate_site_code(site_code)?;
+        let now = self.clock.now_ms();
+        self.conn.execute(
+            "INSERT INTO sync_enrolments (code_sha256, site_code, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![code_sha256, site_code, now, now + ENROLMENT_VALID_MS],
+        )?;
+        Ok(())
+    }
+
+    /// Server: uses an enrolment code for `node_id`, storing its token's hash.
+    /// `Ok(false)` when the code is unknown, used or expired.
+    pub fn server_enrol(&mut self, code_sha256: &[u8], node_id: Uuid, token_sha256: &[u8]) -> Result<bool> {
+        let now = self.clock.now_ms();
+        let tx = self.begin()?;
+        let site: Option<String> = tx
+            .query_row(
+                "SELECT site_code FROM sync_enrolments WHERE code_sha256 = ?1 AND used_by IS NULL AND expires_ms > ?2",
+                params![code_sha256, now],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(site) = site else { return Ok(false) };
+        tx.execute(
+            "UPDATE sync_enrolments SET used_by = ?2, used_ms = ?3 WHERE code_sha256 = ?1",
+            params![code_sha256, node_id, now],
+        )?;
+        tx.execute(
+            "INSERT INTO sync_nodes (node_id, site_code, token_sha256, enrolled_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(node_id) DO UPDATE SET site_code = excluded.site_code, token_sha256 = excluded.token_sha256,
+                 enrolled_ms = excluded.enrolled_ms, revoked_ms = NULL",
+            params![node_id, site, token_sha256, now],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Server: the node a token belongs to, with whether it was revoked.
+    pub fn server_authenticate(&mut self, token_sha256: &[u8]) -> Result<Option<(Uuid, bool)>> {
+        let now = self.clock.now_ms();
+        let found: Option<(Uuid, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT node_id, revoked_ms FROM sync_nodes WHERE token_sha256 = ?1")?
+            .query_row([token_sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((node, None)) = found {
+            self.conn
+                .prepare_cached("UPDATE sync_nodes SET last_seen_ms = ?2 WHERE node_id = ?1")?
+                .execute(params![node, now])?;
+        }
+        Ok(found.map(|(node, revoked)| (node, revoked.is_some())))
+    }
+
+    /// Server: revokes every node enrolled for a site code, or the node with that id.
+    pub fn server_revoke(&mut self, site_or_node: &str) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let node = Uuid::try_parse(site_or_node).ok();
+        let changed = self.conn.execute(
+            "UPDATE sync_nodes SET revoked_ms = ?3 WHERE (site_code = ?1 OR node_id = ?2) AND revoked_ms IS NULL",
+            params![site_or_node, node, now],
+        )?;
+        Ok(changed)
+    }
+
+    /// Server: enrolled nodes.
+    pub fn server_nodes(&self) -> Result<Vec<EnrolledNode>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT node_id, site_code, enrolled_ms, revoked_ms, last_seen_ms FROM sync_nodes ORDER BY site_code",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(EnrolledNode {
+                    node_id: r.get(0)?,
+                    site_code: r.get(1)?,
+                    enrolled_ms: r.get(2)?,
+                    revoked_ms: r.get(3)?,
+                    last_seen_ms: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

@@ -264,7 +264,7 @@ fn load_node(conn: &Connection) -> Result<Option<Node>> {
 /// Site codes appear in every document number: 1–8 ASCII capitals or digits.
 pub const SITE_CODE_MAX: usize = 8;
 
-fn validate_site_code(code: &str) -> Result<()> {
+pub(crate) fn validate_site_code(code: &str) -> Result<()> {
     let ok = !code.is_empty()
         && code.len() <= SITE_CODE_MAX
         && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());

@@ -1,0 +1,154 @@
+//! `medledger server`, `enrol`, `sync` and `node`: the hospital server and a
+//! workstation's link to it (the wire is in the `sync` crate).
+
+use crate::{print_json, Failure};
+use clap::Subcommand;
+use ledger::{Lang, Ledger};
+use serde::Serialize;
+use std::io::Write;
+
+/// Enrolled workstations, on the server's database.
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// List enrolled workstations.
+    List,
+    /// Refuse a workstation from now on (by site code or node id).
+    Revoke {
+        /// Site code or node id.
+        node: String,
+    },
+}
+
+fn failed(e: sync::SyncError, lang: Lang) -> Failure {
+    let user_error =
+        matches!(e, sync::SyncError::BadUrl(_) | sync::SyncError::InsecureUrl(_) | sync::SyncError::NotEnrolled)
+            || matches!(&e, sync::SyncError::Refused { code, .. } if code == "bad_enrolment_code")
+            || matches!(&e, sync::SyncError::Ledger(l) if l.is_user_error());
+    Failure { user_error, message: format!("[{}] {}", e.code(), e.message(lang)) }
+}
+
+fn ensure_initialised(ledger: &mut Ledger, site: &str, lang: Lang) -> Result<(), Failure> {
+    if ledger.node_info().is_err() {
+        ledger.init(site, "MedLedger server").map_err(|e| crate::fail(e, lang))?;
+    }
+    Ok(())
+}
+
+/// `server --listen ADDR`: runs until Ctrl+C or SIGTERM.
+pub fn run_server(mut ledger: Ledger, listen: &str, site: &str, lang: Lang) -> Result<(), Failure> {
+    ensure_initialised(&mut ledger, site, lang)?;
+    let handle = sync::serve(ledger, listen, true).map_err(|e| failed(e, lang))?;
+    // The bound address on its own line: scripts and tests read it (port 0 picks one).
+    println!("listening on http://{}", handle.addr());
+    let _ = std::io::stdout().flush();
+    handle.wait();
+    Ok(())
+}
+
+/// `enrol --site S02`: a one-time code for a workstation.
+pub fn run_enrol(ledger: &mut Ledger, site: &str, json: bool, lang: Lang) -> Result<(), Failure> {
+    ensure_initialised(ledger, "SRV", lang)?;
+    let code = sync::new_enrolment_code(ledger, site).map_err(|e| failed(e, lang))?;
+    if json {
+        print_json(&serde_json::json!({ "code": code, "site": site }))?;
+    } else {
+        println!("{code}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            if lang == Lang::Zh {
+                format!("站点 {site} 的一次性注册码，24 小时内有效。")
+            } else {
+                format!("one-time enrolment code for site {site}, valid for 24 hours")
+            }
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SyncJson<'a> {
+    pushed: usize,
+    pulled: usize,
+    conflicts: &'a [ledger::replication::ConflictView],
+    exceptions: &'a [ledger::replication::NegativeException],
+}
+
+/// `sync [--server URL] [--enrol CODE]`.
+pub fn run_sync(
+    ledger: &mut Ledger,
+    server: Option<&str>,
+    enrol: Option<&str>,
+    json: bool,
+    lang: Lang,
+) -> Result<(), Failure> {
+    let link = ledger.sync_link().map_err(|e| crate::fail(e, lang))?;
+    let access = sync::client::Owned(std::cell::RefCell::new(ledger));
+    match (enrol, server, &link) {
+        (Some(code), Some(url), _) => sync::enrol(&access, url, code).map_err(|e| failed(e, lang))?,
+        (Some(_), None, _) => return Err(Failure::input("--enrol needs --server URL")),
+        (None, Some(url), Some(link)) if link.server_url != url => {
+            return Err(Failure::input(format!(
+                "this workstation syncs with {}; to move it to {url}, enrol there with --enrol CODE",
+                link.server_url
+            )))
+        }
+        (None, _, None) => return Err(failed(sync::SyncError::NotEnrolled, lang)),
+        _ => {}
+    }
+    let mut progress = |_: &'static str, _: usize| {};
+    let report = sync::sync_once(&access, &mut progress).map_err(|e| failed(e, lang))?;
+    if json {
+        print_json(&SyncJson {
+            pushed: report.pushed,
+            pulled: report.pulled,
+            conflicts: &report.conflicts,
+            exceptions: &report.exceptions,
+        })?;
+    } else {
+        println!(
+            "pushed {}, pulled {}, conflicts {}, negative keys {}",
+            report.pushed,
+            report.pulled,
+            report.conflicts.len(),
+            report.exceptions.len()
+        );
+        for c in &report.conflicts {
+            println!("  conflict {} {}", c.kind, c.key);
+        }
+        for x in &report.exceptions {
+            println!("  below zero: {} lot {} at {} ({}): {}", x.item, x.lot, x.location, x.status, x.quantity);
+        }
+    }
+    Ok(())
+}
+
+/// `node list|revoke` on the server's database.
+pub fn run_node(ledger: &mut Ledger, command: &NodeCommand, json: bool, lang: Lang) -> Result<(), Failure> {
+    let f = |e| crate::fail(e, lang);
+    match command {
+        NodeCommand::List => {
+            let nodes = ledger.server_nodes().map_err(f)?;
+            if json {
+                print_json(&nodes)?;
+            } else {
+                for n in nodes {
+                    let state = if n.revoked_ms.is_some() { "revoked" } else { "active" };
+                    println!("{} {} {state}", n.site_code, n.node_id);
+                }
+            }
+        }
+        NodeCommand::Revoke { node } => {
+            let revoked = ledger.server_revoke(node).map_err(f)?;
+            if revoked == 0 {
+                return Err(Failure::input(format!("no active workstation {node}")));
+            }
+            if json {
+                print_json(&serde_json::json!({ "revoked": revoked }))?;
+            } else {
+                println!("revoked {revoked}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! The workstation's side: enrol once with a code, then sync — push this
+//! node's events in bounded batches (idempotent: a batch whose answer was lost
+//! is simply sent again), then pull other nodes' events page by page, each
+//! page applied together with its cursor in one transaction.
+//!
+//! The ledger is reached through [`LedgerAccess`], so the desktop app can
+//! hold its ledger lock only while reading or applying a batch, never while
+//! the network is slow.
+
+use crate::protocol::*;
+use crate::SyncError;
+use ledger::replication::{ConflictView, NegativeException, SYNC_BATCH_MAX};
+use ledger::Ledger;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long one request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Short access to the ledger.
+pub trait LedgerAccess {
+    /// Runs `f` with the ledger.
+    fn with<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R;
+}
+
+impl LedgerAccess for Mutex<Ledger> {
+    fn with<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
+        let mut guard = self.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+}
+
+/// A ledger owned by the caller (the CLI).
+pub struct Owned<'a>(pub std::cell::RefCell<&'a mut Ledger>);
+
+impl LedgerAccess for Owned<'_> {
+    fn with<R>(&self, f: impl FnOnce(&mut Ledger) -> R) -> R {
+        f(&mut self.0.borrow_mut())
+    }
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Events pushed (new at the server or not).
+    pub pushed: usize,
+    /// Events pulled and applied.
+    pub pulled: usize,
+    /// Conflicts found in this round (either side).
+    pub conflicts: Vec<ConflictView>,
+    /// Keys below zero after the merge.
+    pub exceptions: Vec<NegativeException>,
+}
+
+/// Progress of a long sync: (phase, events so far).
+pub type Progress<'a> = &'a mut dyn FnMut(&'static str, usize);
+
+struct Http {
+    client: reqwest::blocking::Client,
+    base: reqwest::Url,
+    token: Option<String>,
+}
+
+/// Checks the server address: https anywhere, plain http only to this computer.
+pub fn check_url(url: &str) -> Result<reqwest::Url, SyncError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| SyncError::BadUrl(url.to_string()))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(parsed)
+            } else {
+                Err(SyncError::InsecureUrl(url.to_string()))
+            }
+        }
+        _ => Err(SyncError::BadUrl(url.to_string())),
+    }
+}
+
+impl Http {
+    fn new(url: &str, token: Option<String>) -> Result<Http, SyncError> {
+        let base = check_url(url)?;
+        // rustls with ring: no C toolchain beyond cc, no aws-lc build.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .gzip(true)
+            .build()
+            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        Ok(Http { client, base, token })
+    }
+
+    fn post<Q: Serialize, A: DeserializeOwned>(&self, path: &str, body: &Q) -> Result<A, SyncError> {
+        let url = self.base.join(path).map_err(|_| SyncError::BadUrl(self.base.to_string()))?;
+        let json = serde_json::to_vec(body).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::fast());
+        gz.write_all(&json).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let compressed = gz.finish().map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(compressed);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        let status = response.status();
+        let bytes = response.bytes().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => SyncError::Refused { code: body.code, message: body.message },
+                Err(_) => SyncError::BadAnswer(format!("HTTP {status}")),
+            });
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        let ours = Versions::ours();
+        let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
+        let schema = value.get("schema").and_then(serde_json::Value::as_i64);
+        if protocol != Some(u64::from(ours.protocol)) || schema != Some(ours.schema) {
+            return Err(SyncError::Refused {
+                code: "incompatible_version".into(),
+                message: format!(
+                    "this workstation speaks protocol {} with schema {}, the server {:?} with {:?}",
+                    ours.protocol, ours.schema, protocol, schema
+                ),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| SyncError::BadAnswer(e.to_string()))
+    }
+}
+
+fn short(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// Enrols this workstation with a one-time code; stores the server and token.
+pub fn enrol(ledger: &impl LedgerAccess, url: &str, code: &str) -> Result<(), SyncError> {
+    let (node_id, site_code) = ledger.with(|l| l.node_info()).map(|n| (n.id, n.site_code))?;
+    let node_id = node_id.parse().map_err(|_| SyncError::BadAnswer("node id".into()))?;
+    let http = Http::new(url, None)?;
+    let answer: EnrolResponse = http.post(
+        "v1/enrol",
+        &EnrolRequest { versions: Versions::ours(), code: code.trim().to_string(), node_id, site_code },
+    )?;
+    ledger.with(|l| l.set_sync_link(url, answer.server_node_id, &answer.token))?;
+    Ok(())
+}
+
+/// One sync round: push everything pending, then pull everything new.
+pub fn sync_once(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport, SyncError> {
+    let outcome = run(ledger, progress);
+    let note = outcome.as_ref().err().map(|e| e.to_string());
+    let _ = ledger.with(|l| l.note_sync_outcome(note.as_deref()));
+    outcome
+}
+
+fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport, SyncError> {
+    let link = ledger.with(|l| l.sync_link())?.ok_or(SyncError::NotEnrolled)?;
+    let http = Http::new(&link.server_url, Some(link.token.clone()))?;
+    let mut report = SyncReport::default();
+    loop {
+        let outbox = ledger.with(|l| l.outbox(SYNC_BATCH_MAX))?;
+        if outbox.events.is_empty() {
+            break;
+        }
+        let answer: PushResponse =
+            http.post("v1/push", &PushRequest { versions: Versions::ours(), events: outbox.events.clone() })?;
+        report.pushed += outbox.events.len();
+        report.conflicts.extend(answer.conflicts);
+        ledger.with(|l| l.mark_pushed(&outbox))?;
+        progress("push", report.pushed);
+        if !outbox.more {
+            break;
+        }
+    }
+    loop {
+        let cursor = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
+        let answer: PullResponse =
+            http.post("v1/pull", &PullRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX })?;
+        let applied = ledger.with(|l| l.apply_events(&answer.events, Some(answer.cursor)))?;
+        report.pulled += answer.events.len();
+        report.conflicts.extend(applied.conflicts);
+        progress("pull", report.pulled);
+        if !answer.more {
+            break;
+        }
+    }
+    report.exceptions = ledger.with(|l| l.negative_exceptions())?;
+    Ok(report)
+}
+
+/// The status area's facts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// Server URL, if enrolled.
+    pub server_url: Option<String>,
+    /// Last success (wall ms).
+    pub last_success_ms: Option<i64>,
+    /// Last error, in words.
+    pub last_error: Option<String>,
+    /// Own events not yet on the server.
+    pub pending: i64,
+}
+
+/// Reads the status area's facts.
+pub fn status(ledger: &Ledger) -> Result<SyncStatus, SyncError> {
+    let link = ledger.sync_link()?;
+    Ok(SyncStatus {
+        server_url: link.as_ref().map(|l| l.server_url.clone()),
+        last_success_ms: link.as_ref().and_then(|l| l.last_success_ms),
+        last_error: link.and_then(|l| l.last_error),
+        pending: ledger.pending_push_count()?,
+    })
+}

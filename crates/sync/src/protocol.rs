@@ -1,0 +1,111 @@
+//! The messages between a workstation and the hospital server. Every body is
+//! JSON, gzip-compressed, and carries the protocol and schema versions; a
+//! peer speaking another version is refused before anything is read further.
+
+use ledger::replication::{ConflictView, Event, PROTOCOL_VERSION};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The largest body either side accepts, after decompression.
+pub const BODY_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Versions, carried by every message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versions {
+    /// Wire protocol.
+    pub protocol: u32,
+    /// Database schema (the number of migrations).
+    pub schema: i64,
+}
+
+impl Versions {
+    /// This build's versions.
+    pub fn ours() -> Versions {
+        Versions { protocol: PROTOCOL_VERSION, schema: ledger::SCHEMA_VERSION }
+    }
+}
+
+/// Enrolment: a one-time code for this node's identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// The code `medledger enrol` printed on the server.
+    pub code: String,
+    /// The workstation's node id.
+    pub node_id: Uuid,
+    /// Its site code.
+    pub site_code: String,
+}
+
+/// The node's own token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// Bearer token for every later request.
+    pub token: String,
+    /// The server's node id.
+    pub server_node_id: Uuid,
+}
+
+/// A batch of the node's own events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// Events in causal order.
+    pub events: Vec<Event>,
+}
+
+/// What the server did with a batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// New events stored.
+    pub applied: usize,
+    /// Events the server already had.
+    pub duplicates: usize,
+    /// Same key, other content: kept aside.
+    pub conflicts: Vec<ConflictView>,
+}
+
+/// Events after a cursor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// The last sequence this node applied.
+    pub cursor: i64,
+    /// At most this many events.
+    pub limit: usize,
+}
+
+/// Events of other nodes in server order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// Events.
+    pub events: Vec<Event>,
+    /// The sequence these reach (store it with them).
+    pub cursor: i64,
+    /// More after these.
+    pub more: bool,
+}
+
+/// A refusal: a stable code and a message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code (`unauthenticated`, `revoked`, `incompatible_version`, `malformed`, `too_large`, …).
+    pub code: String,
+    /// What happened, in English (the client words it for its user).
+    pub message: String,
+}
