@@ -1,0 +1,245 @@
+//! Sync as people run it: a `medledger server` process on a loopback port and
+//! three workstation databases driven by the `medledger` command — offline
+//! work on each, then sync, then the same `stock --json` everywhere.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn medledger(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medledger"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("LANG", "en_US.UTF-8")
+        .env_remove("LC_ALL")
+        .output()
+        .unwrap()
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let out = medledger(db, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(db: &Path, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(db, &all)).unwrap()
+}
+
+/// The server process; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(db: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medledger"))
+            .arg("--db")
+            .arg(db)
+            .args(["server", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Site {
+    db: PathBuf,
+}
+
+fn stock(db: &Path) -> Value {
+    json(db, &["stock"])
+}
+
+#[test]
+fn three_workstations_work_offline_then_sync_to_the_same_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_db = dir.path().join("server.sqlite");
+    let server = Server::start(&server_db);
+    // The catalogue is kept on the server; workstations enrol and receive it.
+    ok(&server_db, &["location", "add", "--code", "MAIN", "--name", "中心库"]);
+    ok(&server_db, &["location", "add", "--code", "ICU-STORE", "--name", "重症二级库", "--kind", "department"]);
+    ok(&server_db, &["department", "add", "--code", "ICU", "--name", "重症医学科"]);
+    ok(&server_db, &["user", "add", "--username", "wang", "--role", "clerk"]);
+    ok(&server_db, &["item", "add", "--code", "09506000134352", "--name", "一次性使用无菌注射器", "--unit", "支"]);
+    let sites: Vec<Site> = ["S01", "S02", "S03"]
+        .iter()
+        .map(|site| {
+            let db = dir.path().join(format!("{site}.sqlite"));
+            ok(&db, &["init", "--site", site]);
+            let code = json(&server_db, &["enrol", "--site", site])["code"].as_str().unwrap().to_string();
+            let report = json(&db, &["sync", "--server", &server.url, "--enrol", &code]);
+            assert!(report["pulled"].as_u64().unwrap() >= 5, "{report}");
+            Site { db }
+        })
+        .collect();
+    // Offline: each works on its own.
+    let item = "09506000134352";
+    ok(
+        &sites[0].db,
+        &[
+            "--user",
+            "wang",
+            "receive",
+            "--location",
+            "MAIN",
+            "--item",
+            item,
+            "--lot",
+            "A1",
+            "--expiry",
+            "2027-03-31",
+            "--qty",
+            "50",
+        ],
+    );
+    ok(
+        &sites[1].db,
+        &[
+            "--user",
+            "wang",
+            "receive",
+            "--location",
+            "MAIN",
+            "--item",
+            item,
+            "--lot",
+            "B1",
+            "--expiry",
+            "2027-01-31",
+            "--qty",
+            "20",
+        ],
+    );
+    ok(
+        &sites[2].db,
+        &[
+            "--user",
+            "wang",
+            "receive",
+            "--location",
+            "ICU-STORE",
+            "--item",
+            item,
+            "--lot",
+            "C1",
+            "--expiry",
+            "2028-01-31",
+            "--qty",
+            "5",
+        ],
+    );
+    ok(
+        &sites[1].db,
+        &["--user", "wang", "issue", "--location", "MAIN", "--department", "ICU", "--item", item, "--qty", "4"],
+    );
+    // A master-data edit on a workstation travels too.
+    ok(&sites[2].db, &["location", "add", "--code", "OR-STORE", "--name", "手术室二级库", "--kind", "department"]);
+    // Sync all, twice round so everyone has everyone's.
+    for _ in 0..2 {
+        for site in &sites {
+            json(&site.db, &["sync"]);
+        }
+    }
+    let expected = stock(&sites[0].db);
+    assert_eq!(expected.as_array().unwrap().len(), 3, "{expected}");
+    for site in &sites[1..] {
+        assert_eq!(stock(&site.db), expected);
+    }
+    assert_eq!(stock(&server_db), expected);
+    // Each workstation can now move what another received: S03 issues from S01's lot A1.
+    ok(
+        &sites[2].db,
+        &[
+            "--user",
+            "wang",
+            "issue",
+            "--location",
+            "MAIN",
+            "--department",
+            "ICU",
+            "--item",
+            item,
+            "--lot",
+            "A1",
+            "--qty",
+            "10",
+        ],
+    );
+    let report = json(&sites[2].db, &["sync"]);
+    assert_eq!(report["pushed"].as_u64(), Some(3), "a lot, the slip, its movement: {report}");
+    let report = json(&sites[0].db, &["sync"]);
+    assert_eq!(report["pulled"].as_u64(), Some(2), "the slip and its movement (S01 made the lot): {report}");
+    assert_eq!(stock(&sites[0].db), stock(&sites[2].db));
+    let a1 = stock(&sites[0].db)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["lot"] == "A1")
+        .map(|r| r["quantity"].as_i64().unwrap());
+    assert_eq!(a1, Some(40));
+    // The trace of a lot shows its whole life wherever it is asked.
+    let trace = json(&sites[0].db, &["trace", "A1"]);
+    assert_eq!(trace.as_array().unwrap().len(), 2);
+    // Nothing pending: a further round moves nothing.
+    let report = json(&sites[1].db, &["sync"]);
+    assert_eq!((report["pushed"].as_u64(), report["conflicts"].as_array().map(Vec::len)), (Some(0), Some(0)));
+}
+
+#[test]
+fn refused_workstations_are_told_why_and_nothing_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_db = dir.path().join("server.sqlite");
+    let server = Server::start(&server_db);
+    let db = dir.path().join("ws.sqlite");
+    ok(&db, &["init", "--site", "S09"]);
+    // A wrong code.
+    let out = medledger(&db, &["sync", "--server", &server.url, "--enrol", "0000-0000"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad_enrolment_code") && stderr.contains("enrolment code"), "{stderr}");
+    // Not enrolled.
+    let out = medledger(&db, &["sync"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_enrolled"));
+    // Plain http to another computer.
+    let out = medledger(&db, &["sync", "--server", "http://192.0.2.7:8470", "--enrol", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+    // Enrolled, then revoked: refused, and its own work stays to push later.
+    let code = json(&server_db, &["enrol", "--site", "S09"])["code"].as_str().unwrap().to_string();
+    json(&db, &["sync", "--server", &server.url, "--enrol", &code]);
+    ok(&db, &["location", "add", "--code", "MAIN", "--name", "中心库"]);
+    ok(&server_db, &["node", "revoke", "S09"]);
+    let before = json(&server_db, &["movements"]);
+    let out = medledger(&db, &["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[revoked]") && stderr.contains("revoked on the server"), "{stderr}");
+    assert_eq!(json(&server_db, &["movements"]), before);
+    let locations = ok(&server_db, &["location", "list"]);
+    assert!(!locations.contains("MAIN"), "nothing of a revoked node lands: {locations}");
+    // The server gone: a plain-words error, and the ledger keeps working.
+    drop(server);
+    let out = medledger(&db, &["sync"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be reached"));
+    ok(&db, &["location", "add", "--code", "SUB", "--name", "二级库", "--kind", "department"]);
+}
