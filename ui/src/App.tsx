@@ -1,8 +1,10 @@
-// The shell: who is working, the language, navigation (Alt+1..7) and the
+// The shell: who is working, the language, navigation (Alt+1..9) and the
 // current screen. Errors from any screen land in one dismissable banner;
 // `no_user` sends the clerk back to the chooser. Scans are recognised here,
 // wherever the focus is, and go to the screen that takes them (receive,
 // issue, stocktake); what came of each shows in the scan banner, with a flash and a sound.
+// Serial scanners' scans (the app's serial-scan event) go the same way. An open
+// cold-chain excursion shows as an alarm on every screen, with a sound.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ApiError } from './bindings/ApiError';
 import type { AppInfo } from './bindings/AppInfo';
@@ -11,7 +13,7 @@ import type { UserView } from './bindings/UserView';
 import { asApiError, useBackend } from './api/backend';
 import { ErrorBanner, Spinner } from './components';
 import { LangContext, ROLE_TEXT, translator, useI18n, type TextKey } from './i18n';
-import { SCAN_EVENT, ScanBanner, ScanContext, type ScanReport } from './scan';
+import { routeSerialScans, SCAN_EVENT, ScanBanner, ScanContext, type ScanReport } from './scan';
 import { installScanner } from './scanner';
 import { playTone } from './sound';
 import { StockScreen } from './screens/Stock';
@@ -22,8 +24,13 @@ import { MovementsScreen } from './screens/Movements';
 import { StocktakeScreen } from './screens/Stocktake';
 import { PrintersScreen } from './screens/Printers';
 import { PRINTERS_NAV_KEY } from './printing';
+import { ColdChainScreen } from './screens/ColdChain';
+import { DevicesScreen } from './screens/Devices';
+import { ColdchainAlarm } from './coldchain';
+import { openExcursions } from './coldchainRules';
+import type { ExcursionView } from './bindings/ExcursionView';
 
-export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers';
+export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers' | 'coldchain' | 'devices';
 export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[] = [
   { id: 'stock', label: 'navStock', icon: '▦', key: '1' },
   { id: 'receive', label: 'navReceive', icon: '⤓', key: '2' },
@@ -32,6 +39,8 @@ export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[
   { id: 'movements', label: 'navMovements', icon: '☰', key: '5' },
   { id: 'stocktake', label: 'navStocktake', icon: '☑', key: '6' },
   { id: 'printers', label: 'navPrinters', icon: '⎙', key: PRINTERS_NAV_KEY },
+  { id: 'coldchain', label: 'navColdchain', icon: '❄', key: '8' },
+  { id: 'devices', label: 'navDevices', icon: '⌁', key: '9' },
 ];
 
 function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]; loading: boolean; onChoose: (username: string) => void; onCancel?: () => void }) {
@@ -101,6 +110,40 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
     timeOf: scanKeyTime,
   }), [scanKeyTime]);
 
+  // Serial scanners' scans take the same road as a wedge scan: to the screen that takes scans.
+  const tNow = useRef(t);
+  useEffect(() => { tNow.current = t; }, [t]);
+  useEffect(() => routeSerialScans(backend, (scan) => {
+    const t = tNow.current;
+    window.dispatchEvent(new Event(SCAN_EVENT));
+    const handler = scanHandler.current;
+    if (handler) handler(scan.data);
+    else scanContext.report({ outcome: 'warning', message: t('scanNoTaker', { data: scan.data }), details: [] });
+  }), [backend, scanContext]);
+
+  // A scanner whose scans had to wait: the clerk is told (none is lost).
+  const queueWaits = useRef(new Map<string, number>());
+  useEffect(() => backend.onDeviceState((state) => {
+    const before = queueWaits.current.get(state.identity) ?? 0;
+    queueWaits.current.set(state.identity, state.queue_full);
+    if (state.role === 'scanner' && state.queue_full > before) {
+      scanContext.report({ outcome: 'warning', message: tNow.current('scanQueueFull', { port: state.path, count: state.queue_full }), details: [] });
+    }
+  }), [backend, scanContext]);
+
+  // Open excursions: an alarm on every screen, with a sound when a new one opens.
+  const [excursions, setExcursions] = useState<ExcursionView[]>([]);
+  const known = useRef(new Set<string>());
+  const loadExcursions = useCallback(() => {
+    backend.excursions(false).then((list) => {
+      const open = openExcursions(list);
+      if (open.some((x) => !known.current.has(x.id))) playTone('failure');
+      known.current = new Set(open.map((x) => x.id));
+      setExcursions(open);
+    }, () => undefined);
+  }, [backend]);
+  useEffect(() => { loadExcursions(); return backend.onColdchain(() => loadExcursions()); }, [backend, loadExcursions]);
+
   const reload = useCallback(async () => {
     try {
       const next = await backend.appInfo();
@@ -112,7 +155,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
   }, [backend]);
 
   // Each navigation re-reads app_info, so expiry colours follow the workstation's date past midnight.
-  const go = useCallback((next: Screen) => { setScreen(next); setError(null); setScanReport(null); void reload(); }, [reload]);
+  const go = useCallback((next: Screen) => { setScreen(next); setError(null); setScanReport(null); void reload(); loadExcursions(); }, [reload, loadExcursions]);
 
   useEffect(() => {
     void reload();
@@ -222,6 +265,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                   >
                     <span className="nav-icon" aria-hidden="true">{s.icon}</span>
                     <span className="nav-label">{t(s.label)}</span>
+                    {s.id === 'coldchain' && excursions.length > 0 ? <span className="nav-badge" data-testid="nav-coldchain-alarm">{excursions.length}</span> : null}
                     <kbd>Alt+{s.key}</kbd>
                   </button>
                 ))}
@@ -232,6 +276,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
               </nav>
               <main className="content">
                 {banner}
+                <ColdchainAlarm excursions={excursions} onOpen={() => go('coldchain')} />
                 <ScanBanner report={scanReport?.report ?? null} seq={scanReport?.seq ?? 0} onDismiss={clearScanReport} />
                 {screen === 'stock' && <StockScreen today={info.today} onError={onError} />}
                 {screen === 'receive' && <ReceiveScreen today={info.today} mayCreateItems={info.may_edit_master_data} onError={onError} clearError={clearError} />}
@@ -240,6 +285,8 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                 {screen === 'movements' && <MovementsScreen onError={onError} />}
                 {screen === 'stocktake' && <StocktakeScreen mayReview={info.may_review_stocktakes} onError={onError} clearError={clearError} />}
                 {screen === 'printers' && <PrintersScreen mayEdit={info.may_edit_master_data} onError={onError} />}
+                {screen === 'coldchain' && <ColdChainScreen mayResolve={info.may_resolve_excursions} onError={onError} clearError={clearError} onResolved={loadExcursions} />}
+                {screen === 'devices' && <DevicesScreen mayEdit={info.may_edit_master_data} onError={onError} />}
               </main>
             </div>
           )}

@@ -7,6 +7,7 @@ import type { Lang } from './bindings/Lang';
 import type { MovementKind } from './bindings/MovementKind';
 import type { Role } from './bindings/Role';
 import { PRINTING_EN, PRINTING_ZH } from './printingText';
+import { COLDCHAIN_EN, COLDCHAIN_ZH } from './coldchainText';
 
 const zh = {
   appTitle: 'MedLedger 医疗耗材库存',
@@ -318,6 +319,7 @@ const zh = {
   kindScrap: '报废',
   kindConsume: '消耗',
   ...PRINTING_ZH,
+  ...COLDCHAIN_ZH,
 };
 
 type Dictionary = typeof zh;
@@ -625,6 +627,7 @@ const en: Dictionary = {
   kindScrap: 'Scrap',
   kindConsume: 'Consume',
   ...PRINTING_EN,
+  ...COLDCHAIN_EN,
 };
 
 export const dictionaries: Record<Lang, Dictionary> = { zh, en };

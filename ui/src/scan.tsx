@@ -8,6 +8,7 @@ import { asApiError, type Backend } from './api/backend';
 import type { BarcodeScan } from './bindings/BarcodeScan';
 import type { ScanCandidate } from './bindings/ScanCandidate';
 import type { ScanReading } from './bindings/ScanReading';
+import type { SerialScan } from './bindings/SerialScan';
 import { pick } from './format';
 import { useI18n, type Translate } from './i18n';
 import type { Tone } from './sound';
@@ -195,4 +196,29 @@ export function CandidateChooser({ scan, onChoose, onCancel }: { scan: BarcodeSc
       </div>
     </div>
   );
+}
+
+/**
+ * Serial scanners' scans (the app's serial-scan event) for the shell: each
+ * goes to `deliver` once, in order — scans emitted before the page listened
+ * are fetched first, events that come meanwhile wait behind them — and is
+ * acknowledged so the app can let go of it. Returns the function that stops.
+ */
+export function routeSerialScans(backend: Backend, deliver: (scan: SerialScan) => void): () => void {
+  let last = 0;
+  let ready = false;
+  let stopped = false;
+  const early: SerialScan[] = [];
+  const take = (scan: SerialScan) => {
+    if (stopped || scan.seq <= last) return;
+    last = scan.seq;
+    deliver(scan);
+    backend.acknowledgeSerialScans(scan.seq).catch(() => undefined);
+  };
+  const unlisten = backend.onSerialScan((scan) => { if (ready) take(scan); else early.push(scan); });
+  backend.pendingSerialScans().catch(() => [] as SerialScan[]).then((pending) => {
+    [...pending, ...early].sort((a, b) => a.seq - b.seq).forEach(take);
+    ready = true;
+  });
+  return () => { stopped = true; unlisten(); };
 }

@@ -39,9 +39,19 @@ import type { PrinterView } from '../bindings/PrinterView';
 import type { PrintJobRow } from '../bindings/PrintJobRow';
 import type { PrintLabelsRequest } from '../bindings/PrintLabelsRequest';
 import { PRINT_EVENT, type PrintBackend } from './printBackend';
+import { COLDCHAIN_EVENT, DEVICE_EVENT, SERIAL_SCAN_EVENT, type ColdchainBackend } from './coldchainBackend';
+import type { ColdchainUpdate } from '../bindings/ColdchainUpdate';
+import type { ColdUnitView } from '../bindings/ColdUnitView';
+import type { DeviceState } from '../bindings/DeviceState';
+import type { ExcursionView } from '../bindings/ExcursionView';
+import type { PortRole } from '../bindings/PortRole';
+import type { ReadingView } from '../bindings/ReadingView';
+import type { SensorConfig } from '../bindings/SensorConfig';
+import type { SerialPortView } from '../bindings/SerialPortView';
+import type { SerialScan } from '../bindings/SerialScan';
 
-/** Printing's commands are declared in printBackend.ts. */
-export interface Backend extends PrintBackend {
+/** Printing's commands are declared in printBackend.ts, devices' and the cold chain's in coldchainBackend.ts. */
+export interface Backend extends PrintBackend, ColdchainBackend {
   appInfo(): Promise<AppInfo>;
   listUsers(): Promise<UserView[]>;
   chooseUser(username: string): Promise<UserView>;
@@ -156,6 +166,31 @@ export class TauriBackend implements Backend {
     const stop = listen<PrintJobRow>(PRINT_EVENT, (event) => handler(event.payload));
     return () => { void stop.then((unlisten) => unlisten()); };
   }
+  serialPorts() { return this.call<SerialPortView[]>('serial_ports'); }
+  setPortRole(role: PortRole) { return this.call<void>('set_port_role', { role }); }
+  removePortRole(identity: string) { return this.call<void>('remove_port_role', { identity }); }
+  addSensor(sensor: SensorConfig) { return this.call<string>('add_sensor', { sensor }); }
+  deviceStates() { return this.call<DeviceState[]>('device_states'); }
+  pendingSerialScans() { return this.call<SerialScan[]>('pending_serial_scans'); }
+  acknowledgeSerialScans(seq: number) { return this.call<void>('acknowledge_serial_scans', { seq }); }
+  pollNow() { return this.call<void>('poll_now'); }
+  coldUnits() { return this.call<ColdUnitView[]>('cold_units'); }
+  readings(location: string, hours: number) { return this.call<ReadingView[]>('readings', { location, hours }); }
+  excursions(all: boolean) { return this.call<ExcursionView[]>('excursions', { all }); }
+  resolveExcursion(id: string, reason: string, scrap: boolean) { return this.call<ExcursionView>('resolve_excursion', { id, reason, scrap }); }
+  recordManualReading(location: string, temperatureC: number) { return this.call<void>('record_manual_reading', { location, temperatureC }); }
+  importLoggerReadings(location: string, text: string, utcOffsetMinutes: number, onProgress: (progress: ImportProgress) => void) {
+    const channel = new Channel<ImportProgress>();
+    channel.onmessage = onProgress;
+    return this.call<number>('import_logger_readings', { location, text, utcOffsetMinutes, onProgress: channel });
+  }
+  private subscribe<T>(event: string, handler: (payload: T) => void) {
+    const stop = listen<T>(event, (e) => handler(e.payload));
+    return () => { void stop.then((unlisten) => unlisten()); };
+  }
+  onSerialScan(handler: (scan: SerialScan) => void) { return this.subscribe(SERIAL_SCAN_EVENT, handler); }
+  onDeviceState(handler: (state: DeviceState) => void) { return this.subscribe(DEVICE_EVENT, handler); }
+  onColdchain(handler: (update: ColdchainUpdate) => void) { return this.subscribe(COLDCHAIN_EVENT, handler); }
 }
 
 export const BackendContext = createContext<Backend | null>(null);

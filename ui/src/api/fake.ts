@@ -46,6 +46,13 @@ import { compareAbs, decimalSum, decimalTimes, parseDecimal } from '../decimal';
 import type { Backend } from './backend';
 import { BarcodeError, GS, gs1CheckDigit, readBarcode } from './fakeBarcode';
 import { FakePrinting } from './fakePrinting';
+import { FakeColdchain } from './fakeColdchain';
+import type { ColdchainUpdate } from '../bindings/ColdchainUpdate';
+import type { DeviceState } from '../bindings/DeviceState';
+import type { ImportProgress as ColdImportProgress } from '../bindings/ImportProgress';
+import type { PortRole } from '../bindings/PortRole';
+import type { SensorConfig } from '../bindings/SensorConfig';
+import type { SerialScan } from '../bindings/SerialScan';
 import type { LabelRequest } from '../bindings/LabelRequest';
 import type { PrinterSetup } from '../bindings/PrinterSetup';
 import type { PrintJobRow } from '../bindings/PrintJobRow';
@@ -616,6 +623,8 @@ export class FakeBackend implements Backend {
     line: DocumentRequest['lines'][number], it: ItemView, serial: string, source: LocationView,
     destination: LocationView | null, overridden: boolean,
   ): Allocation[] {
+    // The temperature gate: a cold-chain item leaving a cold unit for a department.
+    if (it.cold_chain && (!destination || destination.kind === 'department')) this.coldchain.gate(source.code);
     const lot = text(line.lot);
     const expiryRule = (lotNo: string, expiry: string | null) => {
       if (!expiry || expiry >= this.today) return;
@@ -759,6 +768,75 @@ export class FakeBackend implements Backend {
   retryPrintJob(job: string, printer: string | null) { return this.printing.retryPrintJob(job, printer); }
   cancelPrintJob(job: string) { return this.printing.cancelPrintJob(job); }
   onPrintJob(handler: (job: PrintJobRow) => void) { return this.printing.onPrintJob(handler); }
+
+  // ---- devices and the cold chain (fakeColdchain.ts) ------------------------
+
+  private coldchainPart: FakeColdchain | null = null;
+  /** Made on first use: its day of readings ends at the fake's today. */
+  get coldchain(): FakeColdchain {
+    this.coldchainPart ??= this.makeColdchain();
+    return this.coldchainPart;
+  }
+  private makeColdchain(): FakeColdchain {
+    const cold = new FakeColdchain({
+      reply: (command, args, body) => this.reply(command, args, body),
+      fail: (code, zh, en) => this.fail(code, zh, en),
+      user: () => this.user,
+      mayEditMasterData: (user) => EDITS_MASTER_DATA.includes(user.role),
+      mayResolveExcursions: (user) => RESOLVES_EXCURSIONS.includes(user.role),
+      language: () => this.language,
+      nowMs: () => Date.parse(this.now()),
+      quarantine: (location) => {
+        let units = 0;
+        for (const b of this.balances.filter((x) => x.location === location && x.status === 'available' && x.quantity > 0)) {
+          const quantity = b.quantity;
+          units += quantity;
+          b.quantity = 0;
+          this.balance({ ...b, status: 'quarantined' }).quantity += quantity;
+          this.record({ kind: 'quarantine', item: b.item, lot: b.lot, serial: b.serial, location, status: 'available', quantity: -quantity, reason: 'temperature_excursion', user: 'admin' });
+          this.record({ kind: 'quarantine', item: b.item, lot: b.lot, serial: b.serial, location, status: 'quarantined', quantity, reason: 'temperature_excursion', user: 'admin' });
+        }
+        return units;
+      },
+      release: (location, scrap, reason) => {
+        for (const b of this.balances.filter((x) => x.location === location && x.status === 'quarantined' && x.quantity > 0)) {
+          const quantity = b.quantity;
+          b.quantity = 0;
+          if (scrap) {
+            this.record({ kind: 'scrap', item: b.item, lot: b.lot, serial: b.serial, location, status: 'quarantined', quantity: -quantity, reason });
+          } else {
+            this.balance({ ...b, status: 'available' }).quantity += quantity;
+            this.record({ kind: 'release', item: b.item, lot: b.lot, serial: b.serial, location, status: 'quarantined', quantity: -quantity, reason });
+            this.record({ kind: 'release', item: b.item, lot: b.lot, serial: b.serial, location, status: 'available', quantity, reason });
+          }
+        }
+      },
+    });
+    cold.stockOf = (location) => ({
+      available_units: this.balances.filter((b) => b.location === location && b.status === 'available').reduce((n, b) => n + b.quantity, 0),
+      quarantined_units: this.balances.filter((b) => b.location === location && b.status === 'quarantined').reduce((n, b) => n + b.quantity, 0),
+    });
+    return cold;
+  }
+  serialPorts() { return this.coldchain.serialPorts(); }
+  setPortRole(role: PortRole) { return this.coldchain.setPortRole(role); }
+  removePortRole(identity: string) { return this.coldchain.removePortRole(identity); }
+  addSensor(sensor: SensorConfig) { return this.coldchain.addSensor(sensor); }
+  deviceStates() { return this.coldchain.deviceStates(); }
+  pendingSerialScans() { return this.coldchain.pendingSerialScans(); }
+  acknowledgeSerialScans(seq: number) { return this.coldchain.acknowledgeSerialScans(seq); }
+  pollNow() { return this.coldchain.pollNow(); }
+  coldUnits() { return this.coldchain.coldUnits(); }
+  readings(location: string, hours: number) { return this.coldchain.readings(location, hours); }
+  excursions(all: boolean) { return this.coldchain.excursions(all); }
+  resolveExcursion(id: string, reason: string, scrap: boolean) { return this.coldchain.resolveExcursion(id, reason, scrap); }
+  recordManualReading(location: string, temperatureC: number) { return this.coldchain.recordManualReading(location, temperatureC); }
+  importLoggerReadings(location: string, text: string, utcOffsetMinutes: number, onProgress: (progress: ColdImportProgress) => void) {
+    return this.coldchain.importLoggerReadings(location, text, utcOffsetMinutes, onProgress);
+  }
+  onSerialScan(handler: (scan: SerialScan) => void) { return this.coldchain.onSerialScan(handler); }
+  onDeviceState(handler: (state: DeviceState) => void) { return this.coldchain.onDeviceState(handler); }
+  onColdchain(handler: (update: ColdchainUpdate) => void) { return this.coldchain.onColdchain(handler); }
 
   // ---- stocktakes (crates/ledger/src/stocktake.rs in miniature) -------------
 

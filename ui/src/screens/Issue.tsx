@@ -21,6 +21,7 @@ import { pick } from '../format';
 import { useI18n, type TextKey, type Translate } from '../i18n';
 import { CandidateChooser, readScan, useScanHandler, useScanReport, warningTexts, type ScanReport } from '../scan';
 import { LotPicker, suggestedChoice, useLotChoices } from './LotPicker';
+import { TemperatureGateDialog } from '../coldchain';
 
 /** What a scan picks at the source location, and what to tell the clerk about it. */
 export interface ScanPick { lot: string; serial: string; outcome: ScanReport['outcome']; message: string }
@@ -83,6 +84,7 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
   const [manager, setManager] = useState('');
   const [reason, setReason] = useState('');
   const [refresh, setRefresh] = useState(0);
+  const [gate, setGate] = useState<{ request: DocumentRequest; message: string } | null>(null);
   const { choices, loading } = useLotChoices(item, location, refresh, onError);
   const report = useScanReport();
   const [chooser, setChooser] = useState<{ scan: BarcodeScan; start: ScanStart } | null>(null);
@@ -148,20 +150,36 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
     });
   });
 
+  const done = (document: DocumentView) => {
+    setPosted(document);
+    setRefused(null);
+    setGate(null);
+    setManager(''); setReason('');
+    setCode(''); setItem(null); setQuantity(''); setLot(''); setSerial('');
+    setRefresh((n) => n + 1);
+    focusTestId('issue-item');
+  };
+
+  /** The gate's measured temperature: recorded in the clerk's name, then the same issue again. */
+  const confirmTemperature = async (temperatureC: number) => {
+    if (!gate) return;
+    await backend.recordManualReading(gate.request.location, temperatureC);
+    done(await backend.postDocument(gate.request));
+  };
+
   const send = async (request: DocumentRequest) => {
     setPosting(true);
     clearError();
     try {
-      const document = await backend.postDocument(request);
-      setPosted(document);
-      setRefused(null);
-      setManager(''); setReason('');
-      setCode(''); setItem(null); setQuantity(''); setLot(''); setSerial('');
-      setRefresh((n) => n + 1);
-      focusTestId('issue-item');
+      done(await backend.postDocument(request));
     } catch (error) {
       setPosted(null);
       const apiError = asApiError(error);
+      if (apiError.code === 'temperature_check_required') {
+        // The core wants a measured temperature: ask for it, record it, post again.
+        setGate({ request, message: apiError.message });
+        return;
+      }
       if (apiError.code === 'insufficient_stock' && !request.override) {
         setRefused(request); // the panel's manager field takes the focus
       } else if (apiError.code === 'lot_expired') {
@@ -276,6 +294,14 @@ export function IssueScreen({ onError, clearError }: { onError: (e: unknown) => 
             <button type="button" data-testid="issue-override-cancel" onClick={() => setRefused(null)}>{t('cancel')}</button>
           </div>
         </form>
+      ) : null}
+      {gate ? (
+        <TemperatureGateDialog
+          location={gate.request.location}
+          message={gate.message}
+          onConfirm={confirmTemperature}
+          onCancel={() => { setGate(null); focusTestId('issue-submit'); }}
+        />
       ) : null}
       {chooser ? (
         <CandidateChooser

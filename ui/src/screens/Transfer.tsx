@@ -2,6 +2,7 @@
 // FEFO. Expired stock may move between storerooms but never to a department
 // store (the core says expired_to_department).
 import { useEffect, useState, type FormEvent } from 'react';
+import type { DocumentRequest } from '../bindings/DocumentRequest';
 import type { DocumentView } from '../bindings/DocumentView';
 import type { ItemView } from '../bindings/ItemView';
 import type { LocationView } from '../bindings/LocationView';
@@ -10,6 +11,7 @@ import { enterSubmits, Field, LoadedSelect, focusTestId, ItemField, ResultBanner
 import { pick } from '../format';
 import { useI18n, type TextKey } from '../i18n';
 import { LotPicker, useLotChoices } from './LotPicker';
+import { TemperatureGateDialog } from '../coldchain';
 
 export function TransferScreen({ onError, clearError }: { onError: (e: unknown) => void; clearError: () => void }) {
   const backend = useBackend();
@@ -39,6 +41,21 @@ export function TransferScreen({ onError, clearError }: { onError: (e: unknown) 
   useEffect(() => { setLot(''); setSerial(''); }, [item, from]);
   useEffect(() => { if (item?.serialized) setQuantity('1'); }, [item]);
 
+  const [gate, setGate] = useState<{ request: DocumentRequest; message: string } | null>(null);
+  const done = (document: DocumentView) => {
+    setPosted(document);
+    setGate(null);
+    setCode(''); setItem(null); setQuantity(''); setLot(''); setSerial('');
+    setRefresh((n) => n + 1);
+    focusTestId('transfer-item');
+  };
+  /** The gate's measured temperature: recorded in the clerk's name, then the same transfer again. */
+  const confirmTemperature = async (temperatureC: number) => {
+    if (!gate) return;
+    await backend.recordManualReading(gate.request.location, temperatureC);
+    done(await backend.postDocument(gate.request));
+  };
+
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (posting) return;
@@ -50,19 +67,20 @@ export function TransferScreen({ onError, clearError }: { onError: (e: unknown) 
     setProblem(null);
     setPosting(true);
     clearError();
+    const request: DocumentRequest = {
+      kind: 'transfer', user: '', location: from, to_location: to, department: null, supplier: null,
+      lines: [{ item: code.trim(), lot: lot || null, expiry: null, production_date: null, serial: serial || null, quantity: amount, unit_cost: null }],
+      note: '', override: null,
+    };
     try {
-      const document = await backend.postDocument({
-        kind: 'transfer', user: '', location: from, to_location: to, department: null, supplier: null,
-        lines: [{ item: code.trim(), lot: lot || null, expiry: null, production_date: null, serial: serial || null, quantity: amount, unit_cost: null }],
-        note: '', override: null,
-      });
-      setPosted(document);
-      setCode(''); setItem(null); setQuantity(''); setLot(''); setSerial('');
-      setRefresh((n) => n + 1);
-      focusTestId('transfer-item');
+      done(await backend.postDocument(request));
     } catch (error) {
       setPosted(null);
       const apiError = asApiError(error);
+      if (apiError.code === 'temperature_check_required') {
+        setGate({ request, message: apiError.message });
+        return;
+      }
       if (apiError.code === 'lot_expired' || apiError.code === 'expired_to_department') {
         setLot(''); setSerial('');
         setRefresh((n) => n + 1);
@@ -135,6 +153,14 @@ export function TransferScreen({ onError, clearError }: { onError: (e: unknown) 
           <span className="muted">{t('enterToPost')}</span>
         </div>
       </form>
+      {gate ? (
+        <TemperatureGateDialog
+          location={gate.request.location}
+          message={gate.message}
+          onConfirm={confirmTemperature}
+          onCancel={() => { setGate(null); focusTestId('transfer-submit'); }}
+        />
+      ) : null}
     </section>
   );
 }
