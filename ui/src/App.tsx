@@ -264,8 +264,10 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                     onClick={() => go(s.id)}
                   >
                     <span className="nav-icon" aria-hidden="true">{s.icon}</span>
-                    <span className="nav-label">{t(s.label)}</span>
-                    {s.id === 'coldchain' && excursions.length > 0 ? <span className="nav-badge" data-testid="nav-coldchain-alarm">{excursions.length}</span> : null}
+                    <span className="nav-label">
+                      {t(s.label)}
+                      {s.id === 'coldchain' && excursions.length > 0 ? <span className="nav-badge" data-testid="nav-coldchain-alarm">{excursions.length}</span> : null}
+                    </span>
                     <kbd>Alt+{s.key}</kbd>
                   </button>
                 ))}
