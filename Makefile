@@ -46,9 +46,10 @@ build: deps ui-build
 	$(CARGO) build --workspace
 
 # The end-to-end test drives the real app through tauri-driver + WebKitWebDriver
-# on its own Xvfb display; it saves screenshots under artifacts/.
-e2e: test-deps ui-build
-	timeout 900 $(CARGO) test --test e2e -- --ignored --nocapture
+# on its own Xvfb display; it saves screenshots under artifacts/. Its cold-chain
+# test polls a Modbus thermometer served by pymodbus (py-deps) on a pty.
+e2e: test-deps ui-build py-deps
+	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python timeout 900 $(CARGO) test --test e2e -- --ignored --nocapture
 
 # The TypeScript types are generated from the Rust DTOs by `cargo test`;
 # a clean clone must already hold exactly what the code generates.

@@ -6,9 +6,11 @@
 //! quantity off the stock screen; a keyboard-wedge scanner types GS1 barcodes
 //! into the receive screen with the focus away from the item field; a manager
 //! counts a stocktake with the scanner (a typed quantity, an undo), reviews and
-//! posts it, and the stock screen shows the count; screenshots go to
-//! `artifacts/`. Run with `make e2e` (needs xvfb, webkit2gtk-driver and
-//! tauri-driver).
+//! posts it, and the stock screen shows the count; a Modbus thermometer
+//! (pymodbus on a pty) reads a warm fridge: the alarm shows, the fridge's
+//! stock is quarantined and its issue refused, and once it is cold again a
+//! manager releases it; screenshots go to `artifacts/`. Run with `make e2e`
+//! (needs xvfb, webkit2gtk-driver, tauri-driver and the Python venv).
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
@@ -213,6 +215,11 @@ struct Session {
 impl Session {
     /// Starts Xvfb, tauri-driver and the app on the ledger at `db` (Chinese locale).
     async fn start(db: &Path) -> Session {
+        Session::start_with(db, &[]).await
+    }
+
+    /// As `start`, with more environment for the app (it inherits tauri-driver's).
+    async fn start_with(db: &Path, env: &[(&str, &str)]) -> Session {
         let app = PathBuf::from(env!("CARGO_BIN_EXE_medledger-app"));
         let (_xvfb, display) = start_xvfb();
         let port = free_port();
@@ -224,6 +231,7 @@ impl Session {
                 .env("MEDLEDGER_DB", db)
                 .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
                 .env("LANG", "zh_CN.UTF-8")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -747,5 +755,177 @@ async fn a_manager_counts_a_stocktake_with_the_scanner_reviews_and_posts_it() {
     assert_eq!(counted, [(Some(lot), 12, Some(10))]);
     let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
     assert_eq!(rows.iter().map(|r| r.quantity).sum::<i64>(), 10);
+    assert!(ledger::balance::verify(ledger.connection()).unwrap().is_empty());
+}
+
+const REAGENT: &str = "06958841004890";
+
+/// Waits until nothing matches `css`; false if something still does after `WAIT`.
+async fn gone(client: &Client, css: &str) -> bool {
+    let started = Instant::now();
+    while !step(&format!("look for {css}"), client.find_all(Locator::Css(css))).await.is_empty() {
+        if started.elapsed() > WAIT {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    true
+}
+
+/// The e2e ledger with a manager and a reagent fridge FR1 (2–8 °C; a minute
+/// out of range is an excursion) holding 5 cold-chain reagents, read by a
+/// Modbus thermometer at `port` (slave 1) whose probe was already warm two
+/// minutes ago: the app's first reading of it completes the excursion.
+fn prepare_cold_ledger(path: &Path, port: &str) {
+    prepare_ledger(path);
+    let mut ledger = ledger::Ledger::open(path).unwrap();
+    let manager =
+        NewUser {
+            username: "zhaoqiang".into(), display_name: "赵强".into(), role: Role::Manager, language: Lang::Zh
+        };
+    ledger.add_user(&manager).unwrap();
+    ledger
+        .add_location(&NewLocation {
+            code: "FR1".into(),
+            name: "试剂冰箱".into(),
+            name_en: "Reagent fridge".into(),
+            kind: LocationKind::Cold,
+            department: None,
+            min_temp_c: Some(2.into()),
+            max_temp_c: Some(8.into()),
+        })
+        .unwrap();
+    let rules = ledger::ColdUnitRules { excursion_minutes: 1, missing_minutes: 60, gate_minutes: 30 };
+    ledger.set_cold_unit(ledger::INITIAL_ADMIN, "FR1", rules).unwrap();
+    ledger
+        .add_item(&NewItem {
+            code: REAGENT.into(),
+            name: "肌钙蛋白检测试剂盒".into(),
+            name_en: "Troponin assay kit".into(),
+            unit: "盒".into(),
+            pack_size: 1,
+            cold_chain: true,
+            min_temp_c: Some(2.into()),
+            max_temp_c: Some(8.into()),
+            ..NewItem::default()
+        })
+        .unwrap();
+    ledger
+        .post(&DocumentRequest {
+            kind: DocumentKind::Receipt,
+            user: "wangli".into(),
+            location: "FR1".into(),
+            to_location: None,
+            department: None,
+            supplier: None,
+            lines: vec![LineRequest {
+                item: REAGENT.into(),
+                lot: Some("R1".into()),
+                expiry: Some("2099-01-31".parse().unwrap()),
+                quantity: 5,
+                ..LineRequest::default()
+            }],
+            note: String::new(),
+            override_: None,
+        })
+        .unwrap();
+    let sensor = ledger::SensorConfig {
+        location: "FR1".into(),
+        port: port.into(),
+        protocol: "modbus-rtu".into(),
+        slave: 1,
+        model: "xy-md02".into(),
+        baud: 9600,
+        pattern: String::new(),
+    };
+    ledger.add_sensor(ledger::INITIAL_ADMIN, &sensor).unwrap();
+    // The probe as the poller names it (port#slave), warm since two minutes ago.
+    let two_minutes_ago = chrono::Utc::now().timestamp_millis() - 120_000;
+    ledger.record_reading("FR1", &format!("{port}#1"), two_minutes_ago, 11.8, Some(45.0)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Xvfb, WebKitWebDriver, tauri-driver and Python with pymodbus: run with `make e2e`"]
+async fn a_warm_fridge_raises_the_alarm_quarantines_its_stock_refuses_the_issue_and_a_manager_releases_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("e2e-coldchain.sqlite");
+    // The cable: a pty pair joined by a relay; the app polls our end, pymodbus answers on theirs.
+    let line = devices::sim::Line::new(None).unwrap();
+    prepare_cold_ledger(&db, &line.ours);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("fixtures/devices/modbus_sensors.py");
+    let python = devices::sim::ModbusPeer::python(root);
+    // Slave 1 reads 12.5 °C (registers hold tenths), 45 %RH.
+    let warm = devices::sim::ModbusPeer::start(&python, &script, &line.theirs, 9600, &[(1, 125, 450)])
+        .expect("pymodbus serves the thermometer (make py-deps)");
+
+    let session = Session::start_with(&db, &[("MEDLEDGER_POLL_INTERVAL_MS", "300")]).await;
+    let client = &session.client;
+    click(client, "[data-testid=user-option-wangli]").await;
+
+    // The alarm is on the screen the clerk is on, and the cold chain screen shows why.
+    text_containing(client, "[data-testid=coldchain-alarm]", "FR1").await;
+    click(client, "[data-testid=nav-coldchain]").await;
+    let unit = "[data-testid=cold-unit-FR1]";
+    assert_eq!(attr_becomes(client, unit, "data-alarm", "open").await, "open");
+    assert_eq!(attr_becomes(client, unit, "data-quarantined", "5").await, "5");
+    assert_eq!(attr_becomes(client, unit, "data-available", "0").await, "0");
+    text_containing(client, "[data-testid=cold-temp-FR1]", "12.5 °C").await;
+    text_containing(client, "[data-testid=cold-stock-FR1]", "隔离 5").await;
+    element(client, "[data-testid=excursion-FR1][data-kind=out_of_range]").await;
+    element(client, "[data-testid=cold-chart-FR1]").await;
+    save_screenshot(client, "e2e-coldchain-alarm.png").await;
+
+    // Issuing the quarantined reagent is refused: none of it is available.
+    click(client, "[data-testid=nav-issue]").await;
+    select(client, "[data-testid=issue-location]", "FR1").await;
+    select(client, "[data-testid=issue-department]", "ICU").await;
+    type_into(client, "[data-testid=issue-item]", &format!("{REAGENT}\n")).await;
+    type_into(client, "[data-testid=issue-qty]", "1").await;
+    click(client, "[data-testid=issue-submit]").await;
+    let banner = "[data-testid=error-banner]";
+    assert_eq!(attr_becomes(client, banner, "data-code", "insufficient_stock").await, "insufficient_stock");
+    text_containing(client, banner, "可用库存只有 0").await;
+    save_screenshot(client, "e2e-coldchain-issue-refused.png").await;
+
+    // The fridge is repaired: the thermometer reads 5.0 °C again.
+    drop(warm);
+    let _cold = devices::sim::ModbusPeer::start(&python, &script, &line.theirs, 9600, &[(1, 50, 450)])
+        .expect("pymodbus serves the thermometer again");
+
+    // A manager reviews the excursion and releases the stock with a reason.
+    click(client, "[data-testid=switch-user]").await;
+    click(client, "[data-testid=user-option-zhaoqiang]").await;
+    click(client, "[data-testid=nav-coldchain]").await;
+    text_containing(client, "[data-testid=cold-temp-FR1]", "5.0 °C").await;
+    let reason = "压缩机已修复，温度记录已复核，试剂外观正常";
+    type_into(client, "[data-testid=resolve-reason-FR1]", reason).await;
+    click(client, "[data-testid=resolve-release-FR1]").await;
+    assert_eq!(attr_becomes(client, unit, "data-alarm", "none").await, "none");
+    assert_eq!(attr_becomes(client, unit, "data-available", "5").await, "5");
+    assert_eq!(attr_becomes(client, unit, "data-quarantined", "0").await, "0");
+    text_containing(client, "[data-testid=coldchain-notice]", "FR1").await;
+    save_screenshot(client, "e2e-coldchain-released.png").await;
+
+    // The alarm is gone, and the reagent issues again (an in-range reading passes the gate).
+    click(client, "[data-testid=nav-issue]").await;
+    assert!(gone(client, "[data-testid=coldchain-alarm]").await, "the alarm stays after the release");
+    select(client, "[data-testid=issue-location]", "FR1").await;
+    select(client, "[data-testid=issue-department]", "ICU").await;
+    type_into(client, "[data-testid=issue-item]", &format!("{REAGENT}\n")).await;
+    type_into(client, "[data-testid=issue-qty]", "1").await;
+    click(client, "[data-testid=issue-submit]").await;
+    text_containing(client, "[data-testid=issue-result]", "CK-E2E-000001").await;
+    session.close().await;
+
+    let ledger = ledger::Ledger::open(&db).unwrap();
+    let excursions = ledger.excursions(false).unwrap();
+    assert_eq!(excursions.len(), 1, "{excursions:?}");
+    let excursion = &excursions[0];
+    assert_eq!((excursion.kind.as_str(), excursion.status.as_str()), ("out_of_range", "released"));
+    assert_eq!((excursion.quarantined_units, excursion.resolution_reason.as_deref()), (5, Some(reason)));
+    let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
+    let fridge: Vec<_> = rows.iter().filter(|r| &*r.location == "FR1").map(|r| (r.status, r.quantity)).collect();
+    assert_eq!(fridge, [(ledger::StockStatus::Available, 4)]);
     assert!(ledger::balance::verify(ledger.connection()).unwrap().is_empty());
 }
