@@ -1,7 +1,9 @@
 //! Loading the demo hospital from `fixtures/demo/*.csv`: master data, then the
 //! opening stock as an opening stocktake per location (a count sets each key,
 //! which is how a hospital enters existing shelves, expired lots included),
-//! then a few everyday receipts and issues so every screen has history.
+//! then a few everyday receipts and issues so every screen has history, and a
+//! data logger's week of readings in the reagent fridge so the cold chain
+//! screen has a chart.
 
 use crate::error::{LedgerError, Result};
 use crate::master::{NewLocation, NewUser};
@@ -32,6 +34,8 @@ pub struct DemoSummary {
     pub documents: usize,
     /// Movements written.
     pub movements: usize,
+    /// Temperature readings imported (a data logger's).
+    pub readings: usize,
 }
 
 fn read(dir: &Path, file: &str) -> Result<Vec<BTreeMap<String, String>>> {
@@ -202,6 +206,87 @@ impl Ledger {
                 summary.movements += chunk.len();
             }
         }
+        summary.readings = self.load_demo_readings(dir)?;
         Ok(summary)
+    }
+
+    /// A USB data logger's export per cold unit (`cold_readings.csv`, times on
+    /// the dataset's own timeline), moved forward in time so that its newest
+    /// reading is now: the chart shows the last hours and days of the unit.
+    ///
+    /// No demo unit gets cold-chain rules (`set_cold_unit`), so none is
+    /// judged and the poller never raises an alarm in the demo. A unit with
+    /// rules but without a sensor opens a "no reading" excursion — and
+    /// quarantines its stock — once its missing-reading time (at most a day)
+    /// has passed since the last reading, and the demo database is built
+    /// once and opened again by every later `make run`: a day later the demo
+    /// would greet its user with a false alarm. Rules belong with a live
+    /// sensor: a unit added with `location add … --excursion-minutes` and
+    /// given one with `sensor add`.
+    fn load_demo_readings(&mut self, dir: &Path) -> Result<usize> {
+        const FORMAT: &str = "%Y-%m-%d %H:%M";
+        let mut by_location: BTreeMap<String, Vec<(chrono::NaiveDateTime, String, String)>> = BTreeMap::new();
+        for row in read(dir, "cold_readings.csv")? {
+            let time = chrono::NaiveDateTime::parse_from_str(field(&row, "time"), FORMAT).map_err(|e| {
+                LedgerError::InvalidInput { field: "time", reason: format!("{}: {e}", field(&row, "time")) }
+            })?;
+            by_location.entry(field(&row, "location").to_string()).or_default().push((
+                time,
+                field(&row, "temperature").to_string(),
+                field(&row, "humidity").to_string(),
+            ));
+        }
+        let Some(newest) = by_location.values().flatten().map(|(time, _, _)| *time).max() else { return Ok(0) };
+        let now = self.clock.now_ms();
+        let shift = chrono::Duration::milliseconds(now - now % 60_000 - newest.and_utc().timestamp_millis());
+        let mut imported = 0;
+        for (location, readings) in by_location {
+            // The logger's own file format, in UTC (offset 0).
+            let text: String = readings
+                .iter()
+                .map(|(time, temperature, humidity)| {
+                    format!("{},{temperature},{humidity}\n", (*time + shift).format("%Y-%m-%d %H:%M:%S"))
+                })
+                .collect();
+            imported += self.import_logger_readings(&location, &text, 0)?;
+        }
+        Ok(imported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::clock::{Clock, ManualClock};
+    use crate::ids::RandomIds;
+    use crate::store::{Ledger, INITIAL_ADMIN};
+    use std::path::Path;
+
+    #[test]
+    fn the_demo_fridge_has_a_week_of_readings_up_to_now_and_never_raises_an_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::at_date("2027-03-02".parse().unwrap());
+        clock.advance_ms(9 * 3_600_000 + 17 * 60_000 + 42_000);
+        let ids = Box::new(RandomIds::seeded(5));
+        let mut ledger = Ledger::open_with(&dir.path().join("demo.sqlite"), Box::new(clock.clone()), ids).unwrap();
+        ledger.init("S01", "demo").unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+        let summary = ledger.load_demo(&fixtures).unwrap();
+        assert_eq!(summary.readings, 7 * 24 * 6 + 1);
+
+        let now = clock.now_ms();
+        let readings = ledger.readings("FR1", 0).unwrap();
+        assert_eq!(readings.len(), summary.readings);
+        assert_eq!(readings.last().unwrap().at_ms, now - now % 60_000, "the newest reading is this minute's");
+        assert_eq!(readings[0].at_ms, readings.last().unwrap().at_ms - 7 * 24 * 3_600_000);
+        assert!(readings.iter().all(|r| (2.0..=8.0).contains(&r.temperature_c) && r.source == "logger"));
+        let fridge = ledger.cold_units().unwrap().into_iter().find(|u| u.code == "FR1").unwrap();
+        assert!(fridge.available_units > 0 && fridge.rules.is_none(), "{fridge:?}");
+
+        // Judged now and days later (a demo database opened again), no unit raises an alarm.
+        for _ in 0..2 {
+            assert!(ledger.check_cold_chain(INITIAL_ADMIN).unwrap().is_empty());
+            clock.advance_ms(3 * 24 * 3_600_000);
+        }
+        assert!(ledger.excursions(false).unwrap().is_empty());
     }
 }
