@@ -46,6 +46,8 @@ pub fn app_info(state: State<'_, AppState>) -> Reply<AppInfo> {
             may_edit_master_data: user.as_ref().is_some_and(|u| u.role.allows(Action::EditMasterData)),
             may_review_stocktakes: user.as_ref().is_some_and(|u| u.role.allows(Action::ReviewStocktake)),
             may_resolve_excursions: user.as_ref().is_some_and(|u| u.role.allows(Action::ReleaseQuarantine)),
+            // Enrolling the workstation with the server (src-tauri/src/sync.rs checks the same).
+            may_enrol_workstation: user.as_ref().is_some_and(|u| u.role.allows(Action::EditMasterData)),
             user,
         })
     })
@@ -317,6 +319,9 @@ mod bindings {
         crate::devices::ColdchainUpdate::export_all(&cfg).unwrap();
         ColdUnitView::export_all(&cfg).unwrap();
         ReadingView::export_all(&cfg).unwrap();
+        crate::sync::SyncStatusView::export_all(&cfg).unwrap();
+        crate::sync::SyncApplied::export_all(&cfg).unwrap();
+        crate::sync::SyncReview::export_all(&cfg).unwrap();
         assert!(dir.join("DocumentRequest.ts").exists());
     }
 }

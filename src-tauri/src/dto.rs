@@ -54,6 +54,9 @@ pub struct AppInfo {
     /// Whether the chosen user's role may release or scrap what a cold-chain
     /// excursion quarantined (the core's matrix; the UI offers the action).
     pub may_resolve_excursions: bool,
+    /// Whether the chosen user may enrol this workstation with the hospital
+    /// server (the core's matrix: who may edit master data).
+    pub may_enrol_workstation: bool,
 }
 
 impl ApiError {

@@ -10,6 +10,7 @@ pub mod dto;
 mod import;
 mod printing;
 mod scan;
+pub mod sync;
 
 use ledger::{Lang, Ledger};
 use std::path::PathBuf;
@@ -90,6 +91,20 @@ fn start_devices(app: tauri::AppHandle, ledger: Arc<Mutex<Ledger>>) -> devices::
     devices
 }
 
+/// Starts the sync thread; its events go to the webview.
+fn start_sync(app: tauri::AppHandle, ledger: Arc<Mutex<Ledger>>) -> sync::SyncService {
+    let emitter = app.clone();
+    let emit: sync::Emit = Arc::new(move |event| {
+        let _ = match event {
+            sync::SyncEvent::Status(status) => emitter.emit(sync::STATUS_EVENT, status),
+            sync::SyncEvent::Progress(progress) => emitter.emit(sync::PROGRESS_EVENT, progress),
+            sync::SyncEvent::Applied(applied) => emitter.emit(sync::APPLIED_EVENT, applied),
+        };
+    });
+    let lang = Arc::new(move || app.state::<AppState>().session.lock().expect("session lock").language);
+    sync::SyncService::start(ledger, emit, lang, sync::SyncService::interval_from_env())
+}
+
 /// Starts the app.
 pub fn run() {
     tauri::Builder::default()
@@ -110,7 +125,8 @@ pub fn run() {
                 db_path,
             });
             app.manage(printing::PrintWorker::start(app.handle().clone())?);
-            app.manage(start_devices(app.handle().clone(), ledger));
+            app.manage(start_devices(app.handle().clone(), ledger.clone()));
+            app.manage(start_sync(app.handle().clone(), ledger));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -166,6 +182,10 @@ pub fn run() {
             printing::print_jobs,
             printing::retry_print_job,
             printing::cancel_print_job,
+            sync::sync_status,
+            sync::sync_now,
+            sync::enrol_workstation,
+            sync::sync_review,
         ])
         .run(tauri::generate_context!())
         .expect("MedLedger could not start");

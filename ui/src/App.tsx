@@ -5,6 +5,8 @@
 // issue, stocktake); what came of each shows in the scan banner, with a flash and a sound.
 // Serial scanners' scans (the app's serial-scan event) go the same way. An open
 // cold-chain excursion shows as an alarm on every screen, with a sound.
+// The sync status sits in the top bar on every screen (sync.tsx); after a
+// round that pulled other workstations' events, what the shell shows is read again.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ApiError } from './bindings/ApiError';
 import type { AppInfo } from './bindings/AppInfo';
@@ -29,8 +31,10 @@ import { DevicesScreen } from './screens/Devices';
 import { ColdchainAlarm } from './coldchain';
 import { openExcursions } from './coldchainRules';
 import type { ExcursionView } from './bindings/ExcursionView';
+import { SyncScreen } from './screens/Sync';
+import { SyncProgressBar, SyncStatusArea, useSyncStatus } from './sync';
 
-export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers' | 'coldchain' | 'devices';
+export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers' | 'coldchain' | 'devices' | 'sync';
 export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[] = [
   { id: 'stock', label: 'navStock', icon: '▦', key: '1' },
   { id: 'receive', label: 'navReceive', icon: '⤓', key: '2' },
@@ -41,6 +45,7 @@ export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[
   { id: 'printers', label: 'navPrinters', icon: '⎙', key: PRINTERS_NAV_KEY },
   { id: 'coldchain', label: 'navColdchain', icon: '❄', key: '8' },
   { id: 'devices', label: 'navDevices', icon: '⌁', key: '9' },
+  { id: 'sync', label: 'navSync', icon: '⇅', key: '0' },
 ];
 
 function UserChooser({ users, loading, onChoose, onCancel }: { users: UserView[]; loading: boolean; onChoose: (username: string) => void; onCancel?: () => void }) {
@@ -157,6 +162,11 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
   // Each navigation re-reads app_info, so expiry colours follow the workstation's date past midnight.
   const go = useCallback((next: Screen) => { setScreen(next); setError(null); setScanReport(null); void reload(); loadExcursions(); }, [reload, loadExcursions]);
 
+  const signedIn = !!info?.user && !choosing;
+  const sync = useSyncStatus(backend, lang, !!info);
+  // Other workstations' events arrived: the shell's facts and the alarm may have changed (screens re-read their own).
+  useEffect(() => backend.onSyncApplied(() => { void reload(); loadExcursions(); }), [backend, reload, loadExcursions]);
+
   useEffect(() => {
     void reload();
     backend.listUsers().then(setUsers, (e) => setError(asApiError(e))).finally(() => setUsersLoading(false));
@@ -167,7 +177,6 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
     document.title = t('appTitle');
   }, [lang, t]);
 
-  const signedIn = !!info?.user && !choosing;
   useEffect(() => {
     if (!signedIn) return;
     const onKey = (e: KeyboardEvent) => {
@@ -226,6 +235,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
               <span className="brand-sub">{t('brandSub')}</span>
             </div>
             <div className="topbar-info">
+              {info ? <SyncStatusArea sync={sync} onOpen={signedIn ? () => go('sync') : undefined} /> : null}
               {info ? <span className="site" data-testid="site-code" title={info.node.name}>{t('site')} <b>{info.node.site_code}</b></span> : null}
               {info ? <span className="today" title={t('today')}>{info.today}</span> : null}
               {user ? (
@@ -243,6 +253,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
               </button>
             </div>
           </header>
+          {screen !== 'sync' ? <SyncProgressBar sync={sync} /> : null}
           {!info ? (
             <main className="center">{banner}<Spinner /></main>
           ) : !signedIn ? (
@@ -289,6 +300,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                 {screen === 'printers' && <PrintersScreen mayEdit={info.may_edit_master_data} onError={onError} />}
                 {screen === 'coldchain' && <ColdChainScreen mayResolve={info.may_resolve_excursions} onError={onError} clearError={clearError} onResolved={loadExcursions} />}
                 {screen === 'devices' && <DevicesScreen mayEdit={info.may_edit_master_data} onError={onError} />}
+                {screen === 'sync' && <SyncScreen sync={sync} mayEnrol={info.may_enrol_workstation} onGo={go} onError={onError} />}
               </main>
             </div>
           )}

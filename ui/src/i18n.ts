@@ -8,6 +8,7 @@ import type { MovementKind } from './bindings/MovementKind';
 import type { Role } from './bindings/Role';
 import { PRINTING_EN, PRINTING_ZH } from './printingText';
 import { COLDCHAIN_EN, COLDCHAIN_ZH } from './coldchainText';
+import { SYNC_EN, SYNC_ZH } from './syncText';
 
 const zh = {
   appTitle: 'MedLedger 医疗耗材库存',
@@ -320,6 +321,7 @@ const zh = {
   kindConsume: '消耗',
   ...PRINTING_ZH,
   ...COLDCHAIN_ZH,
+  ...SYNC_ZH,
 };
 
 type Dictionary = typeof zh;
@@ -628,6 +630,7 @@ const en: Dictionary = {
   kindConsume: 'Consume',
   ...PRINTING_EN,
   ...COLDCHAIN_EN,
+  ...SYNC_EN,
 };
 
 export const dictionaries: Record<Lang, Dictionary> = { zh, en };

@@ -49,9 +49,14 @@ import type { ReadingView } from '../bindings/ReadingView';
 import type { SensorConfig } from '../bindings/SensorConfig';
 import type { SerialPortView } from '../bindings/SerialPortView';
 import type { SerialScan } from '../bindings/SerialScan';
+import { SYNC_APPLIED_EVENT, SYNC_PROGRESS_EVENT, SYNC_STATUS_EVENT, type SyncBackend } from './syncBackend';
+import type { SyncApplied } from '../bindings/SyncApplied';
+import type { SyncProgress } from '../bindings/SyncProgress';
+import type { SyncReview } from '../bindings/SyncReview';
+import type { SyncStatusView } from '../bindings/SyncStatusView';
 
-/** Printing's commands are declared in printBackend.ts, devices' and the cold chain's in coldchainBackend.ts. */
-export interface Backend extends PrintBackend, ColdchainBackend {
+/** Printing's commands are declared in printBackend.ts, devices' and the cold chain's in coldchainBackend.ts, sync's in syncBackend.ts. */
+export interface Backend extends PrintBackend, ColdchainBackend, SyncBackend {
   appInfo(): Promise<AppInfo>;
   listUsers(): Promise<UserView[]>;
   chooseUser(username: string): Promise<UserView>;
@@ -191,6 +196,13 @@ export class TauriBackend implements Backend {
   onSerialScan(handler: (scan: SerialScan) => void) { return this.subscribe(SERIAL_SCAN_EVENT, handler); }
   onDeviceState(handler: (state: DeviceState) => void) { return this.subscribe(DEVICE_EVENT, handler); }
   onColdchain(handler: (update: ColdchainUpdate) => void) { return this.subscribe(COLDCHAIN_EVENT, handler); }
+  syncStatus() { return this.call<SyncStatusView>('sync_status'); }
+  syncNow() { return this.call<SyncStatusView>('sync_now'); }
+  enrolWorkstation(url: string, code: string) { return this.call<SyncStatusView>('enrol_workstation', { url, code }); }
+  syncReview() { return this.call<SyncReview>('sync_review'); }
+  onSyncStatus(handler: (status: SyncStatusView) => void) { return this.subscribe(SYNC_STATUS_EVENT, handler); }
+  onSyncProgress(handler: (progress: SyncProgress) => void) { return this.subscribe(SYNC_PROGRESS_EVENT, handler); }
+  onSyncApplied(handler: (applied: SyncApplied) => void) { return this.subscribe(SYNC_APPLIED_EVENT, handler); }
 }
 
 export const BackendContext = createContext<Backend | null>(null);

@@ -47,6 +47,10 @@ import type { Backend } from './backend';
 import { BarcodeError, GS, gs1CheckDigit, readBarcode } from './fakeBarcode';
 import { FakePrinting } from './fakePrinting';
 import { FakeColdchain } from './fakeColdchain';
+import { FakeSync } from './fakeSync';
+import type { SyncApplied } from '../bindings/SyncApplied';
+import type { SyncProgress } from '../bindings/SyncProgress';
+import type { SyncStatusView } from '../bindings/SyncStatusView';
 import type { ColdchainUpdate } from '../bindings/ColdchainUpdate';
 import type { DeviceState } from '../bindings/DeviceState';
 import type { ImportProgress as ColdImportProgress } from '../bindings/ImportProgress';
@@ -392,6 +396,7 @@ export class FakeBackend implements Backend {
       may_edit_master_data: !!this.user && EDITS_MASTER_DATA.includes(this.user.role),
       may_review_stocktakes: !!this.user && REVIEWS_STOCKTAKES.includes(this.user.role),
       may_resolve_excursions: !!this.user && RESOLVES_EXCURSIONS.includes(this.user.role),
+      may_enrol_workstation: !!this.user && EDITS_MASTER_DATA.includes(this.user.role),
     }));
   }
 
@@ -837,6 +842,32 @@ export class FakeBackend implements Backend {
   onSerialScan(handler: (scan: SerialScan) => void) { return this.coldchain.onSerialScan(handler); }
   onDeviceState(handler: (state: DeviceState) => void) { return this.coldchain.onDeviceState(handler); }
   onColdchain(handler: (update: ColdchainUpdate) => void) { return this.coldchain.onColdchain(handler); }
+
+  // ---- sync with the hospital server (fakeSync.ts) ---------------------------
+
+  readonly sync = new FakeSync({
+    reply: (command, args, body) => this.reply(command, args, body),
+    fail: (code, zh, en) => this.fail(code, zh, en),
+    user: () => this.user,
+    mayEditMasterData: (user) => EDITS_MASTER_DATA.includes(user.role),
+    language: () => this.language,
+    movementCount: () => this.moves.filter((m) => m.node === 'fake-node').length,
+  });
+  syncStatus() { return this.sync.syncStatus(); }
+  syncNow() { return this.sync.syncNow(); }
+  enrolWorkstation(url: string, code: string) { return this.sync.enrolWorkstation(url, code); }
+  syncReview() { return this.sync.syncReview(); }
+  onSyncStatus(handler: (status: SyncStatusView) => void) { return this.sync.onSyncStatus(handler); }
+  onSyncProgress(handler: (progress: SyncProgress) => void) { return this.sync.onSyncProgress(handler); }
+  onSyncApplied(handler: (applied: SyncApplied) => void) { return this.sync.onSyncApplied(handler); }
+
+  /** A receipt posted on another workstation (it reaches this one when a sync round pulls it). */
+  receivedElsewhere(itemCode: string, location: string, lot: string, expiry: string | null, quantity: number) {
+    if (lot) this.lots.set(this.lotKey(itemCode, lot), expiry);
+    this.balance({ item: itemCode, lot, serial: '', location, status: 'available' }).quantity += quantity;
+    const movement = this.record({ kind: 'receive', item: itemCode, lot, location, quantity, user: 'remote', note: 'S02' });
+    movement.node = 'fake-node-s02';
+  }
 
   // ---- stocktakes (crates/ledger/src/stocktake.rs in miniature) -------------
 

@@ -47,4 +47,9 @@ may_review_stocktakes: boolean,
  * Whether the chosen user's role may release or scrap what a cold-chain
  * excursion quarantined (the core's matrix; the UI offers the action).
  */
-may_resolve_excursions: boolean, };
+may_resolve_excursions: boolean, 
+/**
+ * Whether the chosen user may enrol this workstation with the hospital
+ * server (the core's matrix: who may edit master data).
+ */
+may_enrol_workstation: boolean, };

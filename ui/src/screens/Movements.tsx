@@ -34,6 +34,8 @@ export function MovementsScreen({ onError }: { onError: (e: unknown) => void }) 
     }
   }, [backend, onError]);
   useEffect(() => { void load(null); }, [load]);
+  // Movements pulled from other workstations: the list (or the trace being shown) is read again.
+  useEffect(() => backend.onSyncApplied(() => { void load(traced); }), [backend, load, traced]);
   useEffect(() => { backend.listLocations().then(setLocations, onError); }, [backend, onError]);
 
   const locationName = useMemo(() => {

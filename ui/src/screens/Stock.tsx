@@ -26,6 +26,8 @@ export function StockScreen({ today, onError }: { today: string; onError: (e: un
   const [reloads, setReloads] = useState(0);
 
   useEffect(() => { backend.listLocations().then(setLocations, onError); }, [backend, onError]);
+  // Other workstations' movements arrived (a sync round pulled them): the list is read again.
+  useEffect(() => backend.onSyncApplied(() => setReloads((n) => n + 1)), [backend]);
   useEffect(() => {
     let live = true;
     setLoading(true);

@@ -36,7 +36,7 @@ export async function signedIn(username = 'alice', options: FakeOptions = {}) {
   return app;
 }
 
-export async function openScreen(user: ReturnType<typeof userEvent.setup>, name: 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers' | 'coldchain' | 'devices') {
+export async function openScreen(user: ReturnType<typeof userEvent.setup>, name: 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers' | 'coldchain' | 'devices' | 'sync') {
   await user.click(screen.getByTestId(`nav-${name}`));
 }
 

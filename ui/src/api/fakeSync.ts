@@ -1,0 +1,207 @@
+// The sync part of FakeBackend, after src-tauri's sync.rs in miniature: not
+// enrolled at first; enrolment by who may edit master data with a one-time
+// code (a used or malformed one is refused, plain http only to this
+// computer); a round pushes what is pending and pulls what `arrive` queued,
+// emitting sync-status, sync-progress and sync-applied like the app. Tests
+// take the server away and back (`offline`), and `seedReview` fills the
+// review lists with what a merge can leave (the browser preview does too).
+import type { Lang } from '../bindings/Lang';
+import type { SyncApplied } from '../bindings/SyncApplied';
+import type { SyncProgress } from '../bindings/SyncProgress';
+import type { SyncReview } from '../bindings/SyncReview';
+import type { SyncStatusView } from '../bindings/SyncStatusView';
+import type { UserView } from '../bindings/UserView';
+import type { SyncBackend } from './syncBackend';
+
+/** What the sync fake needs from the rest of FakeBackend. */
+export interface FakeSyncHost {
+  reply<T>(command: string, args: unknown, body: () => T): Promise<T>;
+  fail(code: string, zh: string, en: string): never;
+  user(): UserView | null;
+  mayEditMasterData(user: UserView): boolean;
+  language(): Lang;
+  /** This workstation's movements so far (what a push would send). */
+  movementCount(): number;
+}
+
+/** A fake enrolment code looks like the server's: eight groups of four hex digits. */
+export const FAKE_CODE_PATTERN = /^[0-9a-f]{4}(-[0-9a-f]{4}){7}$/;
+export const FAKE_ENROLMENT_CODE = '3f2a-9c41-07be-d5e8-6a13-c0f4-82d9-1b7e';
+
+function loopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const EMPTY: SyncReview = { conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [] };
+
+export class FakeSync implements SyncBackend {
+  /** The server cannot be reached while true. */
+  offline = false;
+  /** How long a round takes (ms); tests of the progress bar make it long. */
+  roundMs = 0;
+  private url: string | null = null;
+  private usedCodes = new Set<string>();
+  private pushedUpTo = 0;
+  private lastSuccessMs: number | null = null;
+  private error: { code: string; zh: string; en: string; atMs: number } | null = null;
+  private running = false;
+  private progress: SyncProgress | null = null;
+  private lastRound: SyncStatusView['last_round'] = null;
+  private incoming: { count: number; apply: () => void }[] = [];
+  private review: SyncReview = structuredClone(EMPTY);
+  private statusHandlers = new Set<(status: SyncStatusView) => void>();
+  private progressHandlers = new Set<(progress: SyncProgress) => void>();
+  private appliedHandlers = new Set<(applied: SyncApplied) => void>();
+
+  constructor(private host: FakeSyncHost) {}
+
+  private say(zh: string, en: string) { return this.host.language() === 'zh' ? zh : en; }
+
+  status(): SyncStatusView {
+    const pending = Math.max(0, this.host.movementCount() - this.pushedUpTo);
+    return {
+      enrolled: this.url !== null, server_url: this.url, last_success_ms: this.lastSuccessMs, pending, running: this.running,
+      progress: this.progress,
+      error: this.error ? { code: this.error.code, message: this.say(this.error.zh, this.error.en), offline: this.error.code === 'server_unreachable', at_ms: this.error.atMs } : null,
+      last_round: this.lastRound, next_attempt_ms: this.error ? this.error.atMs + 2000 : null,
+    };
+  }
+
+  private emitStatus() { const s = this.status(); this.statusHandlers.forEach((h) => h(structuredClone(s))); }
+
+  /** Other workstations' events waiting on the server: `apply` runs when a round pulls them. */
+  arrive(count: number, apply: () => void) { this.incoming.push({ count, apply }); }
+
+  /** A server-made enrolment code (another call makes another). */
+  newCode(): string { return FAKE_ENROLMENT_CODE; }
+
+  /** A round, as the sync thread runs one; resolves when it has ended. */
+  async round(): Promise<void> {
+    if (this.url === null || this.running) return;
+    const pending = Math.max(0, this.host.movementCount() - this.pushedUpTo);
+    this.running = true;
+    this.progress = null;
+    this.emitStatus();
+    if (this.roundMs > 0) await new Promise((resolve) => setTimeout(resolve, this.roundMs / 2));
+    if (this.offline) {
+      this.running = false;
+      this.error = {
+        code: 'server_unreachable', atMs: Date.now(),
+        zh: '连不上医院服务器（connection refused）。本机照常记账，网络恢复后会自动同步。',
+        en: 'The hospital server cannot be reached (connection refused). Keep working: this workstation syncs by itself when the network is back.',
+      };
+      this.emitStatus();
+      return;
+    }
+    if (pending > 0) {
+      this.progress = { phase: 'push', done: pending, total: pending };
+      this.progressHandlers.forEach((h) => h(structuredClone(this.progress!)));
+      this.emitStatus();
+    }
+    if (this.roundMs > 0) await new Promise((resolve) => setTimeout(resolve, this.roundMs / 2));
+    const arrived = this.incoming.splice(0);
+    const pulled = arrived.reduce((n, x) => n + x.count, 0);
+    arrived.forEach((x) => x.apply());
+    this.pushedUpTo = this.host.movementCount();
+    this.running = false;
+    this.progress = null;
+    this.error = null;
+    this.lastSuccessMs = Date.now();
+    this.lastRound = {
+      at_ms: this.lastSuccessMs, pushed: pending, pulled, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length,
+    };
+    if (pulled > 0) {
+      const applied: SyncApplied = { pulled, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length };
+      this.appliedHandlers.forEach((h) => h(applied));
+    }
+    this.emitStatus();
+  }
+
+  /** What a merge of offline work can leave for a manager (the preview and tests). */
+  seedReview() {
+    this.review = {
+      exceptions: [{
+        item: '09506000134352', lot: 'L2312', serial: '', location: 'ICU-STORE', status: 'available', quantity: -20,
+        movements: [
+          { id: '0193a7c2-5d10-7b21-9a44-1c2d3e4f5a60', node: '0193a001-0000-7000-8000-00000000s02a', kind: 'issue', quantity: -50 },
+          { id: '0193a7c2-6e21-7c32-8b55-2d3e4f5a6b71', node: '0193a001-0000-7000-8000-00000000s03b', kind: 'issue', quantity: -30 },
+        ],
+      }],
+      conflicts: [{
+        kind: 'movement', key: '0193a7c27f3284d39c662e4f5a6b7c82', origin: '0193a001-0000-7000-8000-00000000s03b',
+        stored: '{"quantity":-5,"lot":"L2402"}', incoming: '{"quantity":-6,"lot":"L2402"}',
+      }],
+      safety_edits: [{
+        entity: 'item', code: '06958841004890', field: 'max_temp_c',
+        values: [
+          { hlc: 1_764_000_000_000 * 65536, node: '0193a001-0000-7000-8000-00000000s02a', value: '"8.0"' },
+          { hlc: 1_764_000_060_000 * 65536, node: '0193a001-0000-7000-8000-00000000s03b', value: '"6.0"' },
+        ],
+      }],
+      duplicate_codes: [{ entity: 'location', code: 'OR-STORE', holders: ['OR-STORE', 'OR-STORE~4c1d09ab'] }],
+    };
+  }
+
+  // ---- the commands ---------------------------------------------------------
+
+  syncStatus() { return this.host.reply('sync_status', null, () => this.status()); }
+
+  syncNow() {
+    return this.host.reply('sync_now', null, () => {
+      if (!this.host.user()) this.host.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
+      if (this.url === null) {
+        this.host.fail('not_enrolled', '本机尚未注册到医院服务器。请管理员在“同步”页填写服务器地址和注册码。',
+          'This workstation is not enrolled with the hospital server. An administrator enters the server address and an enrolment code on the Sync screen.');
+      }
+      setTimeout(() => void this.round(), 0);
+      return this.status();
+    });
+  }
+
+  enrolWorkstation(url: string, code: string) {
+    return this.host.reply('enrol_workstation', { url, code }, () => {
+      const user = this.host.user();
+      if (!user) this.host.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
+      if (!this.host.mayEditMasterData(user)) {
+        this.host.fail('forbidden', `用户 ${user.username} 无权修改基础数据。请由有权限的人员操作。`,
+          `User ${user.username} (${user.role}) may not edit master data. Ask someone with that permission.`);
+      }
+      const [address, secret] = [url.trim(), code.trim()];
+      if (!address || !secret) this.host.fail('invalid_input', '请填写服务器地址和注册码。', 'Enter the server address and the enrolment code.');
+      let parsed: URL | null = null;
+      try { parsed = new URL(address); } catch { parsed = null; }
+      if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+        this.host.fail('bad_url', `服务器地址 ${address} 不正确，例如 https://server.hospital:8443`,
+          `The server address ${address} is not valid, e.g. https://server.hospital:8443`);
+      }
+      if (parsed.protocol === 'http:' && !loopback(parsed.hostname)) {
+        this.host.fail('insecure_url', `明文 http 只允许连接本机；${address} 请用 https。`,
+          `Plain http is only allowed to this computer; use https for ${address}.`);
+      }
+      if (this.offline) {
+        this.host.fail('server_unreachable', '连不上医院服务器（connection refused）。本机照常记账，网络恢复后会自动同步。',
+          'The hospital server cannot be reached (connection refused). Keep working: this workstation syncs by itself when the network is back.');
+      }
+      if (!FAKE_CODE_PATTERN.test(secret) || this.usedCodes.has(secret)) {
+        this.host.fail('bad_enrolment_code', '注册码无效、已用过或已过期。请在服务器上重新生成。',
+          'The enrolment code is unknown, used or expired. Make a new one on the server.');
+      }
+      this.usedCodes.add(secret);
+      this.url = address;
+      this.error = null;
+      setTimeout(() => void this.round(), 0);
+      return this.status();
+    });
+  }
+
+  syncReview() {
+    return this.host.reply('sync_review', null, () => {
+      if (!this.host.user()) this.host.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
+      return this.review;
+    });
+  }
+
+  onSyncStatus(handler: (status: SyncStatusView) => void) { this.statusHandlers.add(handler); return () => { this.statusHandlers.delete(handler); }; }
+  onSyncProgress(handler: (progress: SyncProgress) => void) { this.progressHandlers.add(handler); return () => { this.progressHandlers.delete(handler); }; }
+  onSyncApplied(handler: (applied: SyncApplied) => void) { this.appliedHandlers.add(handler); return () => { this.appliedHandlers.delete(handler); }; }
+}

@@ -1,0 +1,257 @@
+// 同步: the workstation's link with the hospital server. Not enrolled, who
+// may edit master data enrols it (server address + one-time code); then the
+// status (server, last success, what waits to be sent, the last error in
+// plain words), "sync now" with a long round's progress, and what a manager
+// settles after merging: keys below zero (with the movements involved and
+// what to do), conflicts (stored vs incoming), safety fields edited on two
+// workstations at once, duplicate codes.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { SyncReview } from '../bindings/SyncReview';
+import { useBackend } from '../api/backend';
+import { Field, Spinner } from '../components';
+import { formatQuantity } from '../format';
+import { KIND_TEXT, useI18n, type TextKey } from '../i18n';
+import type { MovementKind } from '../bindings/MovementKind';
+import { SyncProgressBar, type SyncState } from '../sync';
+import { ago, entityText, hlcMs, prettyJson, reviewCount, shortId, summarize, valueInForce } from '../syncRules';
+import type { Screen } from '../App';
+
+const clock = (ms: number) => new Date(ms).toLocaleString('sv-SE').slice(0, 19);
+
+function EnrolForm({ again, onEnrolled, onError }: { again: boolean; onEnrolled: (url: string) => void; onError: (e: unknown) => void }) {
+  const backend = useBackend();
+  const { t } = useI18n();
+  const [url, setUrl] = useState('');
+  const [code, setCode] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (busy) return;
+    if (!url.trim() || !code.trim()) { setProblem(t('enrolMissing')); return; }
+    setProblem(null);
+    setBusy(true);
+    try {
+      await backend.enrolWorkstation(url.trim(), code.trim());
+      setCode('');
+      onEnrolled(url.trim());
+    } catch (error) {
+      onError(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form className="panel sync-enrol" data-testid="sync-enrol" onSubmit={(e) => void submit(e)} noValidate>
+      <h2>{again ? t('enrolAgain') : t('enrolTitle')}</h2>
+      <p className="muted">{t('enrolIntro')}</p>
+      <div className="form-row">
+        <Field label={t('enrolUrl')} hint={t('enrolUrlHint')} wide>
+          <input data-testid="sync-enrol-url" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://" autoComplete="off" spellCheck={false} autoFocus={!again} />
+        </Field>
+        <Field label={t('enrolCode')} hint={problem ? <span className="field-error">{problem}</span> : undefined}>
+          <input data-testid="sync-enrol-code" className="mono" value={code} onChange={(e) => setCode(e.target.value)} autoComplete="off" spellCheck={false} />
+        </Field>
+      </div>
+      <div className="form-actions">
+        <button type="submit" className="primary" data-testid="sync-enrol-submit" disabled={busy}>{t('enrolSubmit')}</button>
+        {busy ? <Spinner /> : null}
+      </div>
+    </form>
+  );
+}
+
+function Section({ id, title, what, count, children }: { id: string; title: string; what: string; count: number; children: React.ReactNode }) {
+  if (count === 0) return null;
+  return (
+    <section className="panel sync-section" data-testid={`sync-section-${id}`} data-count={count}>
+      <h3>{title}</h3>
+      <p className="sync-what">{what}</p>
+      {children}
+    </section>
+  );
+}
+
+function kindText(kind: string, t: (key: TextKey) => string) {
+  const key = KIND_TEXT[kind as MovementKind];
+  return key ? t(key) : kind;
+}
+
+function Review({ review, onGo }: { review: SyncReview; onGo: (screen: Screen) => void }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <Section id="exceptions" title={t('exceptionsTitle', { count: review.exceptions.length })} what={t('exceptionsWhat')} count={review.exceptions.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('code')}</th><th>{t('lot')}</th><th>{t('serial')}</th><th>{t('location')}</th><th className="num">{t('quantity')}</th><th>{t('exceptionMovements')}</th></tr>
+          </thead>
+          <tbody>
+            {review.exceptions.map((x) => (
+              <tr key={`${x.item}|${x.lot}|${x.serial}|${x.location}|${x.status}`} data-testid="sync-exception" data-item={x.item} data-lot={x.lot} data-location={x.location} data-quantity={x.quantity}>
+                <td className="mono">{x.item}</td>
+                <td className="mono">{x.lot || '—'}</td>
+                <td className="mono">{x.serial}</td>
+                <td className="mono">{x.location}</td>
+                <td className="num negative">{formatQuantity(x.quantity)}</td>
+                <td>
+                  <ul className="sync-movements">
+                    {x.movements.map((m) => (
+                      <li key={m.id} data-testid="sync-exception-movement">
+                        {kindText(m.kind, t)} <b className="num">{m.quantity > 0 ? `+${formatQuantity(m.quantity)}` : formatQuantity(m.quantity)}</b>
+                        <span className="muted"> · {t('node')} <span className="mono">{shortId(m.node)}</span> · <span className="mono">{shortId(m.id)}</span></span>
+                      </li>
+                    ))}
+                  </ul>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <div className="form-actions">
+          <button type="button" data-testid="sync-go-stocktake" onClick={() => onGo('stocktake')}>{t('exceptionStocktake')}</button>
+          <button type="button" data-testid="sync-go-movements" onClick={() => onGo('movements')}>{t('exceptionMovementsOpen')}</button>
+        </div>
+      </Section>
+      <Section id="conflicts" title={t('conflictsTitle', { count: review.conflicts.length })} what={t('conflictsWhat')} count={review.conflicts.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('conflictKind')}</th><th>{t('conflictKey')}</th><th>{t('conflictOrigin')}</th><th>{t('conflictStored')}</th><th>{t('conflictIncoming')}</th></tr>
+          </thead>
+          <tbody>
+            {review.conflicts.map((c) => (
+              <tr key={`${c.kind}|${c.key}|${c.incoming}`} data-testid="sync-conflict" data-kind={c.kind}>
+                <td>{c.kind}</td>
+                <td className="mono" title={c.key}>{c.key.slice(0, 16)}</td>
+                <td className="mono" title={c.origin ?? ''}>{shortId(c.origin)}</td>
+                <td><pre className="sync-json">{prettyJson(c.stored)}</pre></td>
+                <td><pre className="sync-json">{prettyJson(c.incoming)}</pre></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Section id="safety" title={t('safetyTitle', { count: review.safety_edits.length })} what={t('safetyWhat')} count={review.safety_edits.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('conflictKind')}</th><th>{t('code')}</th><th>{t('safetyField')}</th><th>{t('safetyValues')}</th></tr>
+          </thead>
+          <tbody>
+            {review.safety_edits.map((s) => {
+              const current = valueInForce(s.values);
+              return (
+                <tr key={`${s.entity}|${s.code}|${s.field}`} data-testid="sync-safety" data-code={s.code} data-field={s.field}>
+                  <td>{entityText(s.entity, t)}</td>
+                  <td className="mono">{s.code}</td>
+                  <td className="mono">{s.field}</td>
+                  <td>
+                    <ul className="sync-movements">
+                      {s.values.map((v) => (
+                        <li key={`${v.hlc}|${v.node}`}>
+                          <b className="mono">{v.value}</b>
+                          <span className="muted"> · {t('node')} <span className="mono">{shortId(v.node)}</span> · {clock(hlcMs(v.hlc))}</span>
+                          {v === current ? <span className="pill sync-current" data-testid="sync-safety-current">{t('safetyCurrent')}</span> : null}
+                        </li>
+                      ))}
+                    </ul>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </Section>
+      <Section id="duplicates" title={t('duplicatesTitle', { count: review.duplicate_codes.length })} what={t('duplicatesWhat')} count={review.duplicate_codes.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('conflictKind')}</th><th>{t('code')}</th><th>{t('duplicateHolders')}</th></tr>
+          </thead>
+          <tbody>
+            {review.duplicate_codes.map((d) => (
+              <tr key={`${d.entity}|${d.code}`} data-testid="sync-duplicate" data-code={d.code}>
+                <td>{entityText(d.entity, t)}</td>
+                <td className="mono">{d.code}</td>
+                <td className="mono">{d.holders.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </>
+  );
+}
+
+export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
+  sync: SyncState; mayEnrol: boolean; onGo: (screen: Screen) => void; onError: (e: unknown) => void;
+}) {
+  const backend = useBackend();
+  const { t } = useI18n();
+  const [review, setReview] = useState<SyncReview | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const status = sync.status;
+  const loadReview = useCallback(() => { backend.syncReview().then(setReview, onError); }, [backend, onError]);
+  useEffect(() => { loadReview(); return backend.onSyncApplied(() => loadReview()); }, [backend, loadReview]);
+  // A round that ended may have changed the lists (a push's conflicts too).
+  const lastRound = status?.last_round?.at_ms ?? null;
+  useEffect(() => { if (lastRound !== null) loadReview(); }, [lastRound, loadReview]);
+
+  const syncNow = async () => {
+    try {
+      await backend.syncNow();
+      setNotice(t('syncStarted'));
+    } catch (error) {
+      onError(error);
+    }
+  };
+  const summary = summarize(status, sync.nowMs, t);
+  const refusedLink = status?.error && ['unauthenticated', 'revoked'].includes(status.error.code);
+
+  return (
+    <section className="screen sync-screen" aria-labelledby="sync-title">
+      <div className="toolbar">
+        <h1 id="sync-title">{t('syncTitle')}</h1>
+        {status?.enrolled ? (
+          <button type="button" className="primary" data-testid="sync-now" onClick={() => void syncNow()} disabled={status.running}>⟳ {t('syncNow')}</button>
+        ) : null}
+        {status?.running ? <Spinner /> : null}
+      </div>
+      <p className="muted">{t('syncIntro')}</p>
+      {!status ? <Spinner /> : !status.enrolled ? (
+        mayEnrol ? <EnrolForm again={false} onEnrolled={(url) => { setNotice(t('enrolDone', { url })); sync.refresh(); }} onError={onError} />
+          : <p className="panel" data-testid="sync-enrol-forbidden">{t('enrolOnlyAdmins')}</p>
+      ) : (
+        <div className="panel sync-card" data-testid="sync-card" data-tone={summary.tone}>
+          <dl className="sync-facts">
+            <dt>{t('syncServer')}</dt><dd className="mono" data-testid="sync-server">{status.server_url}</dd>
+            <dt>{t('syncLastSuccess')}</dt>
+            <dd data-testid="sync-last-success">{status.last_success_ms !== null ? `${ago(status.last_success_ms, sync.nowMs, t)} (${clock(status.last_success_ms)})` : t('syncNever')}</dd>
+            <dt>{t('syncPendingLabel')}</dt><dd className="num" data-testid="sync-pending">{formatQuantity(status.pending)}</dd>
+          </dl>
+          <p data-testid="sync-state" className={`sync-state sync-${summary.tone}`}>
+            {summary.text}
+            {status.last_round && summary.tone === 'ok' ? <span className="muted"> · {t('syncLastRound', { pushed: status.last_round.pushed, pulled: status.last_round.pulled })}</span> : null}
+          </p>
+          {status.error ? (
+            <div className={status.error.offline ? 'banner banner-warn' : 'banner banner-error'} data-testid="sync-error" data-code={status.error.code}>
+              <span className="banner-text">{status.error.message}</span>
+              {status.next_attempt_ms !== null && !status.running ? <span className="muted"> · {t('syncNextAttempt', { time: clock(status.next_attempt_ms).slice(11) })}</span> : null}
+            </div>
+          ) : null}
+          <SyncProgressBar sync={sync} />
+        </div>
+      )}
+      {notice ? <p className="notice" data-testid="sync-notice" role="status">{notice}</p> : null}
+      {status?.enrolled && refusedLink && mayEnrol ? <EnrolForm again onEnrolled={(url) => { setNotice(t('enrolDone', { url })); sync.refresh(); }} onError={onError} /> : null}
+      {status?.enrolled ? (
+        <div className="sync-review" data-testid="sync-review" data-count={reviewCount(review)}>
+          <div className="toolbar">
+            <h2>{t('reviewTitle')}</h2>
+            <button type="button" data-testid="sync-review-refresh" onClick={loadReview}>⟳ {t('syncReviewRefresh')}</button>
+          </div>
+          <p className="muted">{t('reviewIntro')}</p>
+          {review === null ? <Spinner /> : reviewCount(review) === 0 ? <p className="panel" data-testid="sync-review-empty">{t('reviewNone')}</p> : <Review review={review} onGo={onGo} />}
+        </div>
+      ) : null}
+    </section>
+  );
+}

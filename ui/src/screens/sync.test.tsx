@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { openScreen, signedIn } from '../test/render';
+import { FAKE_ENROLMENT_CODE } from '../api/fakeSync';
+import type { FakeBackend } from '../api/fake';
+import { LangContext, translator } from '../i18n';
+import { SyncProgressBar, SyncStatusArea, type SyncState } from '../sync';
+import type { SyncStatusView } from '../bindings/SyncStatusView';
+
+const SYRINGE = '09506000134352';
+
+async function enrol(app: Awaited<ReturnType<typeof signedIn>>, url = 'https://server.hospital:8443', code = FAKE_ENROLMENT_CODE) {
+  const { user } = app;
+  await user.clear(screen.getByTestId('sync-enrol-url'));
+  await user.type(screen.getByTestId('sync-enrol-url'), url);
+  await user.clear(screen.getByTestId('sync-enrol-code'));
+  await user.type(screen.getByTestId('sync-enrol-code'), `${code}{Enter}`);
+}
+
+function receiveHere(backend: FakeBackend, lot: string, quantity: number) {
+  return backend.postDocument({
+    kind: 'receipt', user: '', location: 'MAIN', to_location: null, department: null, supplier: null, note: '', override: null,
+    lines: [{ item: SYRINGE, lot, expiry: '2029-01-31', production_date: null, serial: null, quantity, unit_cost: null }],
+  });
+}
+
+describe('the sync status area and screen', () => {
+  it('shows no server until a manager enrols the workstation on the sync screen (Alt+0); a clerk may not', async () => {
+    const app = await signedIn('alice');
+    expect((await screen.findByTestId('sync-status')).dataset.tone).toBe('off');
+    expect(screen.getByTestId('sync-status-text').textContent).toBe('No server');
+    await app.user.keyboard('{Alt>}0{/Alt}');
+    expect(screen.getByTestId('nav-sync').getAttribute('aria-current')).toBe('page');
+    expect((await screen.findByTestId('sync-enrol-forbidden')).textContent).toContain('Only users who may edit master data');
+    expect(screen.queryByTestId('sync-enrol')).toBeNull();
+  });
+
+  it('enrols with a server address and a one-time code, refusing bad ones in plain words, then syncs', async () => {
+    const app = await signedIn('zhaoqiang');
+    await app.user.click(await screen.findByTestId('sync-status'));
+    await screen.findByTestId('sync-enrol');
+    await app.user.click(screen.getByTestId('sync-enrol-submit'));
+    expect(screen.getByTestId('sync-enrol').textContent).toContain('请填写服务器地址和注册码');
+    await enrol(app, 'http://192.168.1.20:8470');
+    expect((await screen.findByTestId('error-banner')).dataset.code).toBe('insecure_url');
+    expect(screen.getByTestId('error-banner').textContent).toContain('明文 http 只允许连接本机');
+    await enrol(app, 'https://server.hospital:8443', '1234');
+    await waitFor(() => expect(screen.getByTestId('error-banner').dataset.code).toBe('bad_enrolment_code'));
+    expect(screen.getByTestId('error-banner').textContent).toContain('注册码无效');
+    await enrol(app);
+    expect((await screen.findByTestId('sync-notice')).textContent).toContain('https://server.hospital:8443');
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    expect(screen.getByTestId('sync-status-text').textContent).toBe('已同步 · 刚刚');
+    expect(screen.getByTestId('sync-server').textContent).toBe('https://server.hospital:8443');
+    expect(screen.getByTestId('sync-pending').textContent).toBe('0');
+    expect((await screen.findByTestId('sync-review-empty')).textContent).toBe('没有需要处理的事项。');
+    // The code is used up.
+    expect(app.backend.calls.filter((c) => c.command === 'enrol_workstation')).toHaveLength(3);
+  });
+
+  it('says offline in plain words while the server is away, keeps the work pending, and catches up when it is back', async () => {
+    const app = await signedIn('zhaoqiang');
+    await openScreen(app.user, 'sync');
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    app.backend.sync.offline = true;
+    await act(async () => { await receiveHere(app.backend, 'OFF1', 10); });
+    await app.user.click(screen.getByTestId('sync-now'));
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('offline'));
+    expect(screen.getByTestId('sync-status-text').textContent).toBe('离线 · 上次同步 刚刚');
+    expect(screen.getByTestId('sync-status-pending').textContent).toBe('待上传 1');
+    expect(screen.getByTestId('sync-error').textContent).toContain('本机照常记账，网络恢复后会自动同步');
+    expect(screen.getByTestId('sync-status').getAttribute('title')).toContain('连不上医院服务器');
+    // The session language changes: the words follow.
+    await app.user.click(screen.getByTestId('lang-toggle'));
+    await waitFor(() => expect(screen.getByTestId('sync-error').textContent).toContain('cannot be reached'));
+    expect(screen.getByTestId('sync-status-text').textContent).toBe('Offline · last synced just now');
+    // Back: the next round sends what waited.
+    app.backend.sync.offline = false;
+    await act(async () => { await app.backend.sync.round(); });
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    expect(screen.queryByTestId('sync-status-pending')).toBeNull();
+    expect(screen.queryByTestId('sync-error')).toBeNull();
+    expect(screen.getByTestId('sync-state').textContent).toContain('Last sync: 1 sent, 0 received');
+  });
+
+  it('refreshes the stock list when a round pulls another workstation\'s receipt', async () => {
+    const app = await signedIn('zhaoqiang');
+    await openScreen(app.user, 'sync');
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    await openScreen(app.user, 'stock');
+    await screen.findByTestId('stock-summary');
+    await waitFor(() => expect(document.querySelector('[data-lot="REMOTE7"]')).toBeNull());
+    app.backend.sync.arrive(1, () => app.backend.receivedElsewhere(SYRINGE, 'MAIN', 'REMOTE7', '2029-06-30', 25));
+    await act(async () => { await app.backend.sync.round(); });
+    await waitFor(() => expect(screen.getByTestId('stock-summary').textContent).toBeTruthy());
+    await waitFor(() => expect(document.body.textContent).toContain('REMOTE7'));
+  });
+
+  it('lists what a manager settles: keys below zero with their movements and what to do, conflicts, safety edits, duplicate codes', async () => {
+    const app = await signedIn('alice');
+    app.backend.sync.seedReview();
+    // Enrolled by someone else earlier.
+    app.backend.user = app.backend.users.find((u) => u.username === 'zhaoqiang')!;
+    await app.backend.enrolWorkstation('https://server.hospital:8443', FAKE_ENROLMENT_CODE);
+    app.backend.user = app.backend.users.find((u) => u.username === 'alice')!;
+    await openScreen(app.user, 'sync');
+    const review = await screen.findByTestId('sync-review');
+    await waitFor(() => expect(review.dataset.count).toBe('4'));
+    const exception = screen.getByTestId('sync-exception');
+    expect(exception.dataset).toMatchObject({ item: SYRINGE, lot: 'L2312', location: 'ICU-STORE', quantity: '-20' });
+    const movements = within(exception).getAllByTestId('sync-exception-movement');
+    expect(movements.map((m) => m.textContent)).toEqual([
+      expect.stringContaining('Issue -50'), expect.stringContaining('Issue -30'),
+    ]);
+    expect(screen.getByTestId('sync-section-exceptions').textContent).toContain('count the location (stocktake), or correct the issue');
+    const conflict = screen.getByTestId('sync-conflict');
+    expect(conflict.dataset.kind).toBe('movement');
+    expect(conflict.textContent).toContain('"quantity": -5');
+    expect(conflict.textContent).toContain('"quantity": -6');
+    const safety = screen.getByTestId('sync-safety');
+    expect(safety.dataset.field).toBe('max_temp_c');
+    expect(within(safety).getByTestId('sync-safety-current').closest('li')!.textContent).toContain('"6.0"');
+    expect(screen.getByTestId('sync-duplicate').textContent).toContain('OR-STORE~4c1d09ab');
+    await app.user.click(screen.getByTestId('sync-go-stocktake'));
+    expect(screen.getByTestId('nav-stocktake').getAttribute('aria-current')).toBe('page');
+  });
+});
+
+describe('a long round', () => {
+  const base: SyncStatusView = {
+    enrolled: true, server_url: 'https://s', last_success_ms: Date.now() - 60_000, pending: 5000, running: true,
+    progress: { phase: 'push', done: 2000, total: 5000 }, error: null, last_round: null, next_attempt_ms: null,
+  };
+  const state = (status: SyncStatusView, long: boolean): SyncState => ({ status, nowMs: Date.now(), long, refresh: () => undefined });
+  const show = (sync: SyncState) => render(
+    <LangContext.Provider value={{ lang: 'en', t: translator('en') }}>
+      <SyncStatusArea sync={sync} />
+      <SyncProgressBar sync={sync} />
+    </LangContext.Provider>,
+  );
+
+  it('shows a spinner and a progress bar with how far it is, only once it is long', () => {
+    const quick = show(state(base, false));
+    expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok');
+    expect(screen.queryByTestId('sync-progress-bar')).toBeNull();
+    quick.unmount();
+    show(state(base, true));
+    expect(screen.getByTestId('sync-status').dataset.tone).toBe('running');
+    expect(screen.getByTestId('sync-status-text').textContent).toBe('Sending 2,000/5,000');
+    const bar = screen.getByTestId('sync-progress-bar');
+    expect(bar.getAttribute('aria-valuenow')).toBe('40');
+    expect(bar.textContent).toBe('Sending 2,000/5,000');
+  });
+
+  it('shows a pull without a known total as a count', () => {
+    show(state({ ...base, progress: { phase: 'pull', done: 12000, total: null } }, true));
+    const bar = screen.getByTestId('sync-progress-bar');
+    expect(bar.getAttribute('aria-valuenow')).toBeNull();
+    expect(bar.textContent).toBe('Receiving 12,000');
+  });
+});
