@@ -96,9 +96,27 @@ CREATE TABLE sync_state (
     -- This node's movements with an HLC up to here are on the server (a
     -- stocktake posting counts stamped earlier moves it back).
     pushed_hlc         INTEGER NOT NULL DEFAULT 0,
+    -- A workstation that started from a server snapshot: the server sequence
+    -- the snapshot was taken at (it holds no movements from before it).
+    horizon            INTEGER,
     last_success_ms    INTEGER,
     last_error         TEXT
 );
+
+-- A bootstrapped workstation's balances as the snapshot gave them: the part
+-- of each balance whose movements this node does not hold (balance::verify
+-- folds the movements it holds on top).
+CREATE TABLE balance_openings (
+    key_id    INTEGER PRIMARY KEY REFERENCES balances(key_id),
+    quantity  INTEGER NOT NULL
+);
+
+-- Movements from before a bootstrapped node's snapshot, stored so that a late
+-- count can fold over them or a correction can name them; their quantities
+-- are inside the openings, never added again.
+CREATE TABLE history_movements (
+    movement_id  BLOB PRIMARY KEY REFERENCES movements(id)
+) WITHOUT ROWID;
 
 -- What arrived and could not be applied: the same id with different content.
 CREATE TABLE sync_conflicts (

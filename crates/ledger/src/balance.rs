@@ -133,6 +133,20 @@ pub(crate) fn record(tx: &Transaction<'_>, m: &MovementRecord, expires_on: Optio
         tx.prepare_cached("UPDATE balances SET quantity = quantity + ?2 WHERE key_id = ?1")?
             .execute(params![key_id, m.quantity])?;
     }
+    insert_row(tx, m, key_id)
+}
+
+/// Stores a movement that the key's balance already includes (history a
+/// bootstrapped node receives so that a late count can fold over it).
+pub(crate) fn record_unfolded(tx: &Transaction<'_>, m: &MovementRecord, expires_on: Option<NaiveDate>) -> Result<()> {
+    let (key_id, _) = balance_key(tx, &m.key, expires_on.map(|d| d.to_string()))?;
+    insert_row(tx, m, key_id)?;
+    tx.prepare_cached("INSERT INTO history_movements (movement_id) VALUES (?1)")?.execute([m.id])?;
+    Ok(())
+}
+
+fn insert_row(tx: &Transaction<'_>, m: &MovementRecord, key_id: i64) -> Result<()> {
+    let key = &m.key;
     tx.prepare_cached(
         "INSERT INTO movements (id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id,
             status, quantity, expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects,
@@ -186,15 +200,64 @@ pub fn verify(conn: &Connection) -> Result<Vec<BalanceMismatch>> {
         let (key, qty) = row?;
         cached.insert(key, qty);
     }
+    // A bootstrapped node holds no movements from before its snapshot: such a
+    // key starts from its opening and its last count as the snapshot gave them,
+    // until a count it holds takes over.
+    let mut openings = std::collections::BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT o.key_id, o.quantity, b.last_count_hlc, b.last_count_node FROM balance_openings o
+         JOIN balances b ON b.key_id = o.key_id",
+    )?;
+    for row in stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?, r.get::<_, Option<Uuid>>(3)?))
+    })? {
+        let (key, quantity, hlc, node) = row?;
+        openings.insert(key, (quantity, hlc.zip(node)));
+    }
+    type Held = (i64, Uuid, bool, i64, bool);
+    let mut movements: std::collections::BTreeMap<i64, Vec<Held>> = std::collections::BTreeMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT key_id, hlc, node_id, kind, quantity, EXISTS(SELECT 1 FROM history_movements WHERE movement_id = id)
+         FROM movements ORDER BY key_id, hlc, node_id",
+    )?;
+    for row in stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, Uuid>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, bool>(5)?,
+        ))
+    })? {
+        let (key, hlc, node, kind, qty, history) = row?;
+        movements.entry(key).or_default().push((hlc, node, kind == MovementKind::Count.as_str(), qty, history));
+    }
     let mut folded: std::collections::BTreeMap<i64, i64> = cached.keys().map(|k| (*k, 0)).collect();
-    let mut stmt = conn.prepare("SELECT key_id, kind, quantity FROM movements ORDER BY key_id, hlc, node_id")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
-        let (key, kind, qty) = row?;
-        let entry = folded.entry(key).or_insert(0);
-        if kind == MovementKind::Count.as_str() {
-            *entry = qty;
-        } else {
-            *entry += qty;
+    for (key, list) in &movements {
+        let opening = openings.get(key).filter(|(_, count)| match count {
+            Some((hlc, node)) => !list.iter().any(|(h, n, is_count, _, _)| *is_count && (h, n) == (hlc, node)),
+            None => true,
+        });
+        let value = match opening {
+            Some((quantity, count)) => {
+                quantity
+                    + list
+                        .iter()
+                        // History a bootstrapped node keeps is inside the opening already.
+                        .filter(|(h, n, is_count, _, history)| {
+                            !is_count && !history && count.is_none_or(|c| (*h, *n) > c)
+                        })
+                        .map(|(_, _, _, q, _)| q)
+                        .sum::<i64>()
+            }
+            None => list.iter().fold(0, |acc, (_, _, is_count, q, _)| if *is_count { *q } else { acc + q }),
+        };
+        folded.insert(*key, value);
+    }
+    for (key, (quantity, _)) in &openings {
+        if !movements.contains_key(key) {
+            folded.insert(*key, *quantity);
         }
     }
     Ok(folded

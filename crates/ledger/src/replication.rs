@@ -1007,6 +1007,32 @@ impl Ledger {
     }
 }
 
+/// Stores history a bootstrapped node lacks: documents and lots as usual,
+/// movements unfolded (the snapshot's balances include them).
+fn store_history(tx: &Transaction<'_>, history: &[Event], now: i64, hlc: &mut Hlc) -> Result<()> {
+    let mut ignored = ApplyReport::default();
+    for event in history {
+        match event {
+            Event::Movement(m) => {
+                let record = MovementRecord::try_from(m)?;
+                let exists: bool = tx
+                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM movements WHERE id = ?1)")?
+                    .query_row([record.id], |r| r.get(0))?;
+                if !exists {
+                    let expires_on: Option<String> = tx
+                        .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
+                        .query_row(params![record.key.item_id, record.key.lot], |r| r.get(0))
+                        .optional()?
+                        .flatten();
+                    crate::balance::record_unfolded(tx, &record, expires_on.and_then(|d| d.parse().ok()))?;
+                }
+            }
+            other => apply_one(tx, other, now, hlc, &mut ignored)?,
+        }
+    }
+    Ok(())
+}
+
 /// Two or more values of a safety field written without seeing each other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafetyConflict {
@@ -1549,5 +1575,278 @@ impl Ledger {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+}
+
+/// One balance as a snapshot carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceRecord {
+    /// Item.
+    pub item_id: Uuid,
+    /// Lot ('' none).
+    pub lot: String,
+    /// Serial ('' none).
+    pub serial: String,
+    /// Location.
+    pub location_id: Uuid,
+    /// Status.
+    pub status: String,
+    /// Quantity.
+    pub quantity: i64,
+    /// The key's newest count, (HLC, node).
+    pub last_count: Option<(i64, Uuid)>,
+}
+
+/// What a new workstation starts from instead of replaying history: the
+/// master data (its whole change log, so the same registers result), lots and
+/// balances, as of the server sequence `cursor`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The server sequence the snapshot reflects.
+    pub cursor: i64,
+    /// Master-data changes.
+    pub changes: Vec<MasterChange>,
+    /// Lots.
+    pub lots: Vec<LotRecord>,
+    /// Balances.
+    pub balances: Vec<BalanceRecord>,
+    /// Movements stamped after the joining node's clock (a node whose clock
+    /// runs ahead made them): a count the new node takes will fold over them.
+    #[serde(default)]
+    pub history: Vec<Event>,
+}
+
+impl Ledger {
+    /// Server: a snapshot of everything as of now, read in one transaction,
+    /// for a node whose clock stands at `since_hlc`.
+    pub fn server_snapshot(&mut self, since_hlc: i64) -> Result<Snapshot> {
+        self.server_publish_own()?;
+        let tx = self.conn.unchecked_transaction()?;
+        let cursor: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM sync_events", [], |r| r.get(0))?;
+        let mut changes = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare("SELECT id, hlc, node_id, entity, entity_id, fields, base FROM master_changes ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                changes.push(master_change_row(row, 0)?);
+            }
+        }
+        let lots = tx
+            .prepare("SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY item_id, lot")?
+            .query_map([], |r| {
+                Ok(LotRecord { item_id: r.get(0)?, lot: r.get(1)?, expires_on: r.get(2)?, produced_on: r.get(3)? })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let balances = tx
+            .prepare(
+                "SELECT item_id, lot, serial, location_id, status, quantity, last_count_hlc, last_count_node
+                 FROM balances ORDER BY key_id",
+            )?
+            .query_map([], |r| {
+                let hlc: Option<i64> = r.get(6)?;
+                let node: Option<Uuid> = r.get(7)?;
+                Ok(BalanceRecord {
+                    item_id: r.get(0)?,
+                    lot: r.get(1)?,
+                    serial: r.get(2)?,
+                    location_id: r.get(3)?,
+                    status: r.get(4)?,
+                    quantity: r.get(5)?,
+                    last_count: hlc.zip(node),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let ahead: Vec<MovementRecord> = tx
+            .prepare(&format!("{} WHERE hlc > ?1 ORDER BY hlc, node_id", crate::apply::RECORD_SELECT))?
+            .query_map([since_hlc], crate::apply::record_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let history = self.with_documents(ahead, Vec::new(), cursor)?;
+        tx.finish()?;
+        Ok(Snapshot { cursor, changes, lots, balances, history })
+    }
+
+    /// Does this node hold nothing a snapshot would overwrite (no movements, nothing pulled)?
+    pub fn is_fresh(&self) -> Result<bool> {
+        let pulled: i64 =
+            self.conn.query_row("SELECT coalesce((SELECT pull_cursor FROM sync_state), 0)", [], |r| r.get(0))?;
+        let moved: bool = self.conn.query_row("SELECT EXISTS(SELECT 1 FROM movements)", [], |r| r.get(0))?;
+        Ok(pulled == 0 && !moved)
+    }
+
+    /// Starts this (fresh) workstation from a server snapshot, in one
+    /// transaction: master data, lots, balances (kept as openings), and the
+    /// cursor to pull on from.
+    pub fn bootstrap(&mut self, snapshot: &Snapshot) -> Result<()> {
+        if !self.is_fresh()? {
+            return Err(LedgerError::InvalidInput {
+                field: "snapshot",
+                reason: "this workstation already holds movements; it syncs from where it is".into(),
+            });
+        }
+        self.node()?;
+        let now = self.clock.now_ms();
+        let local_hlc = self.hlc;
+        let mut hlc = local_hlc;
+        let tx = self.begin()?;
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        let mut report = ApplyReport::default();
+        for change in &snapshot.changes {
+            apply_one(&tx, &Event::Master(change.clone()), now, &mut hlc, &mut report)?;
+        }
+        for lot in &snapshot.lots {
+            apply_one(&tx, &Event::Lot(lot.clone()), now, &mut hlc, &mut report)?;
+        }
+        for b in &snapshot.balances {
+            let status =
+                StockStatus::parse(&b.status).ok_or_else(|| invalid(format!("unknown status {}", b.status)))?;
+            tx.prepare_cached(
+                "INSERT INTO balances (item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc,
+                     last_count_node)
+                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2), ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                b.item_id,
+                b.lot,
+                b.serial,
+                b.location_id,
+                status.as_str(),
+                b.quantity,
+                b.last_count.map(|c| c.0),
+                b.last_count.map(|c| c.1)
+            ])?;
+            tx.prepare_cached("INSERT INTO balance_openings (key_id, quantity) VALUES (?1, ?2)")?
+                .execute(params![tx.last_insert_rowid(), b.quantity])?;
+        }
+        store_history(&tx, &snapshot.history, now, &mut hlc)?;
+        tx.execute("UPDATE sync_state SET pull_cursor = ?1, horizon = ?1", [snapshot.cursor])?;
+        if hlc > local_hlc {
+            persist_hlc(&tx, hlc)?;
+        }
+        tx.commit()?;
+        self.hlc = self.hlc.max(hlc);
+        Ok(())
+    }
+
+    /// The server sequence this workstation's snapshot was taken at, if it started from one.
+    pub fn sync_horizon(&self) -> Result<Option<i64>> {
+        Ok(self.conn.query_row("SELECT horizon FROM sync_state", [], |r| r.get(0)).optional()?.flatten())
+    }
+
+    /// Server: what a node bootstrapped at `horizon` lacks to apply `events`:
+    /// for each count, the key's movements after it that reached the server at
+    /// or before `horizon` (a count folds over them); and any document or
+    /// movement an event refers to that the node's snapshot only summed up —
+    /// with their documents, recursively.
+    pub fn server_history(&self, events: &[Event], horizon: i64) -> Result<Vec<Event>> {
+        let mut movements: Vec<MovementRecord> = Vec::new();
+        let mut wanted_docs: Vec<Uuid> = Vec::new();
+        let mut wanted_moves: Vec<Uuid> = Vec::new();
+        let seq_of = |kind: &str, key: &[u8]| -> Result<Option<i64>> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT seq FROM sync_events WHERE event_kind = ?1 AND event_key = ?2")?
+                .query_row(params![kind, key], |r| r.get(0))
+                .optional()?)
+        };
+        for event in events {
+            match event {
+                Event::Movement(m) => {
+                    wanted_docs.extend(m.document_id);
+                    wanted_moves.extend(m.corrects);
+                    if m.kind == MovementKind::Count.as_str() {
+                        let mut stmt = self.conn.prepare_cached(&format!(
+                            "{} WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5
+                               AND (hlc, node_id) > (?6, ?7)
+                               AND (SELECT seq FROM sync_events WHERE event_kind = 'movement'
+                                    AND event_key = movements.id) <= ?8
+                             ORDER BY hlc, node_id",
+                            crate::apply::RECORD_SELECT
+                        ))?;
+                        let found = stmt.query_map(
+                            params![m.item_id, m.lot, m.serial, m.location_id, m.status, m.hlc, m.node_id, horizon],
+                            crate::apply::record_row,
+                        )?;
+                        for record in found {
+                            movements.push(record?);
+                        }
+                    }
+                }
+                Event::Document(d) => wanted_docs.extend(d.corrects_document),
+                _ => {}
+            }
+        }
+        for id in wanted_moves {
+            if seq_of("movement", id.as_bytes())?.is_some_and(|s| s <= horizon) {
+                let mut stmt = self.conn.prepare_cached(&format!("{} WHERE id = ?1", crate::apply::RECORD_SELECT))?;
+                if let Some(record) = stmt.query_row([id], crate::apply::record_row).optional()? {
+                    movements.push(record);
+                }
+            }
+        }
+        self.with_documents(movements, wanted_docs, horizon)
+    }
+
+    /// Movements as history events, after the documents they (and documents
+    /// they correct) refer to, where those reached the server by `horizon`.
+    fn with_documents(
+        &self,
+        mut movements: Vec<MovementRecord>,
+        mut wanted_docs: Vec<Uuid>,
+        horizon: i64,
+    ) -> Result<Vec<Event>> {
+        let seq_of = |kind: &str, key: &[u8]| -> Result<Option<i64>> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT seq FROM sync_events WHERE event_kind = ?1 AND event_key = ?2")?
+                .query_row(params![kind, key], |r| r.get(0))
+                .optional()?)
+        };
+        movements.sort_by_key(|m| (m.hlc, m.node_id));
+        movements.dedup_by_key(|m| m.id);
+        wanted_docs.extend(movements.iter().filter_map(|m| m.document_id));
+        let mut documents: Vec<DocumentRecord> = Vec::new();
+        let mut seen = HashSet::new();
+        while let Some(id) = wanted_docs.pop() {
+            if !seen.insert(id) || !seq_of("document", id.as_bytes())?.is_some_and(|s| s <= horizon) {
+                continue;
+            }
+            if let Some(d) = self.document_record(id)? {
+                wanted_docs.extend(d.corrects_document);
+                documents.push(d);
+            }
+        }
+        // A corrected document comes before the one that corrects it.
+        documents.reverse();
+        let mut out: Vec<Event> = documents.into_iter().map(Event::Document).collect();
+        out.extend(movements.iter().map(|m| Event::Movement(MovementWire::from(m))));
+        Ok(out)
+    }
+
+    /// Applies a pulled page: like [`Ledger::apply_events`], after storing the
+    /// history a bootstrapped node lacks for it (unfolded: its snapshot's
+    /// balances already include it).
+    pub fn apply_page(&mut self, events: &[Event], history: &[Event], cursor: i64) -> Result<ApplyReport> {
+        if history.is_empty() {
+            return self.apply_events(events, Some(cursor));
+        }
+        self.node()?;
+        let now = self.clock.now_ms();
+        let local_hlc = self.hlc;
+        let mut hlc = local_hlc;
+        let tx = self.begin()?;
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        store_history(&tx, history, now, &mut hlc)?;
+        let mut report = ApplyReport::default();
+        for event in events {
+            apply_one(&tx, event, now, &mut hlc, &mut report)?;
+        }
+        tx.execute("UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1)", [cursor])?;
+        if hlc > local_hlc {
+            persist_hlc(&tx, hlc)?;
+        }
+        tx.commit()?;
+        self.hlc = self.hlc.max(hlc);
+        Ok(report)
     }
 }

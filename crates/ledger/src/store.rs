@@ -136,6 +136,11 @@ impl Ledger {
         self.node.as_ref().ok_or(LedgerError::NotInitialised)
     }
 
+    /// The hybrid logical clock's newest value on this node (every later local event is stamped above it).
+    pub fn current_hlc(&self) -> Hlc {
+        self.hlc.tick(self.clock.now_ms()).max(self.hlc)
+    }
+
     /// The injected clock.
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()

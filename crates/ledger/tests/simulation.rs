@@ -153,11 +153,39 @@ impl Sim {
             let cursor = self.nodes[i].sync_link().unwrap().unwrap().pull_cursor;
             let (events, reached, more) = self.server.server_events_after(cursor, me, 40).unwrap();
             let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
-            self.nodes[i].apply_events(&events, Some(reached)).unwrap();
+            let history = self.history(i, &events);
+            self.nodes[i].apply_page(&events, &history, reached).unwrap();
             if !more {
                 break;
             }
         }
+    }
+
+    /// What a bootstrapped node needs besides a page (the server adds it to the pull).
+    fn history(&self, i: usize, events: &[Event]) -> Vec<Event> {
+        match self.nodes[i].sync_horizon().unwrap() {
+            Some(horizon) => self.server.server_history(events, horizon).unwrap(),
+            None => Vec::new(),
+        }
+    }
+
+    /// A new workstation joins from the server's snapshot, its clock right.
+    fn join(&mut self, seed: u64) {
+        let i = self.nodes.len();
+        let clock = self.server_clock.clone();
+        let clock = {
+            let own = ManualClock::at_date(START.parse().unwrap());
+            own.advance_ms(clock.now_ms() - own.now_ms());
+            own
+        };
+        let mut node = open(&self.dir.path().join(format!("n{i}.sqlite")), &clock, seed * 10 + 9);
+        node.init(&format!("S0{}", i + 1), "").unwrap();
+        let server_id = self.server.node_info().unwrap().id.parse().unwrap();
+        node.set_sync_link("sim://server", server_id, "t").unwrap();
+        let snapshot = self.server.server_snapshot(node.current_hlc().0).unwrap();
+        node.bootstrap(&snapshot).unwrap();
+        self.nodes.push(node);
+        self.clocks.push(clock);
     }
 
     /// One sync attempt with a seeded fault.
@@ -202,11 +230,12 @@ impl Sim {
         let cursor = self.nodes[i].sync_link().unwrap().unwrap().pull_cursor;
         let (events, reached, _) = self.server.server_events_after(cursor, me, rng.random_range(3..30)).unwrap();
         let mut events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
+        let history = self.history(i, &events);
         match rng.random_range(0..8) {
             0 => {} // response lost
             1 => {
-                self.nodes[i].apply_events(&events, Some(reached)).unwrap();
-                self.nodes[i].apply_events(&events, Some(reached)).unwrap();
+                self.nodes[i].apply_page(&events, &history, reached).unwrap();
+                self.nodes[i].apply_page(&events, &history, reached).unwrap();
             }
             2 => {
                 // A page applied in another order (one transaction: references settle at commit).
@@ -214,10 +243,10 @@ impl Sim {
                     let j = rng.random_range(0..=k);
                     events.swap(j, k);
                 }
-                self.nodes[i].apply_events(&events, Some(reached)).unwrap();
+                self.nodes[i].apply_page(&events, &history, reached).unwrap();
             }
             _ => {
-                self.nodes[i].apply_events(&events, Some(reached)).unwrap();
+                self.nodes[i].apply_page(&events, &history, reached).unwrap();
             }
         }
     }
@@ -309,8 +338,12 @@ fn run_seed(seed: u64) -> [usize; 4] {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut sim = Sim::new(seed);
     let steps = rng.random_range(20..60);
-    for _ in 0..steps {
-        let i = rng.random_range(0..3);
+    let joins_at = rng.random_range(5..steps);
+    for step in 0..steps {
+        if step == joins_at {
+            sim.join(seed);
+        }
+        let i = rng.random_range(0..sim.nodes.len());
         if rng.random_bool(0.3) {
             sim.sync_faulty(i, &mut rng);
         } else {
@@ -325,7 +358,7 @@ fn run_seed(seed: u64) -> [usize; 4] {
         }
     }
     for _ in 0..2 {
-        for i in 0..3 {
+        for i in 0..sim.nodes.len() {
             sim.sync_clean(i);
         }
     }
@@ -333,6 +366,42 @@ fn run_seed(seed: u64) -> [usize; 4] {
     let exceptions = sim.server.negative_exceptions().unwrap();
     let safety = sim.server.concurrent_safety_edits().unwrap();
     let movements: i64 = sim.server.connection().query_row("SELECT count(*) FROM movements", [], |r| r.get(0)).unwrap();
+    let joined = sim.nodes.pop().unwrap();
+    // The node that started from a snapshot holds only what happened since, but the same state.
+    let state = |l: &Ledger| {
+        let conn = l.connection();
+        let mut out = String::new();
+        for sql in [
+            "SELECT * FROM users ORDER BY id",
+            "SELECT * FROM locations ORDER BY id",
+            "SELECT * FROM items ORDER BY id",
+            "SELECT * FROM item_identifiers ORDER BY identifier",
+            "SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY 1, 2",
+            "SELECT item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc, last_count_node
+             FROM balances ORDER BY 1, 2, 3, 4, 5",
+        ] {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let columns = stmt.column_count();
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                for c in 0..columns {
+                    if sql.contains("users") && c == 6 {
+                        continue; // created_hlc is kept as the node saw it
+                    }
+                    let value: rusqlite::types::Value = row.get(c).unwrap();
+                    out.push_str(&format!("{value:?}|"));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    };
+    assert_eq!(state(&joined), state(&sim.server), "seed {seed}: the node that joined from a snapshot");
+    let keys = |x: &[replication::NegativeException]| {
+        x.iter().map(|e| (e.item.clone(), e.lot.clone(), e.location.clone(), e.quantity)).collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&joined.negative_exceptions().unwrap()), keys(&exceptions), "seed {seed}: joined exceptions");
+    assert!(ledger::balance::verify(joined.connection()).unwrap().is_empty(), "seed {seed}: joined node's fold");
     for (i, node) in sim.nodes.iter().enumerate() {
         let got = Sim::fingerprint(node);
         if got != expected {
@@ -348,6 +417,7 @@ fn run_seed(seed: u64) -> [usize; 4] {
     let made: i64 = sim
         .nodes
         .iter()
+        .chain(std::iter::once(&joined))
         .map(|n| {
             let id = n.node_info().unwrap().id.parse::<uuid::Uuid>().unwrap();
             n.connection()
