@@ -72,6 +72,9 @@ struct SyncJson<'a> {
     pulled: usize,
     conflicts: &'a [ledger::replication::ConflictView],
     exceptions: &'a [ledger::replication::NegativeException],
+    /// Set when this round started a new workstation from the server's snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot_balances: Option<usize>,
 }
 
 /// `sync [--server URL] [--enrol CODE]`.
@@ -104,8 +107,12 @@ pub fn run_sync(
             pulled: report.pulled,
             conflicts: &report.conflicts,
             exceptions: &report.exceptions,
+            snapshot_balances: report.snapshot_balances,
         })?;
     } else {
+        if let Some(balances) = report.snapshot_balances {
+            println!("started from the server's snapshot: {balances} balances");
+        }
         println!(
             "pushed {}, pulled {}, conflicts {}, negative keys {}",
             report.pushed,

@@ -55,6 +55,9 @@ pub struct SyncReport {
     pub conflicts: Vec<ConflictView>,
     /// Keys below zero after the merge.
     pub exceptions: Vec<NegativeException>,
+    /// Balances a new workstation started from, when it did in this round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_balances: Option<usize>,
 }
 
 /// Progress of a long sync: (phase, events so far).
@@ -179,6 +182,16 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     let link = ledger.with(|l| l.sync_link())?.ok_or(SyncError::NotEnrolled)?;
     let http = Http::new(&link.server_url, Some(link.token.clone()))?;
     let mut report = SyncReport::default();
+    // A new workstation starts from a snapshot rather than the whole history.
+    if ledger.with(|l| l.is_fresh())? {
+        let since_hlc = ledger.with(|l| l.current_hlc().0);
+        progress("snapshot", 0);
+        let answer: SnapshotResponse =
+            http.post("v1/snapshot", &SnapshotRequest { versions: Versions::ours(), since_hlc })?;
+        ledger.with(|l| l.bootstrap(&answer.snapshot))?;
+        report.snapshot_balances = Some(answer.snapshot.balances.len());
+        progress("snapshot", answer.snapshot.balances.len());
+    }
     loop {
         let outbox = ledger.with(|l| l.outbox(SYNC_BATCH_MAX))?;
         if outbox.events.is_empty() {
@@ -196,9 +209,10 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     }
     loop {
         let cursor = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
+        let horizon = ledger.with(|l| l.sync_horizon())?;
         let answer: PullResponse =
-            http.post("v1/pull", &PullRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX })?;
-        let applied = ledger.with(|l| l.apply_events(&answer.events, Some(answer.cursor)))?;
+            http.post("v1/pull", &PullRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX, horizon })?;
+        let applied = ledger.with(|l| l.apply_page(&answer.events, &answer.history, answer.cursor))?;
         report.pulled += answer.events.len();
         report.conflicts.extend(applied.conflicts);
         progress("pull", report.pulled);

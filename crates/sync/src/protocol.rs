@@ -85,6 +85,10 @@ pub struct PullRequest {
     pub cursor: i64,
     /// At most this many events.
     pub limit: usize,
+    /// A node that started from a snapshot: the sequence it was taken at (the
+    /// server adds the history such a node lacks).
+    #[serde(default)]
+    pub horizon: Option<i64>,
 }
 
 /// Events of other nodes in server order.
@@ -99,6 +103,30 @@ pub struct PullResponse {
     pub cursor: i64,
     /// More after these.
     pub more: bool,
+    /// For a node that started from a snapshot: older movements and documents
+    /// these events need (stored, not added again).
+    #[serde(default)]
+    pub history: Vec<Event>,
+}
+
+/// A new workstation asks for a snapshot instead of the whole history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotRequest {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// The node's hybrid-logical-clock value now.
+    pub since_hlc: i64,
+}
+
+/// Master data, lots and balances as of a sequence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotResponse {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// The snapshot.
+    pub snapshot: ledger::replication::Snapshot,
 }
 
 /// A refusal: a stable code and a message.

@@ -4,7 +4,7 @@
 //! event; a pull returns other nodes' events after the node's cursor.
 //!
 //! Routes (POST, JSON bodies, gzip both ways): `/v1/enrol`, `/v1/push`,
-//! `/v1/pull`. Push and pull need `Authorization: Bearer TOKEN`.
+//! `/v1/pull`, `/v1/snapshot` (a new workstation's start). Push and pull need `Authorization: Bearer TOKEN`.
 
 use crate::protocol::*;
 use crate::{random_hex, sha256, SyncError};
@@ -93,6 +93,7 @@ pub fn serve(mut ledger: Ledger, listen: &str, on_signal: bool) -> Result<Server
         .route("/v1/enrol", post(enrol))
         .route("/v1/push", post(push))
         .route("/v1/pull", post(pull))
+        .route("/v1/snapshot", post(snapshot))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
@@ -250,12 +251,26 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         ledger.server_publish_own()?;
         let limit = request.limit.clamp(1, SYNC_BATCH_MAX);
         let (events, cursor, more) = ledger.server_events_after(request.cursor, node, limit)?;
-        Ok(Json(PullResponse {
-            versions: Versions::ours(),
-            events: events.into_iter().map(|(_, e)| e).collect(),
-            cursor,
-            more,
-        }))
+        let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
+        let history = match request.horizon {
+            Some(horizon) => ledger.server_history(&events, horizon)?,
+            None => Vec::new(),
+        };
+        Ok(Json(PullResponse { versions: Versions::ours(), events, cursor, more, history }))
+    })
+    .await
+}
+
+async fn snapshot(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SnapshotResponse>, Refusal> {
+    let request: SnapshotRequest = parse(&body)?;
+    blocking(state, move |ledger| {
+        authenticate(ledger, &headers)?;
+        let snapshot = ledger.server_snapshot(request.since_hlc)?;
+        Ok(Json(SnapshotResponse { versions: Versions::ours(), snapshot }))
     })
     .await
 }
