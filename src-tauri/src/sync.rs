@@ -32,7 +32,7 @@ use ts_rs::TS;
 pub const STATUS_EVENT: &str = "sync-status";
 /// The event that carries a round's progress, batch by batch.
 pub const PROGRESS_EVENT: &str = "sync-progress";
-/// The event sent after a round that pulled other workstations' events.
+/// The event sent after a round that pulled other workstations' events (or loaded the server's snapshot).
 pub const APPLIED_EVENT: &str = "sync-applied";
 /// Time between rounds while all is well, unless `MEDLEDGER_SYNC_INTERVAL_MS` says otherwise.
 pub const SYNC_INTERVAL_DEFAULT: Duration = Duration::from_secs(5);
@@ -109,6 +109,9 @@ pub struct SyncRound {
     /// Keys below zero after the round.
     #[ts(type = "number")]
     pub exceptions: u64,
+    /// Balances this (new) workstation started from, when the round loaded the server's snapshot.
+    #[ts(type = "number | null")]
+    pub snapshot_balances: Option<u64>,
 }
 
 /// The status area's facts (the [`STATUS_EVENT`] and `sync_status`).
@@ -129,7 +132,7 @@ pub struct SyncStatusView {
     pub progress: Option<SyncProgress>,
     /// The last round failed: why (null once a round succeeds).
     pub error: Option<SyncProblem>,
-    /// The last successful round since the app started.
+    /// The last round since the app started that sent or received something.
     pub last_round: Option<SyncRound>,
     /// When the next round starts by itself (wall ms), if one is scheduled.
     #[ts(type = "number | null")]
@@ -139,8 +142,12 @@ pub struct SyncStatusView {
 /// What a round that pulled something brought (the [`APPLIED_EVENT`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SyncApplied {
+    /// Other workstations' events applied.
     #[ts(type = "number")]
     pub pulled: u64,
+    /// Balances loaded from the server's snapshot (a new workstation's first round).
+    #[ts(type = "number | null")]
+    pub snapshot_balances: Option<u64>,
     #[ts(type = "number")]
     pub conflicts: u64,
     #[ts(type = "number")]
@@ -166,11 +173,17 @@ pub struct SyncConflictRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ExceptionMovement {
     pub id: String,
-    /// The workstation that made it.
+    /// The workstation that made it (node id).
     pub node: String,
     pub kind: String,
     #[ts(type = "number")]
     pub quantity: i64,
+    /// Its document's number (CK-S02-000001: the site is in it), when it has one.
+    pub document_number: Option<String>,
+    /// Who made it.
+    pub user: Option<String>,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: Option<String>,
 }
 
 /// A key below zero after a merge, with the movements since its last count.
@@ -225,8 +238,19 @@ pub struct SyncReview {
     pub duplicate_codes: Vec<DuplicateCodeRow>,
 }
 
-/// Reads the review lists.
+/// Reads the review lists. A negative key's movements are looked up by its
+/// lot (or serial) for their document, user and time, which say more to a
+/// manager than ids.
 pub fn review(ledger: &Ledger) -> ledger::Result<SyncReview> {
+    let mut traces: std::collections::HashMap<String, Vec<ledger::MovementView>> = std::collections::HashMap::new();
+    let exceptions = ledger.negative_exceptions()?;
+    for x in &exceptions {
+        let needle = if x.lot.is_empty() { &x.serial } else { &x.lot };
+        if !needle.is_empty() && !traces.contains_key(needle) {
+            traces.insert(needle.clone(), ledger.trace(needle).unwrap_or_default());
+        }
+    }
+    let found = |needle: &str, id: &str| traces.get(needle).and_then(|list| list.iter().find(|m| m.id == id)).cloned();
     Ok(SyncReview {
         conflicts: ledger
             .sync_conflicts()?
@@ -239,21 +263,34 @@ pub fn review(ledger: &Ledger) -> ledger::Result<SyncReview> {
                 incoming: c.incoming,
             })
             .collect(),
-        exceptions: ledger
-            .negative_exceptions()?
+        exceptions: exceptions
             .into_iter()
-            .map(|x| NegativeExceptionRow {
-                item: x.item,
-                lot: x.lot,
-                serial: x.serial,
-                location: x.location,
-                status: x.status,
-                quantity: x.quantity,
-                movements: x
-                    .movements
-                    .into_iter()
-                    .map(|(id, node, kind, quantity)| ExceptionMovement { id, node, kind, quantity })
-                    .collect(),
+            .map(|x| {
+                let needle = if x.lot.is_empty() { x.serial.clone() } else { x.lot.clone() };
+                NegativeExceptionRow {
+                    movements: x
+                        .movements
+                        .into_iter()
+                        .map(|(id, node, kind, quantity)| {
+                            let view = found(&needle, &id);
+                            ExceptionMovement {
+                                document_number: view.as_ref().and_then(|m| m.document_number.clone()),
+                                user: view.as_ref().map(|m| m.user.clone()),
+                                recorded_at: view.map(|m| m.recorded_at),
+                                id,
+                                node,
+                                kind,
+                                quantity,
+                            }
+                        })
+                        .collect(),
+                    item: x.item,
+                    lot: x.lot,
+                    serial: x.serial,
+                    location: x.location,
+                    status: x.status,
+                    quantity: x.quantity,
+                }
             })
             .collect(),
         safety_edits: ledger
@@ -416,6 +453,10 @@ impl Shared {
             runtime.running = false;
             runtime.progress = None;
             match &outcome {
+                Ok(report) if report.pushed + report.pulled == 0 && report.snapshot_balances.is_none() => {
+                    runtime.failure = None;
+                    runtime.failures = 0;
+                }
                 Ok(report) => {
                     runtime.failure = None;
                     runtime.failures = 0;
@@ -425,6 +466,7 @@ impl Shared {
                         pulled: report.pulled as u64,
                         conflicts: report.conflicts.len() as u64,
                         exceptions: report.exceptions.len() as u64,
+                        snapshot_balances: report.snapshot_balances.map(|n| n as u64),
                     });
                 }
                 Err(error) => {
@@ -436,8 +478,9 @@ impl Shared {
             let delay = next_delay(self.interval, runtime.failures, offline);
             runtime.next_attempt_ms = Some(now_ms() + delay.as_millis() as i64);
             (
-                outcome.as_ref().ok().filter(|r| r.pulled > 0).map(|r| SyncApplied {
+                outcome.as_ref().ok().filter(|r| r.pulled > 0 || r.snapshot_balances.is_some()).map(|r| SyncApplied {
                     pulled: r.pulled as u64,
+                    snapshot_balances: r.snapshot_balances.map(|n| n as u64),
                     conflicts: r.conflicts.len() as u64,
                     exceptions: r.exceptions.len() as u64,
                 }),
@@ -685,20 +728,26 @@ mod tests {
                 ..NewItem::default()
             };
             ledger.add_item(&item).unwrap();
+            ledger.add_department("ICU", "重症医学科", "ICU", "", None).unwrap();
         }
         Arc::new(Mutex::new(ledger))
     }
 
     fn receive(ledger: &Mutex<Ledger>, lot: &str, quantity: i64) {
+        post(ledger, DocumentKind::Receipt, lot, quantity);
+    }
+
+    fn post(ledger: &Mutex<Ledger>, kind: DocumentKind, lot: &str, quantity: i64) -> String {
+        let department = (kind == DocumentKind::Issue).then(|| "ICU".to_string());
         ledger
             .lock()
             .unwrap()
             .post(&DocumentRequest {
-                kind: DocumentKind::Receipt,
+                kind,
                 user: "wangli".into(),
                 location: "MAIN".into(),
                 to_location: None,
-                department: None,
+                department,
                 supplier: None,
                 lines: vec![LineRequest {
                     item: SYRINGE.into(),
@@ -712,7 +761,8 @@ mod tests {
                 note: String::new(),
                 override_: None,
             })
-            .unwrap();
+            .unwrap()
+            .number
     }
 
     fn on_hand(ledger: &Mutex<Ledger>) -> i64 {
@@ -780,8 +830,13 @@ mod tests {
         enrol_as(&second, "admin", &url, &codes[1], Lang::En).unwrap();
         second_sync.sync_now();
         wait_for("the receipt on the second workstation", Duration::from_secs(10), || on_hand(&second) == 10);
+        // A new workstation starts from the server's snapshot; the screens are told.
         wait_for("the applied event", Duration::from_secs(5), || {
-            second_events.lock().unwrap().iter().any(|e| matches!(e, SyncEvent::Applied(a) if a.pulled > 0))
+            second_events
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, SyncEvent::Applied(a) if a.snapshot_balances.is_some()))
         });
 
         // The server goes away: rounds fail with words in the session language, work goes on.
@@ -807,6 +862,29 @@ mod tests {
         assert!(back.elapsed() < Duration::from_secs(3), "retries keep coming while offline: {:?}", back.elapsed());
         wait_for("the second receipt on the second workstation", Duration::from_secs(10), || on_hand(&second) == 15);
         assert!(review(&second.lock().unwrap()).unwrap().exceptions.is_empty());
+
+        // Both issue the same five units while neither hears of the other: below zero
+        // after the merge, the same on both, with the documents that did it.
+        first_sync.stop();
+        second_sync.stop();
+        let here = post(&first, DocumentKind::Issue, "L2", 5);
+        let there = post(&second, DocumentKind::Issue, "L2", 5);
+        let (emit, second_events) = collector();
+        let first_sync = SyncService::start(first.clone(), Arc::new(|_| {}), zh.clone(), interval);
+        let second_sync = SyncService::start(second.clone(), emit, zh, interval);
+        wait_for("the exception on both", Duration::from_secs(10), || {
+            [&first, &second].iter().all(|l| review(&l.lock().unwrap()).unwrap().exceptions.len() == 1)
+        });
+        let seen = review(&second.lock().unwrap()).unwrap();
+        assert_eq!(seen, review(&first.lock().unwrap()).unwrap(), "every workstation shows the same");
+        let exception = &seen.exceptions[0];
+        assert_eq!((exception.lot.as_str(), exception.location.as_str(), exception.quantity), ("L2", "MAIN", -5));
+        let documents: Vec<_> = exception.movements.iter().filter_map(|m| m.document_number.clone()).collect();
+        assert!(documents.contains(&here) && documents.contains(&there), "{documents:?}");
+        assert!(exception.movements.iter().all(|m| m.user.as_deref() == Some("wangli")));
+        wait_for("the applied event with the exception", Duration::from_secs(5), || {
+            second_events.lock().unwrap().iter().any(|e| matches!(e, SyncEvent::Applied(a) if a.exceptions == 1))
+        });
         first_sync.stop();
         second_sync.stop();
         drop(handle);

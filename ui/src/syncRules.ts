@@ -87,9 +87,9 @@ export function hlcMs(hlc: number): number {
   return Math.floor(hlc / 65536);
 }
 
-/** A node or movement id short enough for a table (the first 8 hex digits). */
+/** A node or movement id short enough for a table: the last 8 hex digits (a UUIDv7 begins with its time, the same for ids made together). */
 export function shortId(id: string | null): string {
-  return id ? id.replace(/-/g, '').slice(0, 8) : '—';
+  return id ? id.replace(/-/g, '').slice(-8) : '—';
 }
 
 /** Everything the review lists hold. */

@@ -109,9 +109,10 @@ export class FakeSync implements SyncBackend {
     this.lastSuccessMs = Date.now();
     this.lastRound = {
       at_ms: this.lastSuccessMs, pushed: pending, pulled, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length,
+      snapshot_balances: null,
     };
     if (pulled > 0) {
-      const applied: SyncApplied = { pulled, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length };
+      const applied: SyncApplied = { pulled, snapshot_balances: null, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length };
       this.appliedHandlers.forEach((h) => h(applied));
     }
     this.emitStatus();
@@ -123,19 +124,21 @@ export class FakeSync implements SyncBackend {
       exceptions: [{
         item: '09506000134352', lot: 'L2312', serial: '', location: 'ICU-STORE', status: 'available', quantity: -20,
         movements: [
-          { id: '0193a7c2-5d10-7b21-9a44-1c2d3e4f5a60', node: '0193a001-0000-7000-8000-00000000s02a', kind: 'issue', quantity: -50 },
-          { id: '0193a7c2-6e21-7c32-8b55-2d3e4f5a6b71', node: '0193a001-0000-7000-8000-00000000s03b', kind: 'issue', quantity: -30 },
+          { id: '0193a7c2-5d10-7b21-9a44-1c2d3e4f5a60', node: '0193a001-0000-7000-8000-0000000002a1', kind: 'issue', quantity: -50,
+            document_number: 'CK-S02-000014', user: 'wangli', recorded_at: '2026-11-24T09:12:40Z' },
+          { id: '0193a7c2-6e21-7c32-8b55-2d3e4f5a6b71', node: '0193a001-0000-7000-8000-0000000003b2', kind: 'issue', quantity: -30,
+            document_number: 'CK-S03-000009', user: 'lihua', recorded_at: '2026-11-24T09:40:05Z' },
         ],
       }],
       conflicts: [{
-        kind: 'movement', key: '0193a7c27f3284d39c662e4f5a6b7c82', origin: '0193a001-0000-7000-8000-00000000s03b',
+        kind: 'movement', key: '0193a7c27f3284d39c662e4f5a6b7c82', origin: '0193a001-0000-7000-8000-0000000003b2',
         stored: '{"quantity":-5,"lot":"L2402"}', incoming: '{"quantity":-6,"lot":"L2402"}',
       }],
       safety_edits: [{
         entity: 'item', code: '06958841004890', field: 'max_temp_c',
         values: [
-          { hlc: 1_764_000_000_000 * 65536, node: '0193a001-0000-7000-8000-00000000s02a', value: '"8.0"' },
-          { hlc: 1_764_000_060_000 * 65536, node: '0193a001-0000-7000-8000-00000000s03b', value: '"6.0"' },
+          { hlc: 1_764_000_000_000 * 65536, node: '0193a001-0000-7000-8000-0000000002a1', value: '"8.0"' },
+          { hlc: 1_764_000_060_000 * 65536, node: '0193a001-0000-7000-8000-0000000003b2', value: '"6.0"' },
         ],
       }],
       duplicate_codes: [{ entity: 'location', code: 'OR-STORE', holders: ['OR-STORE', 'OR-STORE~4c1d09ab'] }],

@@ -5,6 +5,18 @@
  */
 export type ExceptionMovement = { id: string, 
 /**
- * The workstation that made it.
+ * The workstation that made it (node id).
  */
-node: string, kind: string, quantity: number, };
+node: string, kind: string, quantity: number, 
+/**
+ * Its document's number (CK-S02-000001: the site is in it), when it has one.
+ */
+document_number: string | null, 
+/**
+ * Who made it.
+ */
+user: string | null, 
+/**
+ * When it was recorded (RFC 3339).
+ */
+recorded_at: string | null, };

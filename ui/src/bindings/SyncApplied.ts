@@ -3,4 +3,12 @@
 /**
  * What a round that pulled something brought (the [`APPLIED_EVENT`]).
  */
-export type SyncApplied = { pulled: number, conflicts: number, exceptions: number, };
+export type SyncApplied = { 
+/**
+ * Other workstations' events applied.
+ */
+pulled: number, 
+/**
+ * Balances loaded from the server's snapshot (a new workstation's first round).
+ */
+snapshot_balances: number | null, conflicts: number, exceptions: number, };

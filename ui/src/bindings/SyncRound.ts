@@ -15,4 +15,8 @@ conflicts: number,
 /**
  * Keys below zero after the round.
  */
-exceptions: number, };
+exceptions: number, 
+/**
+ * Balances this (new) workstation started from, when the round loaded the server's snapshot.
+ */
+snapshot_balances: number | null, };

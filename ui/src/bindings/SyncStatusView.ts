@@ -32,7 +32,7 @@ progress: SyncProgress | null,
  */
 error: SyncProblem | null, 
 /**
- * The last successful round since the app started.
+ * The last round since the app started that sent or received something.
  */
 last_round: SyncRound | null, 
 /**

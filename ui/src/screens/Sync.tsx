@@ -9,7 +9,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { SyncReview } from '../bindings/SyncReview';
 import { useBackend } from '../api/backend';
 import { Field, Spinner } from '../components';
-import { formatQuantity } from '../format';
+import { formatQuantity, localTime, signedQuantity } from '../format';
 import { KIND_TEXT, useI18n, type TextKey } from '../i18n';
 import type { MovementKind } from '../bindings/MovementKind';
 import { SyncProgressBar, type SyncState } from '../sync';
@@ -97,9 +97,12 @@ function Review({ review, onGo }: { review: SyncReview; onGo: (screen: Screen) =
                 <td>
                   <ul className="sync-movements">
                     {x.movements.map((m) => (
-                      <li key={m.id} data-testid="sync-exception-movement">
-                        {kindText(m.kind, t)} <b className="num">{m.quantity > 0 ? `+${formatQuantity(m.quantity)}` : formatQuantity(m.quantity)}</b>
-                        <span className="muted"> · {t('node')} <span className="mono">{shortId(m.node)}</span> · <span className="mono">{shortId(m.id)}</span></span>
+                      <li key={m.id} data-testid="sync-exception-movement" data-document={m.document_number ?? ''}>
+                        {kindText(m.kind, t)} <b className="num">{signedQuantity(m.quantity, m.kind === 'count')}</b>
+                        {m.document_number ? <> · <span className="mono">{m.document_number}</span></> : null}
+                        <span className="muted">
+                          {m.user ? ` · ${m.user}` : ''}{m.recorded_at ? ` · ${localTime(m.recorded_at)}` : ''} · {t('node')} <span className="mono" title={m.node}>{shortId(m.node)}</span>
+                        </span>
                       </li>
                     ))}
                   </ul>
@@ -187,7 +190,8 @@ export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
   const backend = useBackend();
   const { t } = useI18n();
   const [review, setReview] = useState<SyncReview | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  // Kept as words to say, so it follows a language switch.
+  const [notice, setNotice] = useState<{ key: TextKey; values: Record<string, string> } | null>(null);
   const status = sync.status;
   const loadReview = useCallback(() => { backend.syncReview().then(setReview, onError); }, [backend, onError]);
   useEffect(() => { loadReview(); return backend.onSyncApplied(() => loadReview()); }, [backend, loadReview]);
@@ -198,7 +202,7 @@ export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
   const syncNow = async () => {
     try {
       await backend.syncNow();
-      setNotice(t('syncStarted'));
+      setNotice({ key: 'syncStarted', values: {} });
     } catch (error) {
       onError(error);
     }
@@ -217,7 +221,7 @@ export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
       </div>
       <p className="muted">{t('syncIntro')}</p>
       {!status ? <Spinner /> : !status.enrolled ? (
-        mayEnrol ? <EnrolForm again={false} onEnrolled={(url) => { setNotice(t('enrolDone', { url })); sync.refresh(); }} onError={onError} />
+        mayEnrol ? <EnrolForm again={false} onEnrolled={(url) => { setNotice({ key: 'enrolDone', values: { url } }); sync.refresh(); }} onError={onError} />
           : <p className="panel" data-testid="sync-enrol-forbidden">{t('enrolOnlyAdmins')}</p>
       ) : (
         <div className="panel sync-card" data-testid="sync-card" data-tone={summary.tone}>
@@ -225,11 +229,14 @@ export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
             <dt>{t('syncServer')}</dt><dd className="mono" data-testid="sync-server">{status.server_url}</dd>
             <dt>{t('syncLastSuccess')}</dt>
             <dd data-testid="sync-last-success">{status.last_success_ms !== null ? `${ago(status.last_success_ms, sync.nowMs, t)} (${clock(status.last_success_ms)})` : t('syncNever')}</dd>
-            <dt>{t('syncPendingLabel')}</dt><dd className="num" data-testid="sync-pending">{formatQuantity(status.pending)}</dd>
+            <dt>{t('syncPendingLabel')}</dt><dd data-testid="sync-pending">{formatQuantity(status.pending)}</dd>
           </dl>
           <p data-testid="sync-state" className={`sync-state sync-${summary.tone}`}>
             {summary.text}
-            {status.last_round && summary.tone === 'ok' ? <span className="muted"> · {t('syncLastRound', { pushed: status.last_round.pushed, pulled: status.last_round.pulled })}</span> : null}
+            {status.last_round && summary.tone === 'ok' ? (
+              <span className="muted" data-testid="sync-last-round"> · {t('syncLastRound', { time: clock(status.last_round.at_ms).slice(11), pushed: formatQuantity(status.last_round.pushed), pulled: formatQuantity(status.last_round.pulled) })}
+                {status.last_round.snapshot_balances !== null ? t('syncSnapshot', { count: formatQuantity(status.last_round.snapshot_balances) }) : null}</span>
+            ) : null}
           </p>
           {status.error ? (
             <div className={status.error.offline ? 'banner banner-warn' : 'banner banner-error'} data-testid="sync-error" data-code={status.error.code}>
@@ -240,8 +247,8 @@ export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
           <SyncProgressBar sync={sync} />
         </div>
       )}
-      {notice ? <p className="notice" data-testid="sync-notice" role="status">{notice}</p> : null}
-      {status?.enrolled && refusedLink && mayEnrol ? <EnrolForm again onEnrolled={(url) => { setNotice(t('enrolDone', { url })); sync.refresh(); }} onError={onError} /> : null}
+      {notice ? <p className="notice" data-testid="sync-notice" role="status">{t(notice.key, notice.values)}</p> : null}
+      {status?.enrolled && refusedLink && mayEnrol ? <EnrolForm again onEnrolled={(url) => { setNotice({ key: 'enrolDone', values: { url } }); sync.refresh(); }} onError={onError} /> : null}
       {status?.enrolled ? (
         <div className="sync-review" data-testid="sync-review" data-count={reviewCount(review)}>
           <div className="toolbar">

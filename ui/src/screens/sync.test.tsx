@@ -81,7 +81,7 @@ describe('the sync status area and screen', () => {
     await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
     expect(screen.queryByTestId('sync-status-pending')).toBeNull();
     expect(screen.queryByTestId('sync-error')).toBeNull();
-    expect(screen.getByTestId('sync-state').textContent).toContain('Last sync: 1 sent, 0 received');
+    expect(screen.getByTestId('sync-last-round').textContent).toMatch(/last exchange \d\d:\d\d:\d\d: 1 sent, 0 received/);
   });
 
   it('refreshes the stock list when a round pulls another workstation\'s receipt', async () => {
@@ -112,7 +112,7 @@ describe('the sync status area and screen', () => {
     expect(exception.dataset).toMatchObject({ item: SYRINGE, lot: 'L2312', location: 'ICU-STORE', quantity: '-20' });
     const movements = within(exception).getAllByTestId('sync-exception-movement');
     expect(movements.map((m) => m.textContent)).toEqual([
-      expect.stringContaining('Issue -50'), expect.stringContaining('Issue -30'),
+      expect.stringContaining('Issue −50 · CK-S02-000014 · wangli'), expect.stringContaining('Issue −30 · CK-S03-000009 · lihua'),
     ]);
     expect(screen.getByTestId('sync-section-exceptions').textContent).toContain('count the location (stocktake), or correct the issue');
     const conflict = screen.getByTestId('sync-conflict');
