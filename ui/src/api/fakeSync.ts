@@ -72,8 +72,16 @@ export class FakeSync implements SyncBackend {
   /** Other workstations' events waiting on the server: `apply` runs when a round pulls them. */
   arrive(count: number, apply: () => void) { this.incoming.push({ count, apply }); }
 
-  /** A server-made enrolment code (another call makes another). */
-  newCode(): string { return FAKE_ENROLMENT_CODE; }
+  private codes = 0;
+  /** Another server-made enrolment code (the first is FAKE_ENROLMENT_CODE). */
+  newCode(): string {
+    this.codes += 1;
+    return FAKE_ENROLMENT_CODE.replace(/.{4}$/, this.codes.toString(16).padStart(4, '0'));
+  }
+
+  /** The server refuses this workstation from the next round on (an administrator revoked it). */
+  revoke() { this.revoked = true; }
+  private revoked = false;
 
   /** A round, as the sync thread runs one; resolves when it has ended. */
   async round(): Promise<void> {
@@ -83,6 +91,15 @@ export class FakeSync implements SyncBackend {
     this.progress = null;
     this.emitStatus();
     if (this.roundMs > 0) await new Promise((resolve) => setTimeout(resolve, this.roundMs / 2));
+    if (this.revoked) {
+      this.running = false;
+      this.error = {
+        code: 'revoked', atMs: Date.now(),
+        zh: '本机已被服务器停用，不能再同步。请联系管理员。', en: 'This workstation was revoked on the server and may not sync. Contact an administrator.',
+      };
+      this.emitStatus();
+      return;
+    }
     if (this.offline) {
       this.running = false;
       this.error = {
@@ -190,6 +207,7 @@ export class FakeSync implements SyncBackend {
           'The enrolment code is unknown, used or expired. Make a new one on the server.');
       }
       this.usedCodes.add(secret);
+      this.revoked = false;
       this.url = address;
       this.error = null;
       setTimeout(() => void this.round(), 0);

@@ -84,6 +84,26 @@ describe('the sync status area and screen', () => {
     expect(screen.getByTestId('sync-last-round').textContent).toMatch(/last exchange \d\d:\d\d:\d\d: 1 sent, 0 received/);
   });
 
+  it('says a revoked workstation may not sync, and a manager enrols it again with a new code', async () => {
+    const app = await signedIn('zhaoqiang');
+    await openScreen(app.user, 'sync');
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    app.backend.sync.revoke();
+    await app.user.click(screen.getByTestId('sync-now'));
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('error'));
+    expect(screen.getByTestId('sync-status-text').textContent).toBe('同步失败');
+    expect(screen.getByTestId('sync-error').dataset.code).toBe('revoked');
+    expect(screen.getByTestId('sync-error').textContent).toContain('本机已被服务器停用');
+    // The used code is refused; a new one enrols it again.
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('error-banner').dataset.code).toBe('bad_enrolment_code'));
+    await enrol(app, 'https://server.hospital:8443', app.backend.sync.newCode());
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    expect(screen.queryByTestId('sync-error')).toBeNull();
+    expect(screen.queryByTestId('sync-enrol')).toBeNull();
+  });
+
   it('refreshes the stock list when a round pulls another workstation\'s receipt', async () => {
     const app = await signedIn('zhaoqiang');
     await openScreen(app.user, 'sync');
