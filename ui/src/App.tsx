@@ -32,7 +32,7 @@ import { ColdchainAlarm } from './coldchain';
 import { openExcursions } from './coldchainRules';
 import type { ExcursionView } from './bindings/ExcursionView';
 import { SyncScreen } from './screens/Sync';
-import { SyncProgressBar, SyncStatusArea, useSyncStatus } from './sync';
+import { SyncProgressStrip, SyncStatusArea, SyncStore } from './sync';
 
 export type Screen = 'stock' | 'receive' | 'issue' | 'transfer' | 'movements' | 'stocktake' | 'printers' | 'coldchain' | 'devices' | 'sync';
 export const SCREENS: { id: Screen; label: TextKey; icon: string; key: string }[] = [
@@ -163,7 +163,11 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
   const go = useCallback((next: Screen) => { setScreen(next); setError(null); setScanReport(null); void reload(); loadExcursions(); }, [reload, loadExcursions]);
 
   const signedIn = !!info?.user && !choosing;
-  const sync = useSyncStatus(backend, lang, !!info);
+  // The sync status lives outside React's state here: only what shows it re-renders.
+  const syncStore = useMemo(() => new SyncStore(backend), [backend]);
+  useEffect(() => syncStore.start(), [syncStore]);
+  const ready = !!info;
+  useEffect(() => { if (ready) syncStore.refresh(); }, [syncStore, ready, lang]);
   // Other workstations' events arrived: the shell's facts and the alarm may have changed (screens re-read their own).
   useEffect(() => backend.onSyncApplied(() => { void reload(); loadExcursions(); }), [backend, reload, loadExcursions]);
 
@@ -193,6 +197,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
   const choose = async (username: string) => {
     try {
       const user = await backend.chooseUser(username);
+      syncStore.refresh();
       setLang(user.language);
       setChoosing(false);
       setError(null);
@@ -208,6 +213,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
     setLang(next);
     try {
       await backend.setLanguage(next);
+      syncStore.refresh();
     } catch (e) {
       setError(asApiError(e));
     }
@@ -235,7 +241,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
               <span className="brand-sub">{t('brandSub')}</span>
             </div>
             <div className="topbar-info">
-              {info ? <SyncStatusArea sync={sync} onOpen={signedIn ? () => go('sync') : undefined} /> : null}
+              {info ? <SyncStatusArea store={syncStore} onOpen={signedIn ? () => go('sync') : undefined} /> : null}
               {info ? <span className="site" data-testid="site-code" title={info.node.name}>{t('site')} <b>{info.node.site_code}</b></span> : null}
               {info ? <span className="today" title={t('today')}>{info.today}</span> : null}
               {user ? (
@@ -253,7 +259,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
               </button>
             </div>
           </header>
-          {screen !== 'sync' ? <SyncProgressBar sync={sync} /> : null}
+          {screen !== 'sync' ? <SyncProgressStrip store={syncStore} /> : null}
           {!info ? (
             <main className="center">{banner}<Spinner /></main>
           ) : !signedIn ? (
@@ -300,7 +306,7 @@ export function App({ scanKeyTime }: { scanKeyTime?: (event: KeyboardEvent) => n
                 {screen === 'printers' && <PrintersScreen mayEdit={info.may_edit_master_data} onError={onError} />}
                 {screen === 'coldchain' && <ColdChainScreen mayResolve={info.may_resolve_excursions} onError={onError} clearError={clearError} onResolved={loadExcursions} />}
                 {screen === 'devices' && <DevicesScreen mayEdit={info.may_edit_master_data} onError={onError} />}
-                {screen === 'sync' && <SyncScreen sync={sync} mayEnrol={info.may_enrol_workstation} onGo={go} onError={onError} />}
+                {screen === 'sync' && <SyncScreen store={syncStore} mayEnrol={info.may_enrol_workstation} onGo={go} onError={onError} />}
               </main>
             </div>
           )}

@@ -1,11 +1,10 @@
-// Sync in the shell: `useSyncStatus` follows the app's sync-status and
+// Sync in the shell: a `SyncStore` follows the app's sync-status and
 // sync-progress events (and asks once, and again when the language changes,
 // since the error comes worded in the session language); `SyncStatusArea` is
 // the always-visible status in the top bar — last success ("synced 12 s
 // ago"), what waits to be sent, offline or failed in plain words, a spinner
 // while a round runs — and `SyncProgressBar` shows a long round's progress.
-import { useEffect, useRef, useState } from 'react';
-import type { Lang } from './bindings/Lang';
+import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { SyncStatusView } from './bindings/SyncStatusView';
 import type { Backend } from './api/backend';
 import { useI18n } from './i18n';
@@ -22,38 +21,65 @@ export interface SyncState {
   refresh: () => void;
 }
 
-export function useSyncStatus(backend: Backend, lang: Lang, active: boolean): SyncState {
-  const [status, setStatus] = useState<SyncStatusView | null>(null);
-  const [nowMs, setNowMs] = useState(() => Date.now());
-  const runningSince = useRef<number | null>(null);
-  const [version, setVersion] = useState(0);
+/**
+ * The sync status outside React's tree: the shell holds one, and only the
+ * components that show it re-render when it changes or their clock ticks —
+ * never the whole app every second, which would re-render the screen a
+ * clerk is scanning into.
+ */
+export class SyncStore {
+  private status: SyncStatusView | null = null;
+  private listeners = new Set<() => void>();
+  /** When the running round began (wall ms), while one runs. */
+  runningSince: number | null = null;
 
-  useEffect(() => {
-    const stopStatus = backend.onSyncStatus((next) => setStatus(next));
-    const stopProgress = backend.onSyncProgress((progress) => setStatus((s) => (s ? { ...s, running: true, progress } : s)));
+  constructor(private backend: Backend) {}
+
+  private set(next: SyncStatusView | null) {
+    if (next?.running && this.runningSince === null) this.runningSince = Date.now();
+    if (!next?.running) this.runningSince = null;
+    this.status = next;
+    this.listeners.forEach((l) => l());
+  }
+
+  /** Follows the app's events; returns the function that stops. */
+  start(): () => void {
+    const stopStatus = this.backend.onSyncStatus((next) => this.set(next));
+    const stopProgress = this.backend.onSyncProgress((progress) => { if (this.status) this.set({ ...this.status, running: true, progress }); });
     return () => { stopStatus(); stopProgress(); };
-  }, [backend]);
+  }
 
-  useEffect(() => {
-    if (!active) return;
-    let live = true;
-    backend.syncStatus().then((next) => { if (live) setStatus(next); }, () => undefined);
-    return () => { live = false; };
-  }, [backend, lang, active, version]);
+  /** Asks the app (at start, after enrolling, when the language changed: errors come worded in it). */
+  refresh = () => { this.backend.syncStatus().then((next) => this.set(next), () => undefined); };
 
+  subscribe = (listener: () => void) => { this.listeners.add(listener); return () => { this.listeners.delete(listener); }; };
+  get = () => this.status;
+}
+
+/** The store's status with a clock ticking every second, for one component. */
+export function useSync(store: SyncStore): SyncState {
+  const status = useSyncExternalStore(store.subscribe, store.get);
+  const [nowMs, setNowMs] = useState(() => Date.now());
   useEffect(() => {
     const timer = setInterval(() => setNowMs(Date.now()), 1000);
     return () => clearInterval(timer);
   }, []);
+  const now = Math.max(nowMs, Date.now());
+  return { status, nowMs: now, long: !!status?.running && isLong(store.runningSince, now), refresh: store.refresh };
+}
 
-  const running = !!status?.running;
-  if (running && runningSince.current === null) runningSince.current = Date.now();
-  if (!running) runningSince.current = null;
-  return { status, nowMs, long: running && isLong(runningSince.current, Math.max(nowMs, Date.now())), refresh: () => setVersion((v) => v + 1) };
+/** The status area in the top bar (it follows the store itself). */
+export function SyncStatusArea({ store, onOpen }: { store: SyncStore; onOpen?: () => void }) {
+  return <SyncStatusBadge sync={useSync(store)} onOpen={onOpen} />;
+}
+
+/** The progress bar under the top bar during a long round. */
+export function SyncProgressStrip({ store }: { store: SyncStore }) {
+  return <SyncProgressBar sync={useSync(store)} />;
 }
 
 /** The status in the top bar; a click opens the sync screen (when someone is signed in). */
-export function SyncStatusArea({ sync, onOpen }: { sync: SyncState; onOpen?: () => void }) {
+export function SyncStatusBadge({ sync, onOpen }: { sync: SyncState; onOpen?: () => void }) {
   const { t } = useI18n();
   // A round of a few ms every few seconds would make the words flicker: running shows once it is long.
   const summary = summarize(sync.status, sync.nowMs, t, sync.long);

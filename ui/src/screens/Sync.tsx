@@ -12,7 +12,7 @@ import { Field, Spinner } from '../components';
 import { formatQuantity, localTime, signedQuantity } from '../format';
 import { KIND_TEXT, useI18n, type TextKey } from '../i18n';
 import type { MovementKind } from '../bindings/MovementKind';
-import { SyncProgressBar, type SyncState } from '../sync';
+import { SyncProgressBar, useSync, type SyncStore } from '../sync';
 import { ago, entityText, hlcMs, prettyJson, reviewCount, shortId, summarize, valueInForce } from '../syncRules';
 import type { Screen } from '../App';
 
@@ -184,10 +184,11 @@ function Review({ review, onGo }: { review: SyncReview; onGo: (screen: Screen) =
   );
 }
 
-export function SyncScreen({ sync, mayEnrol, onGo, onError }: {
-  sync: SyncState; mayEnrol: boolean; onGo: (screen: Screen) => void; onError: (e: unknown) => void;
+export function SyncScreen({ store, mayEnrol, onGo, onError }: {
+  store: SyncStore; mayEnrol: boolean; onGo: (screen: Screen) => void; onError: (e: unknown) => void;
 }) {
   const backend = useBackend();
+  const sync = useSync(store);
   const { t } = useI18n();
   const [review, setReview] = useState<SyncReview | null>(null);
   // Kept as words to say, so it follows a language switch.

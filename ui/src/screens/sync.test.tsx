@@ -4,7 +4,7 @@ import { openScreen, signedIn } from '../test/render';
 import { FAKE_ENROLMENT_CODE } from '../api/fakeSync';
 import type { FakeBackend } from '../api/fake';
 import { LangContext, translator } from '../i18n';
-import { SyncProgressBar, SyncStatusArea, type SyncState } from '../sync';
+import { SyncProgressBar, SyncStatusBadge, type SyncState } from '../sync';
 import type { SyncStatusView } from '../bindings/SyncStatusView';
 
 const SYRINGE = '09506000134352';
@@ -156,7 +156,7 @@ describe('a long round', () => {
   const state = (status: SyncStatusView, long: boolean): SyncState => ({ status, nowMs: Date.now(), long, refresh: () => undefined });
   const show = (sync: SyncState) => render(
     <LangContext.Provider value={{ lang: 'en', t: translator('en') }}>
-      <SyncStatusArea sync={sync} />
+      <SyncStatusBadge sync={sync} />
       <SyncProgressBar sync={sync} />
     </LangContext.Provider>,
   );
