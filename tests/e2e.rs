@@ -859,7 +859,10 @@ async fn a_warm_fridge_raises_the_alarm_quarantines_its_stock_refuses_the_issue_
     let warm = devices::sim::ModbusPeer::start(&python, &script, &line.theirs, 9600, &[(1, 125, 450)])
         .expect("pymodbus serves the thermometer (make py-deps)");
 
-    let session = Session::start_with(&db, &[("MEDLEDGER_POLL_INTERVAL_MS", "300")]).await;
+    // Read every second (not every minute). Each cycle also redraws the app's
+    // cold-chain views: at 300 ms, the wedge-scan test running beside this one
+    // on two cores once saw a 51 ms pause inside a scan and missed it.
+    let session = Session::start_with(&db, &[("MEDLEDGER_POLL_INTERVAL_MS", "1000")]).await;
     let client = &session.client;
     click(client, "[data-testid=user-option-wangli]").await;
 
