@@ -47,6 +47,27 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2024)]
         seed: u64,
     },
+    /// Sync: workstations that worked offline converge through a server over
+    /// loopback HTTP (time, rate, bytes per movement); the same movement sets
+    /// merged with Automerge (the baseline); a new workstation's start from a
+    /// large server's snapshot (time, peak memory).
+    Sync {
+        /// Workstations.
+        #[arg(long, default_value_t = 4)]
+        workstations: usize,
+        /// Movements each makes offline.
+        #[arg(long, default_value_t = 50_000)]
+        movements: usize,
+        /// Movements on the server a new workstation starts from (0: skip).
+        #[arg(long, default_value_t = 1_000_000)]
+        bootstrap_movements: usize,
+        /// Skip the Automerge baseline.
+        #[arg(long)]
+        no_automerge: bool,
+        /// Scratch folder (default: a temporary one, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Devices: Modbus thermometers polled on one paced pty line (pymodbus answering)
     /// against the bus's theoretical limit, and serial scans into a durable stocktake.
     Devices {
@@ -109,6 +130,51 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
                 print_report(&report);
+            }
+            Ok(())
+        }
+        BenchCommand::Sync { workstations, movements, bootstrap_movements, no_automerge, dir } => {
+            let scratch = match dir {
+                Some(dir) => tempfile::Builder::new().prefix("medledger-bench").tempdir_in(dir)?,
+                None => tempfile::Builder::new().prefix("medledger-bench").tempdir()?,
+            };
+            let report = crate::bench_sync::run(
+                scratch.path(),
+                (*workstations).clamp(2, 16),
+                (*movements).max(10),
+                *bootstrap_movements,
+                !no_automerge,
+                &mut |line| {
+                    let _ = writeln!(std::io::stderr(), "bench: {line}");
+                },
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                println!(
+                    "sync benchmark: {} workstations × {} movements made offline",
+                    report.workstations, report.movements_each
+                );
+                println!(
+                    "  converge               {:.1} s, {:.0} movements applied/s, {:.1} bytes on the wire per movement ({} crossed)",
+                    report.converge_seconds,
+                    report.applied_per_second,
+                    report.wire_bytes_per_movement,
+                    report.movements_on_wire
+                );
+                if let (Some(a), Some(r)) = (report.automerge_seconds, report.ratio_vs_automerge) {
+                    println!(
+                        "  automerge merge        {a:.1} s for the same sets: ours is {r:.1}× as fast (target ≥ 10×)"
+                    );
+                }
+                if let (Some(m), Some(s)) = (report.bootstrap_server_movements, report.bootstrap_seconds) {
+                    println!(
+                        "  bootstrap              {s:.1} s to a usable workstation from a server of {m} movements ({} balances), peak {:.0} MiB (target < 20 s); setup {:.0} s",
+                        report.bootstrap_balances.unwrap_or(0),
+                        report.bootstrap_peak_mib.unwrap_or(0.0),
+                        report.bootstrap_setup_seconds.unwrap_or(0.0)
+                    );
+                }
             }
             Ok(())
         }

@@ -6,6 +6,7 @@
 
 mod barcode;
 mod bench;
+mod bench_sync;
 mod coldchain;
 mod device_commands;
 mod print;

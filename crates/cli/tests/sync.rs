@@ -160,6 +160,13 @@ fn three_workstations_work_offline_then_sync_to_the_same_stock() {
             json(&site.db, &["sync"]);
         }
     }
+    // Each workstation's own `admin` never acted before it joined: the server's took its place,
+    // so nobody's login is renamed after the sync.
+    for site in &sites {
+        let users = json(&site.db, &["user", "list"]);
+        let names: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+        assert_eq!(names, ["admin", "wang"], "{users}");
+    }
     let expected = stock(&sites[0].db);
     assert_eq!(expected.as_array().unwrap().len(), 3, "{expected}");
     for site in &sites[1..] {

@@ -1007,6 +1007,48 @@ impl Ledger {
     }
 }
 
+/// A new workstation joining a server gives up its own accounts whose
+/// usernames the server already has (every `init` makes an `admin`) if they
+/// never acted and never left this node: the hospital's accounts take over,
+/// and nobody finds their login renamed `admin~…` after the first sync. An
+/// account that did something here stays (and is told apart by the rule for
+/// duplicate codes).
+fn retire_colliding_users(tx: &Transaction<'_>, me: Uuid, snapshot: &Snapshot) -> Result<()> {
+    let server_names: HashSet<&str> = snapshot
+        .changes
+        .iter()
+        .filter(|c| c.entity == "user")
+        .filter_map(|c| c.fields.get("username").and_then(Value::as_str))
+        .collect();
+    let pushed: i64 =
+        tx.query_row("SELECT coalesce((SELECT pushed_change_seq FROM sync_state), 0)", [], |r| r.get(0))?;
+    let local: Vec<(Uuid, String)> = tx
+        .prepare(
+            "SELECT u.id, u.username FROM users u WHERE EXISTS (
+                 SELECT 1 FROM master_changes c WHERE c.entity = 'user' AND c.entity_id = u.id AND c.node_id = ?1)
+             AND NOT EXISTS (SELECT 1 FROM master_changes c WHERE c.entity = 'user' AND c.entity_id = u.id
+                             AND (c.node_id <> ?1 OR c.seq <= ?2))",
+        )?
+        .query_map(params![me, pushed], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, username) in local {
+        if !server_names.contains(username.as_str()) {
+            continue;
+        }
+        // Foreign keys are checked at once here: an account something refers to stays.
+        tx.execute_batch("SAVEPOINT retire")?;
+        let gone = tx.execute("DELETE FROM users WHERE id = ?1", [id]);
+        if gone.is_ok() {
+            tx.execute("DELETE FROM master_fields WHERE entity = 'user' AND entity_id = ?1", [id])?;
+            tx.execute("DELETE FROM master_changes WHERE entity = 'user' AND entity_id = ?1", [id])?;
+            tx.execute_batch("RELEASE retire")?;
+        } else {
+            tx.execute_batch("ROLLBACK TO retire; RELEASE retire")?;
+        }
+    }
+    Ok(())
+}
+
 /// Stores history a bootstrapped node lacks: documents and lots as usual,
 /// movements unfolded (the snapshot's balances include them).
 fn store_history(tx: &Transaction<'_>, history: &[Event], now: i64, hlc: &mut Hlc) -> Result<()> {
@@ -1684,11 +1726,12 @@ impl Ledger {
                 reason: "this workstation already holds movements; it syncs from where it is".into(),
             });
         }
-        self.node()?;
+        let me = self.node()?.id;
         let now = self.clock.now_ms();
         let local_hlc = self.hlc;
         let mut hlc = local_hlc;
         let tx = self.begin()?;
+        retire_colliding_users(&tx, me, snapshot)?;
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut report = ApplyReport::default();
         for change in &snapshot.changes {

@@ -55,6 +55,12 @@ pub struct SyncReport {
     pub conflicts: Vec<ConflictView>,
     /// Keys below zero after the merge.
     pub exceptions: Vec<NegativeException>,
+    /// Compressed bytes sent to the server.
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Compressed bytes received from the server.
+    #[serde(default)]
+    pub bytes_received: u64,
     /// Balances a new workstation started from, when it did in this round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_balances: Option<usize>,
@@ -67,6 +73,9 @@ struct Http {
     client: reqwest::blocking::Client,
     base: reqwest::Url,
     token: Option<String>,
+    /// Compressed bytes sent and received (bodies, as on the wire).
+    sent: std::cell::Cell<u64>,
+    received: std::cell::Cell<u64>,
 }
 
 /// Checks the server address: https anywhere, plain http only to this computer.
@@ -99,10 +108,11 @@ impl Http {
         let client = reqwest::blocking::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
-            .gzip(true)
+            // Decompressed here, so the bytes on the wire can be counted.
+            .gzip(false)
             .build()
             .map_err(|e| SyncError::Unreachable(e.to_string()))?;
-        Ok(Http { client, base, token })
+        Ok(Http { client, base, token, sent: Default::default(), received: Default::default() })
     }
 
     fn post<Q: Serialize, A: DeserializeOwned>(&self, path: &str, body: &Q) -> Result<A, SyncError> {
@@ -111,18 +121,39 @@ impl Http {
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::fast());
         gz.write_all(&json).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
         let compressed = gz.finish().map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-        let mut request = self
+        let request = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
-            .body(compressed);
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip");
+        self.sent.set(self.sent.get() + compressed.len() as u64);
+        let mut request = request.body(compressed);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request.send().map_err(|e| SyncError::Unreachable(short(&e)))?;
         let status = response.status();
-        let bytes = response.bytes().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        let gzipped = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let raw = response.bytes().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        self.received.set(self.received.get() + raw.len() as u64);
+        let bytes = if gzipped {
+            let mut out = Vec::with_capacity(raw.len() * 4);
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(flate2::read::GzDecoder::new(&raw[..]), BODY_MAX_BYTES as u64 + 1),
+                &mut out,
+            )
+            .map_err(|e| SyncError::BadAnswer(format!("gzip: {e}")))?;
+            if out.len() > BODY_MAX_BYTES {
+                return Err(SyncError::BadAnswer(format!("an answer over {BODY_MAX_BYTES} bytes")));
+            }
+            out
+        } else {
+            raw.to_vec()
+        };
         if !status.is_success() {
             return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => SyncError::Refused { code: body.code, message: body.message },
@@ -221,6 +252,8 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
         }
     }
     report.exceptions = ledger.with(|l| l.negative_exceptions())?;
+    report.bytes_sent = http.sent.get();
+    report.bytes_received = http.received.get();
     Ok(report)
 }
 

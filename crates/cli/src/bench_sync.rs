@@ -1,0 +1,389 @@
+//! `medledger bench sync`: workstations that worked offline converge through
+//! a real server over loopback HTTP; a new workstation starts from a large
+//! server's snapshot (in its own process, for its peak memory); and the same
+//! movement sets merged as list entries of Automerge documents, the baseline.
+
+use ledger::replication::MovementWire;
+use ledger::*;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use sync::client::Owned;
+
+/// What the sync benchmark measured.
+#[derive(Debug, Serialize)]
+pub struct SyncBenchReport {
+    /// Workstations.
+    pub workstations: usize,
+    /// Movements each made offline.
+    pub movements_each: usize,
+    /// Seconds from the first push to every workstation holding everything.
+    pub converge_seconds: f64,
+    /// Movement applications (server + every workstation) per second in that time.
+    pub applied_per_second: f64,
+    /// Compressed bytes both ways, per movement that crossed the wire.
+    pub wire_bytes_per_movement: f64,
+    /// Movements that crossed the wire (pushed + pulled).
+    pub movements_on_wire: usize,
+    /// Automerge: seconds to merge the same movement sets into every document.
+    pub automerge_seconds: Option<f64>,
+    /// Automerge seconds / ours (above 1: ours is faster).
+    pub ratio_vs_automerge: Option<f64>,
+    /// The server's movements for the bootstrap.
+    pub bootstrap_server_movements: Option<usize>,
+    /// Balances in that server's snapshot.
+    pub bootstrap_balances: Option<usize>,
+    /// Seconds for a new workstation (its own process) to enrol and be usable.
+    pub bootstrap_seconds: Option<f64>,
+    /// That process's peak resident memory, MiB.
+    pub bootstrap_peak_mib: Option<f64>,
+    /// Seconds to build the bootstrap server (setup, not measured against a target).
+    pub bootstrap_setup_seconds: Option<f64>,
+}
+
+const ITEMS: usize = 200;
+
+fn site(i: usize) -> String {
+    format!("W{:02}", i + 1)
+}
+
+fn item_code(i: usize) -> String {
+    format!("BENCH-{i:05}")
+}
+
+fn catalogue(server: &mut Ledger, items: usize) -> Result<()> {
+    for code in ["MAIN", "ICU-STORE"] {
+        server.add_location(&NewLocation {
+            code: code.into(),
+            name: code.into(),
+            name_en: code.into(),
+            kind: if code == "MAIN" { LocationKind::Storeroom } else { LocationKind::Department },
+            department: None,
+            min_temp_c: None,
+            max_temp_c: None,
+        })?;
+    }
+    server.add_department("ICU", "重症医学科", "ICU", "", None)?;
+    server.add_user(&NewUser {
+        username: "wang".into(),
+        display_name: "wang".into(),
+        role: Role::Clerk,
+        language: Lang::Zh,
+    })?;
+    for i in 0..items {
+        server.add_item(&NewItem {
+            code: item_code(i),
+            name: format!("耗材 {i}"),
+            unit: "支".into(),
+            pack_size: 1,
+            unit_price: Some(Decimal::new(250, 2)),
+            ..NewItem::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// Receipts of `per_doc` lines, then issues of a fifth of what came in.
+fn offline_work(ledger: &mut Ledger, prefix: &str, movements: usize, items: usize) -> Result<()> {
+    let per_doc = 500usize;
+    let receipts = movements * 4 / 5;
+    let mut made = 0;
+    let mut lot = 0usize;
+    while made < receipts {
+        let n = per_doc.min(receipts - made);
+        let lines = (0..n)
+            .map(|k| {
+                lot += 1;
+                LineRequest {
+                    item: item_code((made + k) % items),
+                    lot: Some(format!("{prefix}-{lot}")),
+                    expiry: chrono::NaiveDate::from_ymd_opt(2028, 1 + (lot % 12) as u32, 1),
+                    quantity: 20,
+                    ..LineRequest::default()
+                }
+            })
+            .collect();
+        ledger.post(&doc(DocumentKind::Receipt, lines))?;
+        made += n;
+    }
+    let mut issued = 0;
+    let mut lot = 0usize;
+    while made < movements {
+        let n = per_doc.min(movements - made);
+        let lines = (0..n)
+            .map(|k| {
+                lot += 1;
+                LineRequest {
+                    item: item_code((issued + k) % items),
+                    lot: Some(format!("{prefix}-{lot}")),
+                    quantity: 3,
+                    ..LineRequest::default()
+                }
+            })
+            .collect();
+        ledger.post(&doc(DocumentKind::Issue, lines))?;
+        made += n;
+        issued += n;
+    }
+    Ok(())
+}
+
+fn doc(kind: DocumentKind, lines: Vec<LineRequest>) -> DocumentRequest {
+    DocumentRequest {
+        kind,
+        user: "wang".into(),
+        location: "MAIN".into(),
+        to_location: None,
+        department: (kind == DocumentKind::Issue).then(|| "ICU".into()),
+        supplier: None,
+        lines,
+        note: String::new(),
+        override_: None,
+    }
+}
+
+fn fail(e: sync::SyncError) -> LedgerError {
+    match e {
+        sync::SyncError::Ledger(l) => l,
+        other => LedgerError::InvalidInput { field: "sync", reason: other.to_string() },
+    }
+}
+
+fn fingerprint(ledger: &Ledger) -> Result<String> {
+    let conn = ledger.connection();
+    let mut stmt =
+        conn.prepare("SELECT item_id, lot, location_id, status, quantity FROM balances ORDER BY 1, 2, 3, 4")?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{:?}{}{:?}{}{}",
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?
+            ))
+        })?
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(rows.join("\n"))
+}
+
+/// Runs the benchmark.
+pub fn run(
+    dir: &Path,
+    workstations: usize,
+    movements_each: usize,
+    bootstrap_movements: usize,
+    automerge: bool,
+    log: &mut dyn FnMut(String),
+) -> Result<SyncBenchReport> {
+    let mut server = Ledger::open(&dir.join("server.sqlite"))?;
+    server.init("SRV", "bench server")?;
+    catalogue(&mut server, ITEMS)?;
+    let mut codes = Vec::new();
+    for i in 0..workstations {
+        codes.push(sync::new_enrolment_code(&mut server, &site(i)).map_err(fail)?);
+    }
+    let handle = sync::serve(server, "127.0.0.1:0", false).map_err(fail)?;
+    let url = format!("http://{}", handle.addr());
+    let mut nodes = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let mut ledger = Ledger::open(&dir.join(format!("{}.sqlite", site(i))))?;
+        ledger.init(&site(i), "")?;
+        {
+            let access = Owned(std::cell::RefCell::new(&mut ledger));
+            sync::enrol(&access, &url, code).map_err(fail)?;
+            sync::sync_once(&access, &mut |_, _| {}).map_err(fail)?;
+        }
+        log(format!("{}: making {movements_each} movements offline", site(i)));
+        offline_work(&mut ledger, &site(i), movements_each, ITEMS)?;
+        nodes.push(ledger);
+    }
+    let mut sets: Vec<Vec<MovementWire>> = Vec::new();
+    for node in &nodes {
+        let me = node.node_info()?.id;
+        sets.push(
+            node.movement_records()?.iter().filter(|m| m.node_id.to_string() == me).map(MovementWire::from).collect(),
+        );
+    }
+    log("syncing to convergence".into());
+    let started = Instant::now();
+    let (mut wire, mut crossed) = (0u64, 0usize);
+    // Round 1 pushes (and pulls what is there); round 2 pulls the rest.
+    for _ in 0..2 {
+        for node in nodes.iter_mut() {
+            let access = Owned(std::cell::RefCell::new(node));
+            let report = sync::sync_once(&access, &mut |_, _| {}).map_err(fail)?;
+            wire += report.bytes_sent + report.bytes_received;
+            crossed += report.pushed + report.pulled;
+        }
+    }
+    let converge_seconds = started.elapsed().as_secs_f64();
+    let expected = fingerprint(&nodes[0])?;
+    for (i, node) in nodes.iter().enumerate().skip(1) {
+        if fingerprint(node)? != expected {
+            return Err(LedgerError::InvalidInput { field: "bench", reason: format!("{} did not converge", site(i)) });
+        }
+    }
+    let total = workstations * movements_each;
+    let applied = total + workstations * (total - movements_each);
+    let moved_on_wire = total + workstations * (total - movements_each);
+    let mut report = SyncBenchReport {
+        workstations,
+        movements_each,
+        converge_seconds,
+        applied_per_second: applied as f64 / converge_seconds,
+        wire_bytes_per_movement: wire as f64 / moved_on_wire as f64,
+        movements_on_wire: crossed,
+        automerge_seconds: None,
+        ratio_vs_automerge: None,
+        bootstrap_server_movements: None,
+        bootstrap_balances: None,
+        bootstrap_seconds: None,
+        bootstrap_peak_mib: None,
+        bootstrap_setup_seconds: None,
+    };
+    drop(handle);
+    drop(nodes);
+    if automerge {
+        log("automerge: the same movement sets as list entries".into());
+        let seconds = automerge_merge(&sets)?;
+        report.automerge_seconds = Some(seconds);
+        report.ratio_vs_automerge = Some(seconds / converge_seconds);
+    }
+    if bootstrap_movements > 0 {
+        bootstrap(dir, bootstrap_movements, &mut report, log)?;
+    }
+    Ok(report)
+}
+
+/// Automerge: one document per workstation, forked from a common one that
+/// holds an empty list; each appends its movements (maps of their fields);
+/// timed: merging until every document holds all of them.
+fn automerge_merge(sets: &[Vec<MovementWire>]) -> Result<f64> {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
+    let err = |e: automerge::AutomergeError| LedgerError::InvalidInput { field: "automerge", reason: e.to_string() };
+    let mut base = AutoCommit::new();
+    let list = base.put_object(ROOT, "movements", ObjType::List).map_err(err)?;
+    let mut docs = Vec::new();
+    for set in sets {
+        let mut doc = base.fork();
+        for m in set {
+            let index = doc.length(&list);
+            let map = doc.insert_object(&list, index, ObjType::Map).map_err(err)?;
+            doc.put(&map, "id", m.id.to_string()).map_err(err)?;
+            doc.put(&map, "hlc", m.hlc).map_err(err)?;
+            doc.put(&map, "node", m.node_id.to_string()).map_err(err)?;
+            doc.put(&map, "kind", m.kind.as_str()).map_err(err)?;
+            doc.put(&map, "item", m.item_id.to_string()).map_err(err)?;
+            doc.put(&map, "lot", m.lot.as_str()).map_err(err)?;
+            doc.put(&map, "location", m.location_id.to_string()).map_err(err)?;
+            doc.put(&map, "status", m.status.as_str()).map_err(err)?;
+            doc.put(&map, "quantity", m.quantity).map_err(err)?;
+            if let Some(d) = m.document_id {
+                doc.put(&map, "document", d.to_string()).map_err(err)?;
+            }
+        }
+        doc.commit();
+        docs.push(doc);
+    }
+    let started = Instant::now();
+    let (first, rest) = docs.split_at_mut(1);
+    for other in rest.iter_mut() {
+        first[0].merge(other).map_err(err)?;
+    }
+    for other in rest.iter_mut() {
+        other.merge(&mut first[0]).map_err(err)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let expected: usize = sets.iter().map(Vec::len).sum();
+    for doc in &docs {
+        if doc.length(&list) != expected {
+            return Err(LedgerError::InvalidInput { field: "automerge", reason: "did not converge".into() });
+        }
+    }
+    Ok(seconds)
+}
+
+/// A server holding `movements` movements; a new workstation (its own
+/// `medledger` process) enrols and syncs: time to usable, peak memory.
+fn bootstrap(dir: &Path, movements: usize, report: &mut SyncBenchReport, log: &mut dyn FnMut(String)) -> Result<()> {
+    let setup = Instant::now();
+    let path = dir.join("big-server.sqlite");
+    let mut server = Ledger::open(&path)?;
+    server.init("SRV", "bench server")?;
+    let items = 1_000;
+    catalogue(&mut server, items)?;
+    let per_doc = 1_000;
+    let mut made = 0;
+    while made < movements {
+        let n = per_doc.min(movements - made);
+        // 100 lots per item: 100,000 balance keys for a million movements.
+        let lines = (0..n)
+            .map(|k| {
+                let i = made + k;
+                LineRequest {
+                    item: item_code(i % items),
+                    lot: Some(format!("L{}", (i / items) % 100)),
+                    expiry: chrono::NaiveDate::from_ymd_opt(2028, 1 + ((i / items) % 12) as u32, 1),
+                    quantity: 5,
+                    ..LineRequest::default()
+                }
+            })
+            .collect();
+        server.post(&doc(DocumentKind::Receipt, lines))?;
+        made += n;
+        if made % 100_000 == 0 {
+            log(format!("bootstrap server: {made} movements"));
+        }
+    }
+    server.server_publish_own()?;
+    let code = sync::new_enrolment_code(&mut server, "NEW").map_err(fail)?;
+    report.bootstrap_setup_seconds = Some(setup.elapsed().as_secs_f64());
+    let handle = sync::serve(server, "127.0.0.1:0", false).map_err(fail)?;
+    let url = format!("http://{}", handle.addr());
+    let db: PathBuf = dir.join("new.sqlite");
+    let exe = std::env::current_exe()?;
+    let init = Command::new(&exe).arg("--db").arg(&db).args(["init", "--site", "NEW"]).output()?;
+    if !init.status.success() {
+        return Err(LedgerError::InvalidInput { field: "bench", reason: "init failed".into() });
+    }
+    log(format!("bootstrap: a new workstation enrols with a server of {movements} movements"));
+    let started = Instant::now();
+    let out = Command::new(&exe)
+        .arg("--db")
+        .arg(&db)
+        .args(["--json", "sync", "--server", &url, "--enrol", &code])
+        .output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(LedgerError::InvalidInput {
+            field: "bench",
+            reason: format!("bootstrap failed: {}", String::from_utf8_lossy(&out.stderr)),
+        });
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    report.bootstrap_server_movements = Some(movements);
+    report.bootstrap_balances = answer["snapshot_balances"].as_u64().map(|b| b as usize);
+    report.bootstrap_seconds = Some(seconds);
+    report.bootstrap_peak_mib = children_peak_rss_kib().map(|kib| kib as f64 / 1024.0);
+    drop(handle);
+    // Usable: the new node's stock equals the server's.
+    let new = Ledger::open(&db)?;
+    let server = Ledger::open(&path)?;
+    if fingerprint(&new)? != fingerprint(&server)? {
+        return Err(LedgerError::InvalidInput { field: "bench", reason: "the new workstation's stock differs".into() });
+    }
+    Ok(())
+}
+
+/// The largest peak resident set of any waited-for child process, KiB (Linux).
+fn children_peak_rss_kib() -> Option<u64> {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    (rc == 0).then_some(usage.ru_maxrss as u64)
+}
