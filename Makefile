@@ -25,7 +25,7 @@ DEMO_DB := target/demo/demo.sqlite
 APP := target/debug/medledger-app
 CLI := target/debug/medledger
 
-.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback devices-modbus py-deps e2e check-bindings clean-demo bench-stocktake bench-devices
+.PHONY: run test build deps test-deps ui-deps ui-build demo bench bench-barcode bench-printing udi-diff printing-readback devices-modbus py-deps e2e check-bindings clean-demo bench-stocktake bench-devices bench-sync
 
 run: deps ui-build
 	$(CARGO) build --bin medledger-app -p medledger-app
@@ -63,6 +63,11 @@ bench:
 # 16 Modbus thermometers (pymodbus) on one paced line against the bus limit; serial scan → ledger latency.
 bench-devices: py-deps
 	MEDLEDGER_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) run --release -p cli -- bench devices
+
+# Sync: 4 workstations × 50,000 offline movements converging over loopback HTTP, the Automerge
+# baseline on the same movement sets, and a new workstation starting from a 1,000,000-movement server.
+bench-sync:
+	$(CARGO) run --release -p cli -- bench sync
 
 # A stocktake of 10,000 keys with 50,000 durable scans, its variance table and posting.
 bench-stocktake:
