@@ -83,6 +83,13 @@ SELECT c.entity, c.entity_id, f.key, CASE WHEN f.type = 'null' THEN 'null' ELSE 
        c.hlc, c.node_id
 FROM master_changes c, json_each(c.fields) f;
 
+-- A movement is corrected at most once on one workstation (posting checks it);
+-- two workstations may each correct the same document before they sync. Both
+-- corrections are facts: they are kept, and listed for review
+-- (Ledger::double_corrections), instead of one wedging the other's sync.
+DROP INDEX movements_corrects;
+CREATE INDEX movements_corrects ON movements(corrects) WHERE corrects IS NOT NULL;
+
 -- A workstation's link to its server. One row once enrolled.
 CREATE TABLE sync_state (
     singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -96,6 +103,9 @@ CREATE TABLE sync_state (
     -- This node's movements with an HLC up to here are on the server (a
     -- stocktake posting counts stamped earlier moves it back).
     pushed_hlc         INTEGER NOT NULL DEFAULT 0,
+    -- Bumped whenever pushed_hlc is moved back, so a push answered after a
+    -- stocktake was posted does not move it forward past the stocktake's counts.
+    push_generation    INTEGER NOT NULL DEFAULT 0,
     -- A workstation that started from a server snapshot: the server sequence
     -- the snapshot was taken at (it holds no movements from before it).
     horizon            INTEGER,

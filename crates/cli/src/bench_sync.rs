@@ -245,6 +245,10 @@ pub fn run(
         bootstrap_peak_mib: None,
         bootstrap_setup_seconds: None,
     };
+    log(format!(
+        "converged in {:.1} s: {:.0} applications/s, {:.1} wire bytes per movement",
+        report.converge_seconds, report.applied_per_second, report.wire_bytes_per_movement
+    ));
     drop(handle);
     drop(nodes);
     if automerge {
@@ -252,6 +256,7 @@ pub fn run(
         let seconds = automerge_merge(&sets)?;
         report.automerge_seconds = Some(seconds);
         report.ratio_vs_automerge = Some(seconds / converge_seconds);
+        log(format!("automerge merged the same sets in {seconds:.1} s"));
     }
     if bootstrap_movements > 0 {
         bootstrap(dir, bootstrap_movements, &mut report, log)?;
@@ -328,7 +333,7 @@ fn bootstrap(dir: &Path, movements: usize, report: &mut SyncBenchReport, log: &m
                 LineRequest {
                     item: item_code(i % items),
                     lot: Some(format!("L{}", (i / items) % 100)),
-                    expiry: chrono::NaiveDate::from_ymd_opt(2028, 1 + ((i / items) % 12) as u32, 1),
+                    expiry: chrono::NaiveDate::from_ymd_opt(2028, 1 + ((i / items) % 100 % 12) as u32, 1),
                     quantity: 5,
                     ..LineRequest::default()
                 }

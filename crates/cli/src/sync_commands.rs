@@ -20,10 +20,11 @@ pub enum NodeCommand {
 }
 
 fn failed(e: sync::SyncError, lang: Lang) -> Failure {
-    let user_error =
-        matches!(e, sync::SyncError::BadUrl(_) | sync::SyncError::InsecureUrl(_) | sync::SyncError::NotEnrolled)
-            || matches!(&e, sync::SyncError::Refused { code, .. } if code == "bad_enrolment_code")
-            || matches!(&e, sync::SyncError::Ledger(l) if l.is_user_error());
+    let user_error = matches!(
+        e,
+        sync::SyncError::BadUrl(_) | sync::SyncError::InsecureUrl(_) | sync::SyncError::NotEnrolled
+    ) || matches!(&e, sync::SyncError::Refused { code, .. } if matches!(code.as_str(), "bad_enrolment_code" | "site_mismatch" | "site_taken"))
+        || matches!(&e, sync::SyncError::Ledger(l) if l.is_user_error());
     Failure { user_error, message: format!("[{}] {}", e.code(), e.message(lang)) }
 }
 

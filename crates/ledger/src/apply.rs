@@ -61,6 +61,7 @@ pub(crate) fn apply_movement_in(
     now: i64,
     hlc: &mut Hlc,
 ) -> Result<std::result::Result<Applied, MovementRecord>> {
+    check_limits(movement)?;
     let existing = tx
         .prepare_cached(&format!("{RECORD_SELECT} WHERE id = ?1"))?
         .query_row([movement.id], record_row)
@@ -78,6 +79,29 @@ pub(crate) fn apply_movement_in(
         *hlc = movement.hlc;
     }
     Ok(Ok(Applied::Inserted))
+}
+
+/// A movement from elsewhere is held to the limits local posting keeps.
+fn check_limits(m: &MovementRecord) -> Result<()> {
+    use crate::posting::{LINE_QUANTITY_MAX, NOTE_MAX};
+    let bad = |reason: String| Err(LedgerError::InvalidInput { field: "movement", reason });
+    if m.quantity.abs() > LINE_QUANTITY_MAX || (m.kind == crate::model::MovementKind::Count && m.quantity < 0) {
+        return bad(format!("movement {} has quantity {} beyond the limits", m.id, m.quantity));
+    }
+    if m.expected_quantity.is_some_and(|q| q.abs() > LINE_QUANTITY_MAX * 1_000) {
+        return bad(format!("movement {} has an expected quantity beyond the limits", m.id));
+    }
+    let long = |t: &str, max: usize| t.chars().count() > max;
+    let text = crate::master::TEXT_FIELD_MAX;
+    if long(&m.key.lot, text)
+        || long(&m.key.serial, text)
+        || long(&m.note, NOTE_MAX)
+        || m.reason.as_deref().is_some_and(|r| long(r, NOTE_MAX))
+        || m.unit_cost.as_deref().is_some_and(|c| long(c, 40))
+    {
+        return bad(format!("movement {} has text beyond the limits", m.id));
+    }
+    Ok(())
 }
 
 pub(crate) const RECORD_SELECT: &str =

@@ -67,8 +67,14 @@ impl Event {
         match self {
             Event::Master(c) => c.id.as_bytes().to_vec(),
             Event::Lot(l) => {
+                // Each version of a lot's dates is its own fact: every node sees all of them
+                // and keeps the same one (see apply_lot).
                 let mut key = l.item_id.as_bytes().to_vec();
                 key.extend_from_slice(l.lot.as_bytes());
+                key.push(0);
+                key.extend_from_slice(l.expires_on.as_deref().unwrap_or("").as_bytes());
+                key.push(0);
+                key.extend_from_slice(l.produced_on.as_deref().unwrap_or("").as_bytes());
                 key
             }
             Event::Document(d) => d.id.as_bytes().to_vec(),
@@ -413,6 +419,9 @@ fn column(entity: &Entity, field: &str) -> Option<Col> {
 }
 
 fn check_value(field: &str, col: Col, value: &Value) -> Result<()> {
+    if field.chars().count() > IDENTIFIER_PREFIX.len() + crate::master::TEXT_FIELD_MAX {
+        return Err(invalid("field name too long".into()));
+    }
     let ok = match (col, value) {
         (_, Value::Null) => true,
         (Col::Text, Value::String(s)) => s.chars().count() <= crate::master::TEXT_FIELD_MAX,
@@ -475,8 +484,8 @@ pub struct Outbox {
     pub change_seq: i64,
     /// The movement HLC the batch reaches.
     pub hlc: i64,
-    /// `pushed_hlc` when the batch was read (a stocktake may move it back meanwhile).
-    pub hlc_before: i64,
+    /// `push_generation` when the batch was read (a stocktake moves the mark back meanwhile).
+    pub generation: i64,
     /// More is waiting after this batch.
     pub more: bool,
 }
@@ -524,12 +533,14 @@ impl Ledger {
     /// document just before the first movement that needs it.
     pub fn outbox(&self, limit: usize) -> Result<Outbox> {
         let node = self.node()?.id;
-        let (change_seq, pushed_hlc): (i64, i64) = self
+        let (change_seq, pushed_hlc, generation): (i64, i64, i64) = self
             .conn
-            .query_row("SELECT pushed_change_seq, pushed_hlc FROM sync_state", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT pushed_change_seq, pushed_hlc, push_generation FROM sync_state", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?
-            .unwrap_or((0, 0));
-        let mut out = Outbox { change_seq, hlc: pushed_hlc, hlc_before: pushed_hlc, ..Outbox::default() };
+            .unwrap_or((0, 0, 0));
+        let mut out = Outbox { change_seq, hlc: pushed_hlc, generation, ..Outbox::default() };
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, id, hlc, node_id, entity, entity_id, fields, base FROM master_changes
              WHERE node_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -584,8 +595,8 @@ impl Ledger {
         let tx = self.begin()?;
         tx.execute(
             "UPDATE sync_state SET pushed_change_seq = max(pushed_change_seq, ?1),
-                 pushed_hlc = CASE WHEN pushed_hlc = ?3 THEN max(pushed_hlc, ?2) ELSE pushed_hlc END",
-            params![outbox.change_seq, outbox.hlc, outbox.hlc_before],
+                 pushed_hlc = CASE WHEN push_generation = ?3 THEN max(pushed_hlc, ?2) ELSE pushed_hlc END",
+            params![outbox.change_seq, outbox.hlc, outbox.generation],
         )?;
         tx.commit()?;
         Ok(())
@@ -641,8 +652,13 @@ impl Ledger {
         let tx = self.begin()?;
         tx.execute(
             "INSERT INTO sync_state (singleton, server_url, server_node_id, token) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT(singleton) DO UPDATE SET server_url = excluded.server_url,
-                 server_node_id = excluded.server_node_id, token = excluded.token",
+             ON CONFLICT(singleton) DO UPDATE SET server_url = excluded.server_url, token = excluded.token,
+                 -- Another server knows nothing of ours: push everything again, pull from its start.
+                 pull_cursor = CASE WHEN server_node_id = excluded.server_node_id THEN pull_cursor ELSE 0 END,
+                 pushed_change_seq = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_change_seq ELSE 0 END,
+                 pushed_hlc = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_hlc ELSE 0 END,
+                 push_generation = push_generation + 1,
+                 server_node_id = excluded.server_node_id",
             params![server_url, server_node_id, token],
         )?;
         tx.commit()?;
@@ -1382,12 +1398,40 @@ fn apply_lot(tx: &Transaction<'_>, lot: &LotRecord) -> Result<Option<String>> {
         .prepare_cached("SELECT expires_on, produced_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
         .query_row(params![lot.item_id, lot.lot], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some((expires_on, produced_on)) = stored {
-        let stored = LotRecord { item_id: lot.item_id, lot: lot.lot.clone(), expires_on, produced_on };
-        return Ok(Some(Event::Lot(stored).body()));
-    }
     for date in [&lot.expires_on, &lot.produced_on].into_iter().flatten() {
         chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| invalid(format!("bad date {date}")))?;
+    }
+    if lot.lot.chars().count() > crate::master::TEXT_FIELD_MAX {
+        return Err(invalid("lot number too long".into()));
+    }
+    if let Some((expires_on, produced_on)) = stored {
+        let stored = LotRecord { item_id: lot.item_id, lot: lot.lot.clone(), expires_on, produced_on };
+        if stored == *lot {
+            return Ok(Some(Event::Lot(stored).body()));
+        }
+        // Two workstations received the lot with different dates (a typo on one label).
+        // Every node keeps the same version — the earlier expiry, the safer one — and
+        // lists the disagreement for review; both versions travel.
+        let rank = |l: &LotRecord| {
+            (l.expires_on.is_none(), l.expires_on.clone(), l.produced_on.is_none(), l.produced_on.clone())
+        };
+        let (keep, other) = if rank(lot) < rank(&stored) { (lot.clone(), stored) } else { (stored, lot.clone()) };
+        let conflict = conflict_view(
+            "lot_dates",
+            &Event::Lot(keep.clone()).key(),
+            None,
+            Event::Lot(keep.clone()).body(),
+            Event::Lot(other).body(),
+        );
+        store_conflict(tx, &conflict, &Event::Lot(keep.clone()).key(), 0)?;
+        tx.prepare_cached("UPDATE lots SET expires_on = ?3, produced_on = ?4 WHERE item_id = ?1 AND lot = ?2")?
+            .execute(params![keep.item_id, keep.lot, keep.expires_on, keep.produced_on])?;
+        tx.prepare_cached("UPDATE balances SET expires_on = ?3 WHERE item_id = ?1 AND lot = ?2")?.execute(params![
+            keep.item_id,
+            keep.lot,
+            keep.expires_on
+        ])?;
+        return Ok(None);
     }
     tx.prepare_cached("INSERT INTO lots (item_id, lot, expires_on, produced_on, created_hlc) VALUES (?1,?2,?3,?4,0)")?
         .execute(params![lot.item_id, lot.lot, lot.expires_on, lot.produced_on])?;
@@ -1467,10 +1511,36 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE number = ?1)")?
             .query_row([number], |r| r.get(0))?;
         if taken {
-            // Two nodes with one site code numbered a document alike: kept as a conflict.
-            return Ok(Some(format!("{{\"number\":{}}}", Value::String(number.clone()))));
+            // Two nodes with one site code (a restored or copied database) numbered a
+            // document alike: it is kept under a number of its own, so its movements
+            // apply, and the clash is listed for review.
+            let conflict = conflict_view(
+                "document_number",
+                doc.id.as_bytes(),
+                Some(doc.node_id),
+                format!("{{\"number\":{}}}", Value::String(number.clone())),
+                Event::Document(doc.clone()).body(),
+            );
+            store_conflict(tx, &conflict, doc.id.as_bytes(), 0)?;
         }
     }
+    if doc.lines.len() > crate::posting::DOCUMENT_LINES_MAX || doc.note.chars().count() > crate::posting::NOTE_MAX {
+        return Err(invalid(format!("document {} is over the limits", doc.id)));
+    }
+    if doc.lines.iter().any(|l| l.quantity.abs() > crate::posting::LINE_QUANTITY_MAX) {
+        return Err(invalid(format!("document {} has a quantity over the limit", doc.id)));
+    }
+    let number = doc.number.as_ref().map(|n| {
+        let taken: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE number = ?1)")
+            .and_then(|mut s| s.query_row([n], |r| r.get(0)))
+            .unwrap_or(false);
+        if taken {
+            suffixed(n, doc.id)
+        } else {
+            n.clone()
+        }
+    });
     for line in &doc.lines {
         tx.prepare_cached(
             "INSERT INTO document_lines (document_id, line_no, item_id, lot, expires_on, produced_on, serial, quantity,
@@ -1497,7 +1567,7 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
     .execute(params![
         doc.id,
         doc.kind,
-        doc.number,
+        number,
         doc.node_id,
         doc.created_by,
         doc.created_at_ms,
@@ -1531,6 +1601,22 @@ pub struct EnrolledNode {
     pub last_seen_ms: Option<i64>,
 }
 
+/// The outcome of an enrolment attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enrolment {
+    /// The node is enrolled with a new token.
+    Enrolled,
+    /// Unknown, used or expired code.
+    BadCode,
+    /// The code was made for another site.
+    SiteMismatch {
+        /// The site the code is for.
+        code_site: String,
+    },
+    /// Another active workstation (or the server) has this site code.
+    SiteTaken,
+}
+
 /// How long an enrolment code stays valid.
 pub const ENROLMENT_VALID_MS: i64 = 24 * 3_600_000;
 
@@ -1546,9 +1632,14 @@ impl Ledger {
         Ok(())
     }
 
-    /// Server: uses an enrolment code for `node_id`, storing its token's hash.
-    /// `Ok(false)` when the code is unknown, used or expired.
-    pub fn server_enrol(&mut self, code_sha256: &[u8], node_id: Uuid, token_sha256: &[u8]) -> Result<bool> {
+    /// Server: uses an enrolment code for `node_id` of site `site_code`, storing its token's hash.
+    pub fn server_enrol(
+        &mut self,
+        code_sha256: &[u8],
+        node_id: Uuid,
+        site_code: &str,
+        token_sha256: &[u8],
+    ) -> Result<Enrolment> {
         let now = self.clock.now_ms();
         let tx = self.begin()?;
         let site: Option<String> = tx
@@ -1558,7 +1649,20 @@ impl Ledger {
                 |r| r.get(0),
             )
             .optional()?;
-        let Some(site) = site else { return Ok(false) };
+        let Some(site) = site else { return Ok(Enrolment::BadCode) };
+        // Document numbers carry the site code: two workstations sharing one would number alike.
+        if site != site_code {
+            return Ok(Enrolment::SiteMismatch { code_site: site });
+        }
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM sync_nodes WHERE site_code = ?1 AND node_id <> ?2 AND revoked_ms IS NULL)
+                 OR EXISTS(SELECT 1 FROM node WHERE site_code = ?1)",
+            params![site, node_id],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Ok(Enrolment::SiteTaken);
+        }
         tx.execute(
             "UPDATE sync_enrolments SET used_by = ?2, used_ms = ?3 WHERE code_sha256 = ?1",
             params![code_sha256, node_id, now],
@@ -1570,7 +1674,24 @@ impl Ledger {
             params![node_id, site, token_sha256, now],
         )?;
         tx.commit()?;
-        Ok(true)
+        Ok(Enrolment::Enrolled)
+    }
+
+    /// Movements corrected more than once (two workstations corrected the same
+    /// document before they synced): (corrected movement, its correcting movements).
+    pub fn double_corrections(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT corrects, group_concat(lower(hex(id)), ' ') FROM movements WHERE corrects IS NOT NULL
+             GROUP BY corrects HAVING count(*) > 1 ORDER BY corrects",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let corrected: Uuid = r.get(0)?;
+                let by: String = r.get(1)?;
+                Ok((corrected.to_string(), by.split(' ').map(str::to_string).collect()))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     /// Server: the node a token belongs to, with whether it was revoked.

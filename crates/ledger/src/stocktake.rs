@@ -1465,7 +1465,10 @@ impl Ledger {
         }
         if let Some(earliest) = earliest_count {
             // The counts carry their scans' (earlier) times: the next push must look back that far.
-            tx.execute("UPDATE sync_state SET pushed_hlc = min(pushed_hlc, ?1)", [earliest.0 - 1])?;
+            tx.execute(
+                "UPDATE sync_state SET pushed_hlc = min(pushed_hlc, ?1), push_generation = push_generation + 1",
+                [earliest.0 - 1],
+            )?;
         }
         let (posted_hlc, posted_at) = st.stamp();
         tx.execute(

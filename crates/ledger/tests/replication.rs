@@ -311,3 +311,156 @@ fn a_stocktake_count_stamped_before_the_last_push_is_still_pushed() {
     let l1: i64 = l1.iter().filter(|r| r.lot.as_deref() == Some("L1")).map(|r| r.quantity).sum();
     assert_eq!(l1, 39, "the server has the count");
 }
+
+/// Review fixes: situations that used to wedge a workstation's sync or leave nodes apart.
+mod regressions {
+    use super::*;
+
+    fn two_workstations() -> (Hospital, Node, Node) {
+        let mut a = hospital();
+        let clock = a.clock.clone();
+        let mut server = node("SRV", 701, &clock);
+        let mut b = node("S02", 702, &clock);
+        link(&mut a.ledger, &server.ledger);
+        link(&mut b.ledger, &server.ledger);
+        sync(&mut a.ledger, &mut server.ledger);
+        sync(&mut b.ledger, &mut server.ledger);
+        (a, server, b)
+    }
+
+    #[test]
+    fn the_same_receipt_corrected_on_two_workstations_is_kept_twice_and_listed() {
+        let (mut a, mut server, mut b) = two_workstations();
+        let receipt = receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+        sync(&mut a.ledger, &mut server.ledger);
+        sync(&mut b.ledger, &mut server.ledger);
+        a.ledger.reverse_document(&receipt.number, "boss", "wrong lot", None).unwrap();
+        // B, not yet knowing of A's correction, corrects the same receipt.
+        b.ledger.reverse_document(&receipt.number, "boss", "wrong quantity", None).unwrap();
+        sync(&mut a.ledger, &mut server.ledger);
+        sync(&mut b.ledger, &mut server.ledger);
+        sync(&mut a.ledger, &mut server.ledger);
+        assert_eq!(replica(&a.ledger), replica(&b.ledger));
+        assert_eq!(replica(&a.ledger), replica(&server.ledger));
+        for n in [&a.ledger, &b.ledger, &server.ledger] {
+            assert_eq!(n.double_corrections().unwrap().len(), 1);
+            assert_eq!(n.negative_exceptions().unwrap().len(), 1, "40 received, 80 taken back");
+        }
+    }
+
+    #[test]
+    fn a_lot_received_with_two_expiries_keeps_the_earlier_everywhere() {
+        let (mut a, mut server, mut b) = two_workstations();
+        receive(&mut a, SYRINGE, "X1", "2027-10-31", 5);
+        b.ledger
+            .post(&request(
+                DocumentKind::Receipt,
+                "wang",
+                "MAIN",
+                vec![line(SYRINGE, Some("X1"), Some("2027-01-31"), 7)],
+            ))
+            .unwrap();
+        for _ in 0..2 {
+            sync(&mut a.ledger, &mut server.ledger);
+            sync(&mut b.ledger, &mut server.ledger);
+        }
+        for n in [&a.ledger, &b.ledger, &server.ledger] {
+            assert_eq!(n.lot_expiry(SYRINGE, "X1").unwrap(), Some(date("2027-01-31")));
+            assert!(n.sync_conflicts().unwrap().iter().any(|c| c.kind == "lot_dates"));
+        }
+        assert_eq!(replica(&a.ledger), replica(&b.ledger));
+    }
+
+    #[test]
+    fn a_stocktake_posted_while_a_push_waits_for_its_answer_is_pushed_next_time() {
+        let (mut a, mut server, _) = two_workstations();
+        receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+        let st = a
+            .ledger
+            .start_stocktake(&StocktakeRequest {
+                user: "boss".into(),
+                locations: vec!["MAIN".into()],
+                categories: vec![],
+                blind: false,
+                tolerance_quantity: None,
+                tolerance_value: None,
+                note: String::new(),
+            })
+            .unwrap();
+        let entry = CountEntry {
+            user: "counter".into(),
+            item: SYRINGE.into(),
+            lot: Some("L1".into()),
+            serial: None,
+            expiry: None,
+            location: Some("MAIN".into()),
+            quantity: Some(38),
+            barcode: String::new(),
+        };
+        a.ledger.record_count(&st.number, &entry).unwrap();
+        a.clock.advance_ms(60_000);
+        receive(&mut a, SYRINGE, "L2", "2027-08-31", 5);
+        // The push is read and sent; before its answer arrives the stocktake is posted.
+        let me = a.ledger.node_info().unwrap().id.parse().unwrap();
+        let outbox = a.ledger.outbox(SYNC_BATCH_MAX).unwrap();
+        a.ledger.finish_counting(&st.number, "boss").unwrap();
+        a.ledger
+            .post_stocktake(
+                &st.number,
+                &PostStocktakeRequest { user: "boss".into(), close_scope: false, accept_over_tolerance: true },
+            )
+            .unwrap();
+        server.ledger.server_accept(me, &outbox.events).unwrap();
+        a.ledger.mark_pushed(&outbox).unwrap();
+        sync(&mut a.ledger, &mut server.ledger);
+        assert_eq!(replica(&a.ledger), replica(&server.ledger), "the count reached the server");
+    }
+
+    #[test]
+    fn enrolling_with_another_server_pushes_everything_again() {
+        let (mut a, mut server, _) = two_workstations();
+        receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+        sync(&mut a.ledger, &mut server.ledger);
+        let clock = a.clock.clone();
+        let mut other = node("SRV", 703, &clock);
+        link(&mut a.ledger, &other.ledger);
+        sync(&mut a.ledger, &mut other.ledger);
+        let stock = |l: &Ledger| l.stock(&StockFilter::default()).unwrap().iter().map(|r| r.quantity).sum::<i64>();
+        assert_eq!(stock(&other.ledger), 40);
+    }
+
+    #[test]
+    fn a_code_for_another_site_or_a_site_already_syncing_is_refused() {
+        use ledger::replication::Enrolment;
+        let clock = ManualClock::at_date(today());
+        let mut server = node("SRV", 704, &clock);
+        server.ledger.server_add_enrolment("S02", b"code-1").unwrap();
+        server.ledger.server_add_enrolment("S02", b"code-2").unwrap();
+        server.ledger.server_add_enrolment("S02", b"code-3").unwrap();
+        let (first, second) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        assert_eq!(
+            server.ledger.server_enrol(b"code-1", first, "S05", b"t1").unwrap(),
+            Enrolment::SiteMismatch { code_site: "S02".into() }
+        );
+        assert_eq!(server.ledger.server_enrol(b"code-1", first, "S02", b"t1").unwrap(), Enrolment::Enrolled);
+        assert_eq!(server.ledger.server_enrol(b"code-2", second, "S02", b"t2").unwrap(), Enrolment::SiteTaken);
+        // The same workstation enrolling again (a new token) is fine.
+        assert_eq!(server.ledger.server_enrol(b"code-3", first, "S02", b"t3").unwrap(), Enrolment::Enrolled);
+        assert_eq!(server.ledger.server_enrol(b"code-3", first, "S02", b"t3").unwrap(), Enrolment::BadCode);
+    }
+
+    #[test]
+    fn a_movement_beyond_the_limits_is_refused_whole() {
+        let (mut a, _server, mut b) = two_workstations();
+        receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+        let mut events = a.ledger.outbox(SYNC_BATCH_MAX).unwrap().events;
+        for e in &mut events {
+            if let Event::Movement(m) = e {
+                m.quantity = i64::MAX;
+            }
+        }
+        let before = replica(&b.ledger);
+        assert_eq!(b.ledger.apply_events(&events, None).unwrap_err().code(), "invalid_input");
+        assert_eq!(replica(&b.ledger), before);
+    }
+}

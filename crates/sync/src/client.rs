@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest snapshot a new workstation accepts, decompressed.
+pub const SNAPSHOT_MAX_BYTES: usize = 1 << 30;
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -116,6 +118,11 @@ impl Http {
     }
 
     fn post<Q: Serialize, A: DeserializeOwned>(&self, path: &str, body: &Q) -> Result<A, SyncError> {
+        self.post_capped(path, body, BODY_MAX_BYTES)
+    }
+
+    /// `post` whose answer may reach `cap` bytes once decompressed (a snapshot is larger than a batch).
+    fn post_capped<Q: Serialize, A: DeserializeOwned>(&self, path: &str, body: &Q, cap: usize) -> Result<A, SyncError> {
         let url = self.base.join(path).map_err(|_| SyncError::BadUrl(self.base.to_string()))?;
         let json = serde_json::to_vec(body).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::fast());
@@ -143,12 +150,12 @@ impl Http {
         let bytes = if gzipped {
             let mut out = Vec::with_capacity(raw.len() * 4);
             std::io::Read::read_to_end(
-                &mut std::io::Read::take(flate2::read::GzDecoder::new(&raw[..]), BODY_MAX_BYTES as u64 + 1),
+                &mut std::io::Read::take(flate2::read::GzDecoder::new(&raw[..]), cap as u64 + 1),
                 &mut out,
             )
             .map_err(|e| SyncError::BadAnswer(format!("gzip: {e}")))?;
-            if out.len() > BODY_MAX_BYTES {
-                return Err(SyncError::BadAnswer(format!("an answer over {BODY_MAX_BYTES} bytes")));
+            if out.len() > cap {
+                return Err(SyncError::BadAnswer(format!("an answer over {cap} bytes")));
             }
             out
         } else {
@@ -160,11 +167,10 @@ impl Http {
                 Err(_) => SyncError::BadAnswer(format!("HTTP {status}")),
             });
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        // The versions first (a small look at the top level), then the typed body in one pass.
+        let versions: VersionsOnly = serde_json::from_slice(&bytes).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
         let ours = Versions::ours();
-        let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
-        let schema = value.get("schema").and_then(serde_json::Value::as_i64);
+        let (protocol, schema) = (versions.protocol, versions.schema);
         if protocol != Some(u64::from(ours.protocol)) || schema != Some(ours.schema) {
             return Err(SyncError::Refused {
                 code: "incompatible_version".into(),
@@ -174,8 +180,15 @@ impl Http {
                 ),
             });
         }
-        serde_json::from_value(value).map_err(|e| SyncError::BadAnswer(e.to_string()))
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::BadAnswer(e.to_string()))
     }
+}
+
+/// The versions of any answer, the rest skipped.
+#[derive(Deserialize)]
+struct VersionsOnly {
+    protocol: Option<u64>,
+    schema: Option<i64>,
 }
 
 fn short(e: &reqwest::Error) -> String {
@@ -217,8 +230,11 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     if ledger.with(|l| l.is_fresh())? {
         let since_hlc = ledger.with(|l| l.current_hlc().0);
         progress("snapshot", 0);
-        let answer: SnapshotResponse =
-            http.post("v1/snapshot", &SnapshotRequest { versions: Versions::ours(), since_hlc })?;
+        let answer: SnapshotResponse = http.post_capped(
+            "v1/snapshot",
+            &SnapshotRequest { versions: Versions::ours(), since_hlc },
+            SNAPSHOT_MAX_BYTES,
+        )?;
         ledger.with(|l| l.bootstrap(&answer.snapshot))?;
         report.snapshot_balances = Some(answer.snapshot.balances.len());
         progress("snapshot", answer.snapshot.balances.len());

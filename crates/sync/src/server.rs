@@ -205,8 +205,29 @@ async fn enrol(State(state): State<Shared>, body: Bytes) -> Result<Json<EnrolRes
     let request: EnrolRequest = parse(&body)?;
     blocking(state, move |ledger| {
         let token = random_hex(32);
-        if !ledger.server_enrol(&sha256(request.code.trim()), request.node_id, &sha256(&token))? {
-            return Err(Refusal(StatusCode::FORBIDDEN, "bad_enrolment_code", "unknown, used or expired code".into()));
+        match ledger.server_enrol(&sha256(request.code.trim()), request.node_id, &request.site_code, &sha256(&token))? {
+            ledger::replication::Enrolment::Enrolled => {}
+            ledger::replication::Enrolment::BadCode => {
+                return Err(Refusal(
+                    StatusCode::FORBIDDEN,
+                    "bad_enrolment_code",
+                    "unknown, used or expired code".into(),
+                ))
+            }
+            ledger::replication::Enrolment::SiteMismatch { code_site } => {
+                return Err(Refusal(
+                    StatusCode::FORBIDDEN,
+                    "site_mismatch",
+                    format!("the code is for site {code_site}, this workstation is {}", request.site_code),
+                ))
+            }
+            ledger::replication::Enrolment::SiteTaken => {
+                return Err(Refusal(
+                    StatusCode::CONFLICT,
+                    "site_taken",
+                    format!("another workstation already syncs as site {}", request.site_code),
+                ))
+            }
         }
         let server_node_id = ledger.node_info()?.id.parse().unwrap_or_default();
         Ok(Json(EnrolResponse { versions: Versions::ours(), token, server_node_id }))
