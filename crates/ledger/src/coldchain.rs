@@ -247,6 +247,8 @@ impl Ledger {
                 reason: format!("{location} must be a cold location with a temperature range"),
             });
         }
+        let node_id = self.node.as_ref().map(|n| n.id);
+        crate::store::catch_up(&self.conn, &mut self.hlc, &mut self.data_version, node_id)?;
         let (hlc, _) = stamp(&mut self.hlc, self.clock.as_ref());
         self.conn.execute(
             "INSERT INTO cold_units (location_id, excursion_minutes, missing_minutes, gate_minutes, updated_hlc)
@@ -272,6 +274,8 @@ impl Ledger {
                 reason: "a port path of at most 200 characters".into(),
             });
         }
+        let node_id = self.node.as_ref().map(|n| n.id);
+        crate::store::catch_up(&self.conn, &mut self.hlc, &mut self.data_version, node_id)?;
         let (hlc, now) = stamp(&mut self.hlc, self.clock.as_ref());
         let id = self.ids.next_id(now);
         self.conn.execute(

@@ -89,6 +89,8 @@ fn dec(value: Option<Decimal>) -> Option<String> {
 impl Ledger {
     fn new_master_id(&mut self) -> Result<(Uuid, i64)> {
         self.node()?;
+        let node_id = self.node.as_ref().map(|n| n.id);
+        crate::store::catch_up(&self.conn, &mut self.hlc, &mut self.data_version, node_id)?;
         let (hlc, now) = stamp(&mut self.hlc, self.clock.as_ref());
         Ok((self.ids.next_id(now), hlc.0))
     }

@@ -118,8 +118,9 @@ impl Ledger {
     pub fn post(&mut self, request: &DocumentRequest) -> Result<PostedRef> {
         let node = self.node()?.clone();
         let today = self.clock.today();
-        let Ledger { conn, clock, ids, hlc, .. } = self;
+        let Ledger { conn, clock, ids, hlc, data_version, .. } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::store::catch_up(&tx, hlc, data_version, Some(node.id))?;
         let plan = plan_request(&tx, request, today)?;
         let mut writer = Writer { clock: clock.as_ref(), ids: ids.as_mut(), hlc, node: &node };
         let posted = write_plan(&tx, &mut writer, &plan, None)?;
@@ -186,8 +187,9 @@ impl Ledger {
     pub fn post_draft(&mut self, draft_id: &str, user: &str, override_: Option<Override>) -> Result<PostedRef> {
         let node = self.node()?.clone();
         let today = self.clock.today();
-        let Ledger { conn, clock, ids, hlc, .. } = self;
+        let Ledger { conn, clock, ids, hlc, data_version, .. } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::store::catch_up(&tx, hlc, data_version, Some(node.id))?;
         let (id, mut request) = load_draft(&tx, draft_id)?;
         request.user = user.to_string();
         request.override_ = override_;
@@ -220,8 +222,9 @@ impl Ledger {
         override_: Option<&Override>,
     ) -> Result<PostedRef> {
         let node = self.node()?.clone();
-        let Ledger { conn, clock, ids, hlc, .. } = self;
+        let Ledger { conn, clock, ids, hlc, data_version, .. } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::store::catch_up(&tx, hlc, data_version, Some(node.id))?;
         let plan = plan_reversal(&tx, document, user, reason, override_)?;
         let mut writer = Writer { clock: clock.as_ref(), ids: ids.as_mut(), hlc, node: &node };
         let posted = write_plan(&tx, &mut writer, &plan, None)?;

@@ -142,6 +142,8 @@ impl Ledger {
             return Err(LedgerError::InvalidInput { field: "profile", reason: "not JSON".into() });
         }
         acting_user(&self.conn, user, Action::EditMasterData)?;
+        let node_id = self.node.as_ref().map(|n| n.id);
+        crate::store::catch_up(&self.conn, &mut self.hlc, &mut self.data_version, node_id)?;
         let (hlc, _) = stamp(&mut self.hlc, self.clock.as_ref());
         self.conn.execute(
             "INSERT INTO printers (name, uri, profile, created_hlc) VALUES (?1, ?2, ?3, ?4)

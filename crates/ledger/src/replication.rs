@@ -896,6 +896,8 @@ impl Ledger {
             check_value(field, col, value)?;
         }
         let node = self.node()?.id;
+        let node_id = self.node.as_ref().map(|n| n.id);
+        crate::store::catch_up(&self.conn, &mut self.hlc, &mut self.data_version, node_id)?;
         let (hlc, now) = crate::store::stamp(&mut self.hlc, self.clock.as_ref());
         let change_id = self.ids.next_id(now);
         let mut base = BTreeMap::new();

@@ -1492,8 +1492,10 @@ impl Ledger {
 
     /// A write transaction plus what stamps its rows (clock, ids, HLC).
     fn split(&mut self) -> Result<(rusqlite::Transaction<'_>, Stamper<'_>)> {
-        let Ledger { conn, clock, ids, hlc, .. } = self;
+        let node = self.node.as_ref().map(|n| n.id);
+        let Ledger { conn, clock, ids, hlc, data_version, .. } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::store::catch_up(&tx, hlc, data_version, node)?;
         Ok((tx, Stamper { clock: &**clock, ids: &mut **ids, hlc }))
     }
 }

@@ -66,6 +66,9 @@ pub struct Ledger {
     pub(crate) ids: Box<dyn IdSource>,
     pub(crate) node: Option<Node>,
     pub(crate) hlc: Hlc,
+    /// `PRAGMA data_version` when this handle last looked: it changes when another
+    /// handle (the CLI beside the app) commits, and then the HLC catches up.
+    pub(crate) data_version: i64,
 }
 
 impl Ledger {
@@ -95,7 +98,8 @@ impl Ledger {
             )?,
             None => 0,
         };
-        Ok(Ledger { conn, clock, ids, node, hlc: Hlc(hlc_high) })
+        let data_version = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(Ledger { conn, clock, ids, node, hlc: Hlc(hlc_high), data_version })
     }
 
     /// Creates this node's identity and the initial admin user.
@@ -201,6 +205,31 @@ impl Drop for Checkpointer {
             let _ = thread.join();
         }
     }
+}
+
+/// Brings this handle's HLC up to what other handles on the same file have
+/// stamped since it last looked (their posts do not rewrite the persisted mark),
+/// so two processes never stamp below each other's events — the outbox pushes
+/// by HLC. Costs one pragma when nobody else wrote.
+pub(crate) fn catch_up(conn: &Connection, hlc: &mut Hlc, seen: &mut i64, node: Option<Uuid>) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    if version == *seen {
+        return Ok(());
+    }
+    *seen = version;
+    let Some(node) = node else { return Ok(()) };
+    let newest: i64 = conn.query_row(
+        "SELECT max(hlc_high,
+                    coalesce((SELECT hlc FROM movements WHERE node_id = ?1 ORDER BY hlc DESC LIMIT 1), 0),
+                    coalesce((SELECT hlc FROM stocktake_observations WHERE node_id = ?1
+                              ORDER BY hlc DESC LIMIT 1), 0)) FROM node",
+        [node],
+        |r| r.get(0),
+    )?;
+    if newest > hlc.0 {
+        *hlc = Hlc(newest);
+    }
+    Ok(())
 }
 
 /// The next HLC for a local event plus the wall time it was taken at.

@@ -463,4 +463,43 @@ mod regressions {
         assert_eq!(b.ledger.apply_events(&events, None).unwrap_err().code(), "invalid_input");
         assert_eq!(replica(&b.ledger), before);
     }
+
+    #[test]
+    fn a_second_handle_on_the_same_file_never_stamps_below_what_was_pushed() {
+        let (mut a, mut server, _) = two_workstations();
+        // The CLI opens the app's file while the app keeps its own handle.
+        let path = a.dir.path().join("ledger.sqlite");
+        let mut cli = Ledger::open_with(&path, Box::new(a.clock.clone()), Box::new(RandomIds::seeded(77))).unwrap();
+        // The CLI learns of an event from a workstation whose clock is 4 minutes fast …
+        let fast_clock = a.clock.clone();
+        let mut other = node("S09", 705, &fast_clock);
+        link(&mut other.ledger, &server.ledger);
+        sync(&mut other.ledger, &mut server.ledger);
+        a.clock.advance_ms(240_000);
+        other
+            .ledger
+            .post(&request(
+                DocumentKind::Receipt,
+                "wang",
+                "MAIN",
+                vec![line(SYRINGE, Some("F1"), Some("2027-06-30"), 3)],
+            ))
+            .unwrap();
+        a.clock.advance_ms(-240_000);
+        sync(&mut other.ledger, &mut server.ledger);
+        sync(&mut cli, &mut server.ledger);
+        // … posts and pushes; then the app posts with the handle it opened before.
+        cli.post(&request(
+            DocumentKind::Receipt,
+            "wang",
+            "MAIN",
+            vec![line(SYRINGE, Some("C1"), Some("2027-06-30"), 1)],
+        ))
+        .unwrap();
+        sync(&mut cli, &mut server.ledger);
+        receive(&mut a, SYRINGE, "A1", "2027-06-30", 2);
+        sync(&mut a.ledger, &mut server.ledger);
+        let at_server: i64 = server.ledger.stock(&StockFilter::default()).unwrap().iter().map(|r| r.quantity).sum();
+        assert_eq!(at_server, 3 + 1 + 2, "the app's receipt reached the server");
+    }
 }
