@@ -197,6 +197,10 @@ enum Command {
         /// One-time enrolment code (first sync).
         #[arg(long)]
         enrol: Option<String>,
+        /// Only list what a manager must look at (no network): keys below zero, conflicts,
+        /// concurrent safety edits, duplicate codes, double corrections, far-future timestamps.
+        #[arg(long, conflicts_with_all = ["server", "enrol"])]
+        review: bool,
     },
     /// On the server: enrolled workstations.
     Node {
@@ -779,7 +783,8 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
             post_and_print(&mut ledger, &request, json, lang)?;
         }
         Command::Enrol { site } => sync_commands::run_enrol(&mut ledger, site, json, lang)?,
-        Command::Sync { server, enrol } => {
+        Command::Sync { review: true, .. } => sync_commands::run_review(&ledger, json, lang)?,
+        Command::Sync { server, enrol, .. } => {
             sync_commands::run_sync(&mut ledger, server.as_deref(), enrol.as_deref(), json, lang)?
         }
         Command::Node { command } => sync_commands::run_node(&mut ledger, command, json, lang)?,

@@ -131,6 +131,55 @@ pub fn run_sync(
     Ok(())
 }
 
+/// `sync --review`: what a manager must look at, from this ledger alone.
+pub fn run_review(ledger: &Ledger, json: bool, lang: Lang) -> Result<(), Failure> {
+    let f = |e| crate::fail(e, lang);
+    let exceptions = ledger.negative_exceptions().map_err(f)?;
+    let conflicts = ledger.sync_conflicts().map_err(f)?;
+    let safety = ledger.concurrent_safety_edits().map_err(f)?;
+    let duplicates = ledger.duplicate_codes().map_err(f)?;
+    let corrections = ledger.double_corrections().map_err(f)?;
+    let future = ledger.future_movements().map_err(f)?;
+    if json {
+        return print_json(&serde_json::json!({
+            "exceptions": exceptions,
+            "conflicts": conflicts,
+            "concurrent_safety_edits": safety,
+            "duplicate_codes": duplicates,
+            "double_corrections": corrections,
+            "future_movements": future,
+        }));
+    }
+    println!(
+        "below zero {}, conflicts {}, safety fields edited at once {}, duplicate codes {}, double corrections {}, far-future movements {}",
+        exceptions.len(),
+        conflicts.len(),
+        safety.len(),
+        duplicates.len(),
+        corrections.len(),
+        future.len()
+    );
+    for x in &exceptions {
+        println!("  below zero: {} lot {} at {} ({}): {}", x.item, x.lot, x.location, x.status, x.quantity);
+    }
+    for c in &conflicts {
+        println!("  conflict {} {}", c.kind, c.key);
+    }
+    for s in &safety {
+        println!("  {} {} {}: {} values written at once", s.entity, s.code, s.field, s.values.len());
+    }
+    for (entity, code, holders) in &duplicates {
+        println!("  {entity} code {code} held by {}", holders.join(", "));
+    }
+    for (movement, by) in &corrections {
+        println!("  movement {movement} corrected {} times", by.len());
+    }
+    for (id, node, ms, kind, quantity) in &future {
+        println!("  {kind} {quantity} ({id}) from {node} stamped {}", ledger::query::rfc3339(*ms));
+    }
+    Ok(())
+}
+
 /// `node list|revoke` on the server's database.
 pub fn run_node(ledger: &mut Ledger, command: &NodeCommand, json: bool, lang: Lang) -> Result<(), Failure> {
     let f = |e| crate::fail(e, lang);

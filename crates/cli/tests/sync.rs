@@ -210,6 +210,18 @@ fn three_workstations_work_offline_then_sync_to_the_same_stock() {
     // Nothing pending: a further round moves nothing.
     let report = json(&sites[1].db, &["sync"]);
     assert_eq!((report["pushed"].as_u64(), report["conflicts"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    // Nothing for a manager to look at.
+    let review = json(&sites[0].db, &["sync", "--review"]);
+    for list in [
+        "exceptions",
+        "conflicts",
+        "concurrent_safety_edits",
+        "duplicate_codes",
+        "double_corrections",
+        "future_movements",
+    ] {
+        assert_eq!(review[list].as_array().map(Vec::len), Some(0), "{list}: {review}");
+    }
     // A workstation that joins now starts from the snapshot and shows the same stock at once.
     for site in &sites {
         json(&site.db, &["sync"]);

@@ -1679,6 +1679,28 @@ impl Ledger {
         Ok(Enrolment::Enrolled)
     }
 
+    /// Movements stamped further ahead of this computer's clock than a clock
+    /// may be pulled (`CLOCK_PULL_MAX_MS`): kept and applied, listed for review
+    /// (a workstation whose date was wrong). (id, node, HLC physical ms, kind, quantity.)
+    pub fn future_movements(&self) -> Result<Vec<(String, String, i64, String, i64)>> {
+        let limit = crate::clock::Hlc::from_physical_ms(self.clock.now_ms() + crate::apply::CLOCK_PULL_MAX_MS).0;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, node_id, hlc, kind, quantity FROM movements WHERE hlc > ?1 ORDER BY hlc, node_id")?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok((
+                    r.get::<_, Uuid>(0)?.to_string(),
+                    r.get::<_, Uuid>(1)?.to_string(),
+                    Hlc(r.get(2)?).physical_ms(),
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// Movements corrected more than once (two workstations corrected the same
     /// document before they synced): (corrected movement, its correcting movements).
     pub fn double_corrections(&self) -> Result<Vec<(String, Vec<String>)>> {

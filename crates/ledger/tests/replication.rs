@@ -502,4 +502,23 @@ mod regressions {
         let at_server: i64 = server.ledger.stock(&StockFilter::default()).unwrap().iter().map(|r| r.quantity).sum();
         assert_eq!(at_server, 3 + 1 + 2, "the app's receipt reached the server");
     }
+
+    #[test]
+    fn a_movement_stamped_a_year_ahead_is_kept_applied_and_listed() {
+        let (mut a, _server, mut b) = two_workstations();
+        a.clock.advance_days(365);
+        receive(&mut a, SYRINGE, "Y1", "2028-06-30", 9);
+        a.clock.advance_days(-365);
+        let events = a.ledger.outbox(SYNC_BATCH_MAX).unwrap().events;
+        b.ledger.apply_events(&events, None).unwrap();
+        let listed = b.ledger.future_movements().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].4, 9);
+        let on_b: i64 = b.ledger.stock(&StockFilter::default()).unwrap().iter().map(|r| r.quantity).sum();
+        assert_eq!(on_b, 9, "kept and applied, never dropped");
+        assert!(
+            b.ledger.current_hlc().physical_ms() < a.clock.now_ms() + 86_400_000,
+            "B's clock was not dragged a year ahead"
+        );
+    }
 }
