@@ -57,40 +57,41 @@ fn sync(workstation: &mut Ledger, server: &mut Ledger) -> (usize, usize) {
     (pushed, pulled)
 }
 
-/// Everything that must be equal on nodes that have the same events
-/// (local row ids such as balances.key_id left out).
-fn replica(ledger: &Ledger) -> String {
-    let conn = ledger.connection();
-    let mut out = String::new();
-    for sql in [
-        "SELECT id, username, display_name, role, language, active FROM users ORDER BY id",
-        "SELECT * FROM suppliers ORDER BY id",
-        "SELECT * FROM departments ORDER BY id",
-        "SELECT * FROM locations ORDER BY id",
-        "SELECT * FROM items ORDER BY id",
-        "SELECT * FROM item_identifiers ORDER BY identifier",
-        "SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY 1, 2",
-        "SELECT * FROM documents WHERE status = 'posted' ORDER BY id",
-        "SELECT l.* FROM document_lines l JOIN documents d ON d.id = l.document_id WHERE d.status = 'posted'
-         ORDER BY 1, 2",
-        "SELECT item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc, last_count_node
-         FROM balances ORDER BY 1, 2, 3, 4, 5",
-        "SELECT id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id, status, quantity,
-                expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects, override_by, note
-         FROM movements ORDER BY id",
-    ] {
-        let mut stmt = conn.prepare(sql).unwrap();
-        let columns = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(row) = rows.next().unwrap() {
-            for i in 0..columns {
-                let value: rusqlite::types::Value = row.get(i).unwrap();
-                out.push_str(&format!("{value:?}|"));
-            }
-            out.push('\n');
-        }
+fn main_stocktake(ledger: &mut Ledger) -> StocktakeRef {
+    ledger
+        .start_stocktake(&StocktakeRequest {
+            user: "boss".into(),
+            locations: vec!["MAIN".into()],
+            categories: vec![],
+            blind: false,
+            tolerance_quantity: None,
+            tolerance_value: None,
+            note: String::new(),
+        })
+        .unwrap()
+}
+
+fn counted(lot: &str, quantity: i64) -> CountEntry {
+    CountEntry {
+        user: "counter".into(),
+        item: SYRINGE.into(),
+        lot: Some(lot.into()),
+        serial: None,
+        expiry: None,
+        location: Some("MAIN".into()),
+        quantity: Some(quantity),
+        barcode: String::new(),
     }
-    out
+}
+
+fn post_counts(ledger: &mut Ledger, number: &str) {
+    ledger.finish_counting(number, "boss").unwrap();
+    ledger
+        .post_stocktake(
+            number,
+            &PostStocktakeRequest { user: "boss".into(), close_scope: false, accept_over_tolerance: true },
+        )
+        .unwrap();
 }
 
 #[test]
@@ -266,45 +267,14 @@ fn a_stocktake_count_stamped_before_the_last_push_is_still_pushed() {
     let mut server = node("SRV", 601, &clock);
     link(&mut a.ledger, &server.ledger);
     receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
-    let st = a
-        .ledger
-        .start_stocktake(&StocktakeRequest {
-            user: "boss".into(),
-            locations: vec!["MAIN".into()],
-            categories: vec![],
-            blind: false,
-            tolerance_quantity: None,
-            tolerance_value: None,
-            note: String::new(),
-        })
-        .unwrap();
-    a.ledger
-        .record_count(
-            &st.number,
-            &CountEntry {
-                user: "counter".into(),
-                item: SYRINGE.into(),
-                lot: Some("L1".into()),
-                serial: None,
-                expiry: None,
-                location: Some("MAIN".into()),
-                quantity: Some(39),
-                barcode: String::new(),
-            },
-        )
-        .unwrap();
+    let st = main_stocktake(&mut a.ledger);
+    a.ledger.record_count(&st.number, &counted("L1", 39)).unwrap();
     clock.advance_ms(60_000);
     // Something else is posted and pushed after the scan …
     receive(&mut a, SYRINGE, "L2", "2027-08-31", 5);
     sync(&mut a.ledger, &mut server.ledger);
     // … and then the stocktake is posted with the scan's (earlier) time.
-    a.ledger.finish_counting(&st.number, "boss").unwrap();
-    a.ledger
-        .post_stocktake(
-            &st.number,
-            &PostStocktakeRequest { user: "boss".into(), close_scope: false, accept_over_tolerance: true },
-        )
-        .unwrap();
+    post_counts(&mut a.ledger, &st.number);
     sync(&mut a.ledger, &mut server.ledger);
     assert_eq!(replica(&a.ledger), replica(&server.ledger));
     let l1 = server.ledger.stock(&StockFilter::default()).unwrap();
@@ -375,41 +345,14 @@ mod regressions {
     fn a_stocktake_posted_while_a_push_waits_for_its_answer_is_pushed_next_time() {
         let (mut a, mut server, _) = two_workstations();
         receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
-        let st = a
-            .ledger
-            .start_stocktake(&StocktakeRequest {
-                user: "boss".into(),
-                locations: vec!["MAIN".into()],
-                categories: vec![],
-                blind: false,
-                tolerance_quantity: None,
-                tolerance_value: None,
-                note: String::new(),
-            })
-            .unwrap();
-        let entry = CountEntry {
-            user: "counter".into(),
-            item: SYRINGE.into(),
-            lot: Some("L1".into()),
-            serial: None,
-            expiry: None,
-            location: Some("MAIN".into()),
-            quantity: Some(38),
-            barcode: String::new(),
-        };
-        a.ledger.record_count(&st.number, &entry).unwrap();
+        let st = main_stocktake(&mut a.ledger);
+        a.ledger.record_count(&st.number, &counted("L1", 38)).unwrap();
         a.clock.advance_ms(60_000);
         receive(&mut a, SYRINGE, "L2", "2027-08-31", 5);
         // The push is read and sent; before its answer arrives the stocktake is posted.
         let me = a.ledger.node_info().unwrap().id.parse().unwrap();
         let outbox = a.ledger.outbox(SYNC_BATCH_MAX).unwrap();
-        a.ledger.finish_counting(&st.number, "boss").unwrap();
-        a.ledger
-            .post_stocktake(
-                &st.number,
-                &PostStocktakeRequest { user: "boss".into(), close_scope: false, accept_over_tolerance: true },
-            )
-            .unwrap();
+        post_counts(&mut a.ledger, &st.number);
         server.ledger.server_accept(me, &outbox.events).unwrap();
         a.ledger.mark_pushed(&outbox).unwrap();
         sync(&mut a.ledger, &mut server.ledger);

@@ -11,6 +11,8 @@
 //! `SIM_SEEDS` (default 2000) seeds run from `SIM_FIRST_SEED` (default 1); a
 //! failure names its seed: `SIM_FIRST_SEED=N SIM_SEEDS=1 cargo test -p ledger --test simulation`.
 
+mod common;
+
 use ledger::replication::Event;
 use ledger::*;
 use rand::rngs::StdRng;
@@ -302,34 +304,7 @@ impl Sim {
     }
 
     fn fingerprint(ledger: &Ledger) -> String {
-        let conn = ledger.connection();
-        let mut out = String::new();
-        for sql in [
-            "SELECT id, username, display_name, role, language, active FROM users ORDER BY id",
-            "SELECT * FROM locations ORDER BY id",
-            "SELECT * FROM departments ORDER BY id",
-            "SELECT * FROM items ORDER BY id",
-            "SELECT * FROM item_identifiers ORDER BY identifier",
-            "SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY 1, 2",
-            "SELECT * FROM documents WHERE status = 'posted' ORDER BY id",
-            "SELECT l.* FROM document_lines l JOIN documents d ON d.id = l.document_id WHERE d.status = 'posted'
-             ORDER BY 1, 2",
-            "SELECT item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc, last_count_node
-             FROM balances ORDER BY 1, 2, 3, 4, 5",
-            "SELECT id, hlc, node_id, kind, item_id, lot, location_id, status, quantity FROM movements ORDER BY id",
-        ] {
-            let mut stmt = conn.prepare(sql).unwrap();
-            let columns = stmt.column_count();
-            let mut rows = stmt.query([]).unwrap();
-            while let Some(row) = rows.next().unwrap() {
-                for c in 0..columns {
-                    let value: rusqlite::types::Value = row.get(c).unwrap();
-                    out.push_str(&format!("{value:?}|"));
-                }
-                out.push('\n');
-            }
-        }
-        out
+        common::replica(ledger)
     }
 }
 
@@ -369,32 +344,9 @@ fn run_seed(seed: u64) -> [usize; 4] {
     let joined = sim.nodes.pop().unwrap();
     // The node that started from a snapshot holds only what happened since, but the same state.
     let state = |l: &Ledger| {
-        let conn = l.connection();
-        let mut out = String::new();
-        for sql in [
-            "SELECT * FROM users ORDER BY id",
-            "SELECT * FROM locations ORDER BY id",
-            "SELECT * FROM items ORDER BY id",
-            "SELECT * FROM item_identifiers ORDER BY identifier",
-            "SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY 1, 2",
-            "SELECT item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc, last_count_node
-             FROM balances ORDER BY 1, 2, 3, 4, 5",
-        ] {
-            let mut stmt = conn.prepare(sql).unwrap();
-            let columns = stmt.column_count();
-            let mut rows = stmt.query([]).unwrap();
-            while let Some(row) = rows.next().unwrap() {
-                for c in 0..columns {
-                    if sql.contains("users") && c == 6 {
-                        continue; // created_hlc is kept as the node saw it
-                    }
-                    let value: rusqlite::types::Value = row.get(c).unwrap();
-                    out.push_str(&format!("{value:?}|"));
-                }
-                out.push('\n');
-            }
-        }
-        out
+        let mut queries = common::REPLICATED_MASTER.to_vec();
+        queries.push(common::REPLICATED_BALANCES);
+        common::rows(l, &queries)
     };
     assert_eq!(state(&joined), state(&sim.server), "seed {seed}: the node that joined from a snapshot");
     let keys = |x: &[replication::NegativeException]| {

@@ -188,3 +188,54 @@ pub fn on_hand(ledger: &Ledger, item: &str, lot: Option<&str>, location: &str) -
         .map(|r| r.quantity)
         .sum()
 }
+
+/// The rows of each query, as text, in order.
+pub fn rows(ledger: &Ledger, queries: &[&str]) -> String {
+    let conn = ledger.connection();
+    let mut out = String::new();
+    for sql in queries {
+        let mut stmt = conn.prepare(sql).expect("select");
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).expect("query");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..columns {
+                let value: rusqlite::types::Value = row.get(i).expect("value");
+                out.push_str(&format!("{value:?}|"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Master data as replicated (users without their local creation stamp).
+pub const REPLICATED_MASTER: [&str; 7] = [
+    "SELECT id, username, display_name, role, language, active FROM users ORDER BY id",
+    "SELECT * FROM suppliers ORDER BY id",
+    "SELECT * FROM departments ORDER BY id",
+    "SELECT * FROM locations ORDER BY id",
+    "SELECT * FROM items ORDER BY id",
+    "SELECT * FROM item_identifiers ORDER BY identifier",
+    "SELECT item_id, lot, expires_on, produced_on FROM lots ORDER BY 1, 2",
+];
+
+/// Balances without their local row ids.
+pub const REPLICATED_BALANCES: &str =
+    "SELECT item_id, lot, serial, location_id, status, expires_on, quantity, last_count_hlc, last_count_node
+     FROM balances ORDER BY 1, 2, 3, 4, 5";
+
+/// Everything that must be equal on nodes that have the same events
+/// (local row ids such as balances.key_id left out).
+pub fn replica(ledger: &Ledger) -> String {
+    let mut queries: Vec<&str> = REPLICATED_MASTER.to_vec();
+    queries.extend([
+        "SELECT * FROM documents WHERE status = 'posted' ORDER BY id",
+        "SELECT l.* FROM document_lines l JOIN documents d ON d.id = l.document_id WHERE d.status = 'posted'
+         ORDER BY 1, 2",
+        REPLICATED_BALANCES,
+        "SELECT id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial, location_id, status, quantity,
+                expected_quantity, unit_cost, department_id, supplier_id, document_id, reason, corrects, override_by, note
+         FROM movements ORDER BY id",
+    ]);
+    rows(ledger, &queries)
+}
