@@ -156,8 +156,9 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                     report.workstations, report.movements_each
                 );
                 println!(
-                    "  converge               {:.1} s, {:.0} movements applied/s, {:.1} bytes on the wire per movement ({} crossed)",
+                    "  converge               {:.1} s ({:.1} CPU s), {:.0} movements applied/s, {:.1} bytes on the wire per movement ({} crossed)",
                     report.converge_seconds,
+                    report.converge_cpu_seconds,
                     report.applied_per_second,
                     report.wire_bytes_per_movement,
                     report.movements_on_wire

@@ -21,6 +21,8 @@ pub struct SyncBenchReport {
     pub movements_each: usize,
     /// Seconds from the first push to every workstation holding everything.
     pub converge_seconds: f64,
+    /// CPU seconds (user + system, server and workstations: one process) in that time.
+    pub converge_cpu_seconds: f64,
     /// Movement applications (server + every workstation) per second in that time.
     pub applied_per_second: f64,
     /// Compressed bytes both ways, per movement that crossed the wire.
@@ -210,6 +212,7 @@ pub fn run(
     }
     log("syncing to convergence".into());
     let started = Instant::now();
+    let cpu_started = self_cpu_seconds();
     let (mut wire, mut crossed) = (0u64, 0usize);
     // Round 1 pushes (and pulls what is there); round 2 pulls the rest.
     for _ in 0..2 {
@@ -221,6 +224,7 @@ pub fn run(
         }
     }
     let converge_seconds = started.elapsed().as_secs_f64();
+    let converge_cpu_seconds = self_cpu_seconds() - cpu_started;
     let expected = fingerprint(&nodes[0])?;
     for (i, node) in nodes.iter().enumerate().skip(1) {
         if fingerprint(node)? != expected {
@@ -234,6 +238,7 @@ pub fn run(
         workstations,
         movements_each,
         converge_seconds,
+        converge_cpu_seconds,
         applied_per_second: applied as f64 / converge_seconds,
         wire_bytes_per_movement: wire as f64 / moved_on_wire as f64,
         movements_on_wire: crossed,
@@ -246,8 +251,8 @@ pub fn run(
         bootstrap_setup_seconds: None,
     };
     log(format!(
-        "converged in {:.1} s: {:.0} applications/s, {:.1} wire bytes per movement",
-        report.converge_seconds, report.applied_per_second, report.wire_bytes_per_movement
+        "converged in {:.1} s ({:.1} CPU s): {:.0} applications/s, {:.1} wire bytes per movement",
+        report.converge_seconds, report.converge_cpu_seconds, report.applied_per_second, report.wire_bytes_per_movement
     ));
     drop(handle);
     drop(nodes);
@@ -383,6 +388,17 @@ fn bootstrap(dir: &Path, movements: usize, report: &mut SyncBenchReport, log: &m
         return Err(LedgerError::InvalidInput { field: "bench", reason: "the new workstation's stock differs".into() });
     }
     Ok(())
+}
+
+/// CPU time this process has used (every thread), seconds.
+fn self_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// The largest peak resident set of any waited-for child process, KiB (Linux).

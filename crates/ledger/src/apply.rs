@@ -8,7 +8,7 @@ use crate::clock::Hlc;
 use crate::error::{LedgerError, Result};
 use crate::model::{MovementKind, StockStatus};
 use crate::store::{persist_hlc, Ledger};
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{OptionalExtension, Row, Transaction};
 use uuid::Uuid;
 
 /// How far ahead of our wall clock a remote HLC may pull our own clock.
@@ -69,12 +69,7 @@ pub(crate) fn apply_movement_in(
     if let Some(existing) = existing {
         return Ok(if existing == *movement { Ok(Applied::Duplicate) } else { Err(existing) });
     }
-    let expires_on: Option<String> = tx
-        .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
-        .query_row(params![movement.key.item_id, movement.key.lot], |r| r.get(0))
-        .optional()?
-        .flatten();
-    record(tx, movement, expires_on.and_then(|d| d.parse().ok()))?;
+    record(tx, movement, None)?;
     if movement.hlc.physical_ms() <= now + CLOCK_PULL_MAX_MS && movement.hlc > *hlc {
         *hlc = movement.hlc;
     }

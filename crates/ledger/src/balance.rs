@@ -101,6 +101,16 @@ fn balance_key(tx: &Transaction<'_>, key: &BalanceKey, expiry: Option<String>) -
     if let Some(found) = found {
         return Ok(found);
     }
+    // A new key carries its lot's expiry (looked up here when the caller did not know it).
+    let expiry = match expiry {
+        Some(expiry) => Some(expiry),
+        None if !key.lot.is_empty() => tx
+            .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
+            .query_row(params![key.item_id, key.lot], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten(),
+        None => None,
+    };
     tx.prepare_cached(
         "INSERT INTO balances (item_id, lot, serial, location_id, status, expires_on, quantity)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",

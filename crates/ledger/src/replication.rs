@@ -769,10 +769,16 @@ impl Ledger {
             let kind = event.kind();
             let key = event.key();
             let body = event.body();
-            let stored: Option<String> = tx
-                .prepare_cached("SELECT body FROM sync_events WHERE event_kind = ?1 AND event_key = ?2")?
-                .query_row(params![kind, key], |r| r.get(0))
-                .optional()?;
+            // A movement is in sync_events exactly when it is in movements (both
+            // written in one transaction here, or by server_publish_own), and
+            // applying it compares the stored one: no second lookup for it.
+            let stored: Option<String> = if matches!(event, Event::Movement(_)) {
+                None
+            } else {
+                tx.prepare_cached("SELECT body FROM sync_events WHERE event_kind = ?1 AND event_key = ?2")?
+                    .query_row(params![kind, key], |r| r.get(0))
+                    .optional()?
+            };
             match stored {
                 Some(stored) if stored == body => report.duplicates += 1,
                 Some(stored) => {
@@ -781,9 +787,13 @@ impl Ledger {
                     report.conflicts.push(conflict);
                 }
                 None => {
-                    let before = report.conflicts.len();
+                    let (before, applied_before) = (report.conflicts.len(), report.applied);
                     apply_one(&tx, event, now, &mut hlc, &mut report)?;
-                    if report.conflicts.len() == before {
+                    let new = match event {
+                        Event::Movement(_) => report.applied > applied_before,
+                        _ => report.conflicts.len() == before,
+                    };
+                    if new {
                         tx.prepare_cached(
                             "INSERT INTO sync_events (event_kind, event_key, origin, body, received_ms)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1079,12 +1089,7 @@ fn store_history(tx: &Transaction<'_>, history: &[Event], now: i64, hlc: &mut Hl
                     .prepare_cached("SELECT EXISTS(SELECT 1 FROM movements WHERE id = ?1)")?
                     .query_row([record.id], |r| r.get(0))?;
                 if !exists {
-                    let expires_on: Option<String> = tx
-                        .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
-                        .query_row(params![record.key.item_id, record.key.lot], |r| r.get(0))
-                        .optional()?
-                        .flatten();
-                    crate::balance::record_unfolded(tx, &record, expires_on.and_then(|d| d.parse().ok()))?;
+                    crate::balance::record_unfolded(tx, &record, None)?;
                 }
             }
             other => apply_one(tx, other, now, hlc, &mut ignored)?,

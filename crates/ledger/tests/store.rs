@@ -194,7 +194,8 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE history_movements; DROP TABLE balance_openings;
+            "DROP INDEX movements_node_hlc;
+             DROP TABLE history_movements; DROP TABLE balance_openings;
              DROP TABLE sync_enrolments; DROP TABLE sync_nodes; DROP TABLE sync_events; DROP TABLE sync_conflicts;
              DROP TABLE sync_state; DROP TABLE master_fields; DROP TABLE master_changes;
              DROP TABLE port_roles;

@@ -14,6 +14,7 @@ use ledger::Ledger;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -76,8 +77,9 @@ struct Http {
     base: reqwest::Url,
     token: Option<String>,
     /// Compressed bytes sent and received (bodies, as on the wire).
-    sent: std::cell::Cell<u64>,
-    received: std::cell::Cell<u64>,
+    /// (Atomic: the pull pages are fetched on a second thread.)
+    sent: AtomicU64,
+    received: AtomicU64,
 }
 
 /// Checks the server address: https anywhere, plain http only to this computer.
@@ -134,7 +136,7 @@ impl Http {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
             .header(reqwest::header::ACCEPT_ENCODING, "gzip");
-        self.sent.set(self.sent.get() + compressed.len() as u64);
+        self.sent.fetch_add(compressed.len() as u64, Ordering::Relaxed);
         let mut request = request.body(compressed);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -146,7 +148,7 @@ impl Http {
             .get(reqwest::header::CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         let raw = response.bytes().map_err(|e| SyncError::Unreachable(short(&e)))?;
-        self.received.set(self.received.get() + raw.len() as u64);
+        self.received.fetch_add(raw.len() as u64, Ordering::Relaxed);
         let bytes = if gzipped {
             let mut out = Vec::with_capacity(raw.len() * 4);
             std::io::Read::read_to_end(
@@ -254,23 +256,52 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
             break;
         }
     }
-    loop {
-        let cursor = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
-        let horizon = ledger.with(|l| l.sync_horizon())?;
-        let answer: PullResponse =
-            http.post("v1/pull", &PullRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX, horizon })?;
-        let applied = ledger.with(|l| l.apply_page(&answer.events, &answer.history, answer.cursor))?;
-        report.pulled += answer.events.len();
-        report.conflicts.extend(applied.conflicts);
-        progress("pull", report.pulled);
-        if !answer.more {
-            break;
-        }
-    }
+    pull(ledger, &http, &mut report, progress)?;
     report.exceptions = ledger.with(|l| l.negative_exceptions())?;
-    report.bytes_sent = http.sent.get();
-    report.bytes_received = http.received.get();
+    report.bytes_sent = http.sent.load(Ordering::Relaxed);
+    report.bytes_received = http.received.load(Ordering::Relaxed);
     Ok(report)
+}
+
+/// Pulls page after page. The next page is fetched (the server reads it, the
+/// wire carries it, it is parsed) on a second thread while this one applies
+/// the last: each page is still applied whole, in order, with its cursor, and
+/// nothing is applied after a failure. At most two pages wait in memory.
+fn pull(
+    ledger: &impl LedgerAccess,
+    http: &Http,
+    report: &mut SyncReport,
+    progress: Progress<'_>,
+) -> Result<(), SyncError> {
+    let start = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
+    let horizon = ledger.with(|l| l.sync_horizon())?;
+    let (pages, arriving) = std::sync::mpsc::sync_channel::<Result<PullResponse, SyncError>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut cursor = start;
+            loop {
+                let request = PullRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX, horizon };
+                let answer: Result<PullResponse, SyncError> = http.post("v1/pull", &request);
+                let next = answer.as_ref().ok().filter(|a| a.more).map(|a| a.cursor);
+                // The applying side hung up (it failed): stop fetching.
+                if pages.send(answer).is_err() {
+                    return;
+                }
+                match next {
+                    Some(reached) => cursor = reached,
+                    None => return,
+                }
+            }
+        });
+        for answer in arriving {
+            let answer = answer?;
+            let applied = ledger.with(|l| l.apply_page(&answer.events, &answer.history, answer.cursor))?;
+            report.pulled += answer.events.len();
+            report.conflicts.extend(applied.conflicts);
+            progress("pull", report.pulled);
+        }
+        Ok(())
+    })
 }
 
 /// The status area's facts.
