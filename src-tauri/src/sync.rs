@@ -229,6 +229,27 @@ pub struct DuplicateCodeRow {
     pub holders: Vec<String>,
 }
 
+/// A movement corrected on two workstations that had not seen each other's correction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DoubleCorrectionRow {
+    /// The corrected movement's id.
+    pub corrected: String,
+    /// The correcting movements' ids.
+    pub corrections: Vec<String>,
+}
+
+/// A movement stamped further ahead of this computer's clock than a clock may be pulled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FutureMovementRow {
+    pub id: String,
+    /// The workstation that made it (node id).
+    pub node: String,
+    /// Its stamp (RFC 3339).
+    pub stamped_at: String,
+    pub kind: String,
+    pub quantity: i64,
+}
+
 /// What a manager reviews after syncing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SyncReview {
@@ -236,6 +257,10 @@ pub struct SyncReview {
     pub exceptions: Vec<NegativeExceptionRow>,
     pub safety_edits: Vec<SafetyEditRow>,
     pub duplicate_codes: Vec<DuplicateCodeRow>,
+    /// Counts with another workstation's movement within the clock-skew window.
+    pub ambiguous_counts: Vec<ledger::review::AmbiguousCount>,
+    pub double_corrections: Vec<DoubleCorrectionRow>,
+    pub future_movements: Vec<FutureMovementRow>,
 }
 
 /// Reads the review lists. A negative key's movements are looked up by its
@@ -307,6 +332,23 @@ pub fn review(ledger: &Ledger) -> ledger::Result<SyncReview> {
             .duplicate_codes()?
             .into_iter()
             .map(|(entity, code, holders)| DuplicateCodeRow { entity, code, holders })
+            .collect(),
+        ambiguous_counts: ledger.ambiguous_counts()?,
+        double_corrections: ledger
+            .double_corrections()?
+            .into_iter()
+            .map(|(corrected, corrections)| DoubleCorrectionRow { corrected, corrections })
+            .collect(),
+        future_movements: ledger
+            .future_movements()?
+            .into_iter()
+            .map(|(id, node, ms, kind, quantity)| FutureMovementRow {
+                id,
+                node,
+                stamped_at: ledger::query::rfc3339(ms),
+                kind,
+                quantity,
+            })
             .collect(),
     })
 }
@@ -650,7 +692,8 @@ pub async fn enrol_workstation(
     Ok(sync.status(lang))
 }
 
-/// Conflicts, keys below zero, concurrent safety-field edits and duplicate codes.
+/// Conflicts, keys below zero, concurrent safety-field edits, duplicate codes, ambiguous counts,
+/// double corrections and far-future movements.
 #[tauri::command(async)]
 pub fn sync_review(state: State<'_, AppState>) -> Result<SyncReview, ApiError> {
     session_user(&state)?;

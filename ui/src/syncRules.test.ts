@@ -82,7 +82,11 @@ describe('the review', () => {
 
   it('counts, shortens and words what the lists hold', () => {
     expect(reviewCount(null)).toBe(0);
-    expect(reviewCount({ conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [{ entity: 'item', code: 'X', holders: ['X', 'X~1'] }] })).toBe(1);
+    expect(reviewCount({ conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [{ entity: 'item', code: 'X', holders: ['X', 'X~1'] }],
+      ambiguous_counts: [], double_corrections: [], future_movements: [] })).toBe(1);
+    expect(reviewCount({ conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [], ambiguous_counts: [],
+      double_corrections: [{ corrected: 'a', corrections: ['b', 'c'] }],
+      future_movements: [{ id: 'd', node: 'n', stamped_at: '2027-01-01T00:00:00Z', kind: 'issue', quantity: -1 }] })).toBe(2);
     expect(shortId('0193a7c2-5d10-7b21-9a44-1c2d3e4f5a60')).toBe('3e4f5a60');
     expect(shortId(null)).toBe('—');
     expect(entityText('location', zh)).toBe('库位');

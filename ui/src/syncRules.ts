@@ -95,7 +95,8 @@ export function shortId(id: string | null): string {
 /** Everything the review lists hold. */
 export function reviewCount(review: SyncReview | null): number {
   if (!review) return 0;
-  return review.conflicts.length + review.exceptions.length + review.safety_edits.length + review.duplicate_codes.length;
+  return review.conflicts.length + review.exceptions.length + review.safety_edits.length + review.duplicate_codes.length
+    + review.ambiguous_counts.length + review.double_corrections.length + review.future_movements.length;
 }
 
 const ENTITY_TEXT: Record<string, TextKey> = {

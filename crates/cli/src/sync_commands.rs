@@ -140,6 +140,7 @@ pub fn run_review(ledger: &Ledger, json: bool, lang: Lang) -> Result<(), Failure
     let duplicates = ledger.duplicate_codes().map_err(f)?;
     let corrections = ledger.double_corrections().map_err(f)?;
     let future = ledger.future_movements().map_err(f)?;
+    let ambiguous = ledger.ambiguous_counts().map_err(f)?;
     if json {
         return print_json(&serde_json::json!({
             "exceptions": exceptions,
@@ -148,16 +149,18 @@ pub fn run_review(ledger: &Ledger, json: bool, lang: Lang) -> Result<(), Failure
             "duplicate_codes": duplicates,
             "double_corrections": corrections,
             "future_movements": future,
+            "ambiguous_counts": ambiguous,
         }));
     }
     println!(
-        "below zero {}, conflicts {}, safety fields edited at once {}, duplicate codes {}, double corrections {}, far-future movements {}",
+        "below zero {}, conflicts {}, safety fields edited at once {}, duplicate codes {}, double corrections {}, far-future movements {}, ambiguous counts {}",
         exceptions.len(),
         conflicts.len(),
         safety.len(),
         duplicates.len(),
         corrections.len(),
-        future.len()
+        future.len(),
+        ambiguous.len()
     );
     for x in &exceptions {
         println!("  below zero: {} lot {} at {} ({}): {}", x.item, x.lot, x.location, x.status, x.quantity);
@@ -176,6 +179,28 @@ pub fn run_review(ledger: &Ledger, json: bool, lang: Lang) -> Result<(), Failure
     }
     for (id, node, ms, kind, quantity) in &future {
         println!("  {kind} {quantity} ({id}) from {node} stamped {}", ledger::query::rfc3339(*ms));
+    }
+    for c in &ambiguous {
+        println!(
+            "  ambiguous count: {} lot {} at {} ({}) counted {} at {} ({}); now {}",
+            c.item,
+            c.lot,
+            c.location,
+            c.status,
+            c.counted,
+            ledger::query::rfc3339(c.counted_at_ms),
+            c.document_number.as_deref().unwrap_or("-"),
+            c.balance
+        );
+        for m in &c.movements {
+            println!(
+                "    {} {} from {} {:+} s — recount the shelf to settle it",
+                m.kind,
+                m.quantity,
+                m.node,
+                m.offset_ms / 1000
+            );
+        }
     }
     Ok(())
 }

@@ -7,6 +7,9 @@
 //! `quarantine` movements per key: out of available, into quarantined,
 //! linked to the excursion) — quarantined stock is never issued. A manager
 //! resolves it: release (the stock goes back to available) or scrap.
+//! Across nodes, a release made without knowing of a later excursion on the
+//! same unit does not win over it (`crate::quarantine`): the movements' notes
+//! say which excursion they belong to and what the writer knew.
 //!
 //! The temperature gate: issuing a cold-chain item from a gated cold unit
 //! needs an in-range reading no older than the unit's gate age. A clerk who
@@ -480,9 +483,45 @@ impl Ledger {
                         key,
                         quantity: signed,
                         reason: "temperature_excursion",
+                        note: crate::quarantine::note(id, "", &[]),
                     };
                     movement.write(&tx, &mut self.hlc, self.clock.as_ref(), self.ids.as_mut(), expires)?;
                 }
+            }
+            // Stock already held in quarantine by other excursions was in the unit too: a
+            // zero-quantity hold on each such key says so, so that a release of it made
+            // elsewhere without knowing of this excursion is undone on every node
+            // (crate::quarantine).
+            let held: Vec<(i64, Uuid, String, String, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT key_id, item_id, lot, serial, expires_on FROM balances
+                     WHERE location_id = ?1 AND status = 'quarantined' AND quantity > 0",
+                )?
+                .query_map([unit.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (key_id, item_id, lot, serial, expires) in held {
+                let mut holders = crate::quarantine::holders(&tx, key_id)?;
+                holders.retain(|holder| *holder != id);
+                if holders.is_empty() {
+                    continue;
+                }
+                let movement = ExcursionMovement {
+                    excursion: id,
+                    node: node.id,
+                    user: user_id,
+                    kind: MovementKind::Quarantine,
+                    key: BalanceKey { item_id, lot, serial, location_id: unit.id, status: StockStatus::Quarantined },
+                    quantity: 0,
+                    reason: "temperature_excursion",
+                    note: crate::quarantine::note(id, "holds", &holders),
+                };
+                movement.write(
+                    &tx,
+                    &mut self.hlc,
+                    self.clock.as_ref(),
+                    self.ids.as_mut(),
+                    expires.and_then(|d| d.parse().ok()),
+                )?;
             }
             tx.commit()?;
             opened.push(self.excursion(&id.to_string())?);
@@ -602,6 +641,11 @@ impl Ledger {
             )?
             .query_map([excursion_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        // The other excursions on the unit this node knows of: a release does not
+        // undo what they hold (crate::quarantine); one it did not know of wins.
+        let location_id: Uuid =
+            tx.query_row("SELECT location_id FROM excursions WHERE id = ?1", [excursion_id], |r| r.get(0))?;
+        let knew = crate::quarantine::known_excursions(&tx, location_id, excursion_id)?;
         for (item_id, lot, serial, location_id, quantity, expires) in keys {
             let expires = expires.and_then(|d| d.parse().ok());
             let moves: Vec<(MovementKind, StockStatus, i64)> = if scrap {
@@ -622,6 +666,11 @@ impl Ledger {
                     key,
                     quantity: signed,
                     reason: reason.trim(),
+                    note: if scrap {
+                        crate::quarantine::note(excursion_id, "", &[])
+                    } else {
+                        crate::quarantine::note(excursion_id, "knew", &knew)
+                    },
                 };
                 movement.write(&tx, &mut self.hlc, self.clock.as_ref(), self.ids.as_mut(), expires)?;
             }
@@ -761,6 +810,8 @@ struct ExcursionMovement<'a> {
     key: BalanceKey,
     quantity: i64,
     reason: &'a str,
+    /// `excursion <id>…` (crate::quarantine reads it on every node).
+    note: String,
 }
 
 impl ExcursionMovement<'_> {
@@ -790,7 +841,7 @@ impl ExcursionMovement<'_> {
             reason: Some(self.reason.to_string()),
             corrects: None,
             override_by: None,
-            note: format!("excursion {}", self.excursion),
+            note: self.note,
         };
         record(tx, &movement, expires)?;
         tx.prepare_cached("INSERT INTO excursion_movements (excursion_id, movement_id) VALUES (?1, ?2)")?

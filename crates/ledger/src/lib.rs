@@ -20,8 +20,10 @@ pub mod model;
 pub mod port_roles;
 pub mod posting;
 pub mod printers;
+pub mod quarantine;
 pub mod query;
 pub mod replication;
+pub mod review;
 pub mod stocktake;
 pub mod store;
 

@@ -1158,7 +1158,11 @@ fn apply_one(tx: &Transaction<'_>, event: &Event, now: i64, hlc: &mut Hlc, repor
         Event::Movement(m) => {
             let record = MovementRecord::try_from(m)?;
             match apply_movement_in(tx, &record, now, hlc)? {
-                Ok(Applied::Inserted) => None,
+                Ok(Applied::Inserted) => {
+                    // Quarantine beats a concurrent release: what this movement completes.
+                    crate::quarantine::after_apply(tx, &record, now)?;
+                    None
+                }
                 Ok(Applied::Duplicate) => {
                     report.duplicates += 1;
                     return Ok(());

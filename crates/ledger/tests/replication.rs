@@ -465,3 +465,282 @@ mod regressions {
         );
     }
 }
+
+const MINUTE: i64 = 60_000;
+
+/// FR1, a 2–8 °C fridge (30 min out of range is an excursion) — made on A, its rules set on each node.
+fn add_fridge(a: &mut Hospital) {
+    a.ledger
+        .add_location(&NewLocation {
+            code: "FR1".into(),
+            name: "试剂冰箱".into(),
+            name_en: "Reagent fridge".into(),
+            kind: LocationKind::Cold,
+            department: None,
+            min_temp_c: Some(rust_decimal::Decimal::new(2, 0)),
+            max_temp_c: Some(rust_decimal::Decimal::new(8, 0)),
+        })
+        .unwrap();
+}
+
+fn fridge_rules(ledger: &mut Ledger) {
+    let rules = ColdUnitRules { excursion_minutes: 30, missing_minutes: 24 * 60, gate_minutes: 15 };
+    ledger.set_cold_unit("boss", "FR1", rules).unwrap();
+}
+
+/// 31 minutes at 12 °C in FR1 as `ledger`'s sensor saw them, then the excursion it opens.
+fn warm_fridge(ledger: &mut Ledger, clock: &ManualClock) -> ExcursionView {
+    for _ in 0..=31 {
+        ledger.record_reading("FR1", "/dev/ttyUSB0#1", clock.now_ms(), 12.0, None).unwrap();
+        clock.advance_ms(MINUTE);
+    }
+    let mut opened = ledger.check_cold_chain("wang").unwrap();
+    assert_eq!(opened.len(), 1, "one excursion opens");
+    opened.remove(0)
+}
+
+/// FR1's stock as (lot, status, quantity), keys at zero left out.
+fn fridge_stock(ledger: &Ledger) -> Vec<(String, StockStatus, i64)> {
+    let mut rows: Vec<_> = ledger
+        .stock(&StockFilter { location: Some("FR1".into()), search: None, include_zero: true })
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.quantity != 0)
+        .map(|r| (r.lot.clone().unwrap_or_default(), r.status, r.quantity))
+        .collect();
+    rows.sort_by(|x, y| (&x.0, x.1.as_str()).cmp(&(&y.0, y.1.as_str())));
+    rows
+}
+
+/// A and B both hold R1 quarantined by E1 (opened on B); then, offline, B's
+/// manager releases E1 while A's sensor opens E2 on the same fridge (taking
+/// the R2 that A alone received, and holding R1, which A sees quarantined).
+fn release_beside_a_new_excursion() -> (Hospital, Node, Node, ExcursionView, ExcursionView) {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 301, &clock);
+    let mut b = node("S02", 302, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    add_fridge(&mut a);
+    fridge_rules(&mut a.ledger);
+    a.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
+        .unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    fridge_rules(&mut b.ledger);
+    let e1 = warm_fridge(&mut b.ledger, &clock);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
+    assert_eq!(fridge_stock(&a.ledger), held);
+    assert_eq!(fridge_stock(&b.ledger), held);
+    // Offline from here.
+    a.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R2"), Some("2027-05-31"), 5)]))
+        .unwrap();
+    let e2 = warm_fridge(&mut a.ledger, &clock);
+    assert_eq!(e2.quarantined_units, 5, "E2 takes what A saw available: R2, not E1's R1");
+    b.ledger.resolve_excursion(&e1.id, "boss", "stability data allow 4 h at 12 °C", false).unwrap();
+    assert_eq!(fridge_stock(&b.ledger), vec![("R1".to_string(), StockStatus::Available, 10)]);
+    (a, b, server, e1, e2)
+}
+
+fn quarantine_won(a: &Hospital, b: &Node, server: &Node) {
+    let expected =
+        vec![("R1".to_string(), StockStatus::Quarantined, 10), ("R2".to_string(), StockStatus::Quarantined, 5)];
+    assert_eq!(fridge_stock(&a.ledger), expected, "A");
+    assert_eq!(fridge_stock(&b.ledger), expected, "B");
+    assert_eq!(fridge_stock(&server.ledger), expected, "server");
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+    assert_eq!(replica(&a.ledger), replica(&server.ledger));
+    for ledger in [&a.ledger, &b.ledger, &server.ledger] {
+        assert!(balance::verify(ledger.connection()).unwrap().is_empty());
+        assert!(ledger.negative_exceptions().unwrap().is_empty());
+        let derived: i64 = ledger
+            .connection()
+            .query_row("SELECT count(*) FROM movements WHERE reason = 'quarantine_wins'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(derived, 2, "one compensating pair, however many nodes derived it");
+    }
+}
+
+#[test]
+fn quarantine_wins_over_a_concurrent_release_when_the_excursion_reaches_the_server_first() {
+    let (mut a, mut b, mut server, _, e2) = release_beside_a_new_excursion();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    quarantine_won(&a, &b, &server);
+    // Nothing left to move: the derived pair is no node's to push.
+    assert_eq!(sync(&mut a.ledger, &mut server.ledger), (0, 0));
+    assert_eq!(sync(&mut b.ledger, &mut server.ledger), (0, 0));
+    // A's manager resolving E2 releases the R1 it holds now, too.
+    a.ledger.resolve_excursion(&e2.id, "boss", "checked", false).unwrap();
+    assert_eq!(
+        fridge_stock(&a.ledger),
+        vec![("R1".to_string(), StockStatus::Available, 10), ("R2".to_string(), StockStatus::Available, 5)]
+    );
+}
+
+#[test]
+fn quarantine_wins_over_a_concurrent_release_when_the_release_reaches_the_server_first() {
+    let (mut a, mut b, mut server, _, _) = release_beside_a_new_excursion();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    quarantine_won(&a, &b, &server);
+    assert_eq!(sync(&mut a.ledger, &mut server.ledger), (0, 0));
+    assert_eq!(sync(&mut b.ledger, &mut server.ledger), (0, 0));
+}
+
+#[test]
+fn a_node_starting_from_a_snapshot_gets_the_compensation_the_server_derived() {
+    let (mut a, mut b, mut server, _, _) = release_beside_a_new_excursion();
+    let clock = a.clock.clone();
+    sync(&mut a.ledger, &mut server.ledger);
+    // C starts now: the snapshot holds E2's hold summed up in balances, not as a movement.
+    let mut c = node("S03", 303, &clock);
+    link(&mut c.ledger, &server.ledger);
+    let snapshot = server.ledger.server_snapshot(c.ledger.current_hlc().0).unwrap();
+    c.ledger.bootstrap(&snapshot).unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut c.ledger, &mut server.ledger);
+    quarantine_won(&a, &b, &server);
+    assert_eq!(fridge_stock(&c.ledger), fridge_stock(&a.ledger));
+}
+
+#[test]
+fn a_release_made_knowing_of_the_later_excursion_stands() {
+    let (mut a, mut b, mut server, e1, _) = {
+        let mut a = hospital();
+        let clock = a.clock.clone();
+        let mut server = node("SRV", 311, &clock);
+        let mut b = node("S02", 312, &clock);
+        link(&mut a.ledger, &server.ledger);
+        link(&mut b.ledger, &server.ledger);
+        add_fridge(&mut a);
+        fridge_rules(&mut a.ledger);
+        a.ledger
+            .post(&request(
+                DocumentKind::Receipt,
+                "wang",
+                "FR1",
+                vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)],
+            ))
+            .unwrap();
+        sync(&mut a.ledger, &mut server.ledger);
+        sync(&mut b.ledger, &mut server.ledger);
+        fridge_rules(&mut b.ledger);
+        let e1 = warm_fridge(&mut b.ledger, &clock);
+        sync(&mut b.ledger, &mut server.ledger);
+        sync(&mut a.ledger, &mut server.ledger);
+        let e2 = warm_fridge(&mut a.ledger, &clock);
+        assert_eq!(e2.quarantined_units, 0, "A sees nothing available: E2 only holds R1");
+        (a, b, server, e1, e2)
+    };
+    // B has seen E2's hold before its manager releases E1: the release names E2 as known.
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    b.ledger.resolve_excursion(&e1.id, "boss", "judged with E2 in view", false).unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    let released = vec![("R1".to_string(), StockStatus::Available, 10)];
+    assert_eq!(fridge_stock(&a.ledger), released);
+    assert_eq!(fridge_stock(&b.ledger), released);
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
+
+#[test]
+fn an_excursion_that_found_nothing_available_still_wins_over_a_concurrent_release() {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 321, &clock);
+    let mut b = node("S02", 322, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    add_fridge(&mut a);
+    fridge_rules(&mut a.ledger);
+    a.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
+        .unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    fridge_rules(&mut b.ledger);
+    let e1 = warm_fridge(&mut b.ledger, &clock);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    // Offline: B releases E1, A's E2 finds only E1's quarantined R1 — it writes just its hold.
+    b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    let e2 = warm_fridge(&mut a.ledger, &clock);
+    assert_eq!(e2.quarantined_units, 0);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
+    assert_eq!(fridge_stock(&a.ledger), held);
+    assert_eq!(fridge_stock(&b.ledger), held);
+    assert_eq!(fridge_stock(&server.ledger), held);
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
+
+fn count_main(ledger: &mut Ledger, lot: &str, quantity: i64) -> PostedRef {
+    ledger
+        .post(&request(DocumentKind::Stocktake, "boss", "MAIN", vec![line(SYRINGE, Some(lot), None, quantity)]))
+        .unwrap()
+}
+
+#[test]
+fn a_count_with_another_nodes_movement_within_the_skew_window_is_ambiguous_everywhere_until_recounted() {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 401, &clock);
+    let mut b = node("S02", 402, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    receive(&mut a, SYRINGE, "L1", "2027-06-30", 40);
+    receive(&mut a, SYRINGE, "L2", "2027-06-30", 40);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    // Offline: A counts L1 and L2; B issues 5 of L1 two minutes later and 5 of L2 six minutes later.
+    count_main(&mut a.ledger, "L1", 38);
+    count_main(&mut a.ledger, "L2", 40);
+    let counted_at = clock.now_ms();
+    clock.advance_ms(2 * MINUTE);
+    b.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, Some("L1"), None, 5)])).unwrap();
+    clock.advance_ms(4 * MINUTE);
+    b.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, Some("L2"), None, 5)])).unwrap();
+    // A's own movement right after its count is not ambiguous: A knew of it.
+    a.ledger.post(&request(DocumentKind::Issue, "wang", "MAIN", vec![line(SYRINGE, Some("L1"), None, 1)])).unwrap();
+    assert!(a.ledger.ambiguous_counts().unwrap().is_empty(), "nothing from another node yet");
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+
+    let listed = a.ledger.ambiguous_counts().unwrap();
+    assert_eq!(listed, b.ledger.ambiguous_counts().unwrap(), "the same on every node");
+    assert_eq!(listed, server.ledger.ambiguous_counts().unwrap());
+    assert_eq!(listed.len(), 1, "L2's issue came 6 minutes after its count, beyond the window: {listed:?}");
+    let count = &listed[0];
+    assert_eq!((count.item.as_str(), count.lot.as_str(), count.location.as_str()), (SYRINGE, "L1", "MAIN"));
+    assert_eq!((count.counted, count.expected, count.balance), (38, Some(40), 32));
+    assert_eq!(count.node, a.ledger.node_info().unwrap().id);
+    assert!(count.document_number.as_deref().is_some_and(|n| n.starts_with("PD-S01-")));
+    assert_eq!(count.movements.len(), 1);
+    let issue = &count.movements[0];
+    assert_eq!((issue.kind.as_str(), issue.quantity), ("issue", -5));
+    assert_eq!(issue.node, b.ledger.node_info().unwrap().id);
+    assert_eq!(issue.offset_ms, 2 * MINUTE);
+    assert_eq!(issue.at_ms, count.counted_at_ms + 2 * MINUTE);
+    assert!(count.counted_at_ms <= counted_at);
+
+    // A recount once things have settled resolves it, on every node.
+    clock.advance_ms(10 * MINUTE);
+    count_main(&mut a.ledger, "L1", 32);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    assert!(a.ledger.ambiguous_counts().unwrap().is_empty());
+    assert!(b.ledger.ambiguous_counts().unwrap().is_empty());
+}

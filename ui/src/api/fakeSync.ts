@@ -32,7 +32,9 @@ function loopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-const EMPTY: SyncReview = { conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [] };
+const EMPTY: SyncReview = {
+  conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [], ambiguous_counts: [], double_corrections: [], future_movements: [],
+};
 
 export class FakeSync implements SyncBackend {
   /** The server cannot be reached while true. */
@@ -159,6 +161,23 @@ export class FakeSync implements SyncBackend {
         ],
       }],
       duplicate_codes: [{ entity: 'location', code: 'OR-STORE', holders: ['OR-STORE', 'OR-STORE~4c1d09ab'] }],
+      ambiguous_counts: [{
+        count_id: '0193a7d0-1111-7000-8000-00000000c001', item: '09506000134352', lot: 'L2402', serial: '', location: 'MAIN',
+        status: 'available', node: '0193a001-0000-7000-8000-0000000002a1', counted_at_ms: Date.UTC(2026, 10, 24, 10, 0, 0),
+        counted: 38, expected: 40, document_number: 'PD-S01-000003', balance: 33,
+        movements: [{
+          id: '0193a7d0-2222-7000-8000-00000000c002', node: '0193a001-0000-7000-8000-0000000003b2', kind: 'issue', quantity: -5,
+          at_ms: Date.UTC(2026, 10, 24, 10, 2, 0), offset_ms: 120_000, document_number: 'CK-S03-000011',
+        }],
+      }],
+      double_corrections: [{
+        corrected: '0193a7c2-5d10-7b21-9a44-1c2d3e4f5a60',
+        corrections: ['0193a7e0-0001-7000-8000-0000000000d1', '0193a7e0-0002-7000-8000-0000000000d2'],
+      }],
+      future_movements: [{
+        id: '0193a7f0-0001-7000-8000-0000000000e1', node: '0193a001-0000-7000-8000-0000000003b2', stamped_at: '2027-11-24T09:00:00Z',
+        kind: 'receive', quantity: 20,
+      }],
     };
   }
 

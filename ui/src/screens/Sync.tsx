@@ -4,7 +4,9 @@
 // plain words), "sync now" with a long round's progress, and what a manager
 // settles after merging: keys below zero (with the movements involved and
 // what to do), conflicts (stored vs incoming), safety fields edited on two
-// workstations at once, duplicate codes.
+// workstations at once, duplicate codes, counts with another workstation's
+// movements within the clock-skew window, movements corrected twice, and
+// movements stamped far ahead of this clock.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { SyncReview } from '../bindings/SyncReview';
 import { useBackend } from '../api/backend';
@@ -175,6 +177,77 @@ function Review({ review, onGo }: { review: SyncReview; onGo: (screen: Screen) =
                 <td>{entityText(d.entity, t)}</td>
                 <td className="mono">{d.code}</td>
                 <td className="mono">{d.holders.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Section id="ambiguous" title={t('ambiguousTitle', { count: review.ambiguous_counts.length })} what={t('ambiguousWhat')} count={review.ambiguous_counts.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('code')}</th><th>{t('lot')}</th><th>{t('location')}</th><th>{t('ambiguousCounted')}</th><th className="num">{t('ambiguousNow')}</th><th>{t('ambiguousNear')}</th></tr>
+          </thead>
+          <tbody>
+            {review.ambiguous_counts.map((c) => (
+              <tr key={c.count_id} data-testid="sync-ambiguous" data-item={c.item} data-lot={c.lot} data-location={c.location} data-counted={c.counted}>
+                <td className="mono">{c.item}</td>
+                <td className="mono">{c.lot || c.serial || '—'}</td>
+                <td className="mono">{c.location}</td>
+                <td>
+                  <b className="num">{formatQuantity(c.counted)}</b>
+                  {c.document_number ? <> · <span className="mono">{c.document_number}</span></> : null}
+                  <span className="muted"> · {clock(c.counted_at_ms)} · {t('node')} <span className="mono" title={c.node}>{shortId(c.node)}</span></span>
+                </td>
+                <td className="num">{formatQuantity(c.balance)}</td>
+                <td>
+                  <ul className="sync-movements">
+                    {c.movements.map((m) => (
+                      <li key={m.id} data-testid="sync-ambiguous-movement">
+                        {kindText(m.kind, t)} <b className="num">{signedQuantity(m.quantity, m.kind === 'count')}</b>
+                        {m.document_number ? <> · <span className="mono">{m.document_number}</span></> : null}
+                        <span className="muted"> · {t(m.offset_ms < 0 ? 'ambiguousBefore' : 'ambiguousAfter', { s: String(Math.round(Math.abs(m.offset_ms) / 1000)) })} · {t('node')} <span className="mono" title={m.node}>{shortId(m.node)}</span></span>
+                      </li>
+                    ))}
+                  </ul>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <div className="form-actions">
+          <button type="button" data-testid="sync-ambiguous-stocktake" onClick={() => onGo('stocktake')}>{t('exceptionStocktake')}</button>
+        </div>
+      </Section>
+      <Section id="double" title={t('doubleTitle', { count: review.double_corrections.length })} what={t('doubleWhat')} count={review.double_corrections.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('doubleCorrected')}</th><th>{t('doubleBy')}</th></tr>
+          </thead>
+          <tbody>
+            {review.double_corrections.map((d) => (
+              <tr key={d.corrected} data-testid="sync-double" data-corrected={d.corrected}>
+                <td className="mono" title={d.corrected}>{shortId(d.corrected)}</td>
+                <td className="mono">{d.corrections.map((c) => <span key={c} title={c}>{shortId(c)} </span>)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <div className="form-actions">
+          <button type="button" data-testid="sync-double-movements" onClick={() => onGo('movements')}>{t('exceptionMovementsOpen')}</button>
+        </div>
+      </Section>
+      <Section id="future" title={t('futureTitle', { count: review.future_movements.length })} what={t('futureWhat')} count={review.future_movements.length}>
+        <table className="grid sync-table">
+          <thead>
+            <tr><th>{t('futureStamped')}</th><th>{t('conflictKind')}</th><th className="num">{t('quantity')}</th><th>{t('node')}</th></tr>
+          </thead>
+          <tbody>
+            {review.future_movements.map((m) => (
+              <tr key={m.id} data-testid="sync-future" data-kind={m.kind}>
+                <td>{localTime(m.stamped_at)}</td>
+                <td>{kindText(m.kind, t)}</td>
+                <td className="num">{signedQuantity(m.quantity, m.kind === 'count')}</td>
+                <td className="mono" title={m.node}>{shortId(m.node)}</td>
               </tr>
             ))}
           </tbody>

@@ -118,7 +118,7 @@ describe('the sync status area and screen', () => {
     await waitFor(() => expect(document.body.textContent).toContain('REMOTE7'));
   });
 
-  it('lists what a manager settles: keys below zero with their movements and what to do, conflicts, safety edits, duplicate codes', async () => {
+  it('lists what a manager settles: keys below zero with their movements and what to do, conflicts, safety edits, duplicate codes, ambiguous counts, double corrections, far-future movements', async () => {
     const app = await signedIn('alice');
     app.backend.sync.seedReview();
     // Enrolled by someone else earlier.
@@ -127,7 +127,7 @@ describe('the sync status area and screen', () => {
     app.backend.user = app.backend.users.find((u) => u.username === 'alice')!;
     await openScreen(app.user, 'sync');
     const review = await screen.findByTestId('sync-review');
-    await waitFor(() => expect(review.dataset.count).toBe('4'));
+    await waitFor(() => expect(review.dataset.count).toBe('7'));
     const exception = screen.getByTestId('sync-exception');
     expect(exception.dataset).toMatchObject({ item: SYRINGE, lot: 'L2312', location: 'ICU-STORE', quantity: '-20' });
     const movements = within(exception).getAllByTestId('sync-exception-movement');
@@ -143,6 +143,14 @@ describe('the sync status area and screen', () => {
     expect(safety.dataset.field).toBe('max_temp_c');
     expect(within(safety).getByTestId('sync-safety-current').closest('li')!.textContent).toContain('"6.0"');
     expect(screen.getByTestId('sync-duplicate').textContent).toContain('OR-STORE~4c1d09ab');
+    const ambiguous = screen.getByTestId('sync-ambiguous');
+    expect(ambiguous.dataset).toMatchObject({ item: SYRINGE, lot: 'L2402', location: 'MAIN', counted: '38' });
+    expect(within(ambiguous).getByTestId('sync-ambiguous-movement').textContent).toContain('Issue −5 · CK-S03-000011 · 120 s later (taken as after the count)');
+    expect(screen.getByTestId('sync-section-ambiguous').textContent).toContain('Count the shelf again');
+    expect(screen.getByTestId('sync-double').textContent).toContain('000000d1');
+    expect(screen.getByTestId('sync-section-double').textContent).toContain('post one document the other way');
+    expect(screen.getByTestId('sync-future').dataset.kind).toBe('receive');
+    expect(screen.getByTestId('sync-section-future').textContent).toContain('set that workstation\'s clock right');
     await app.user.click(screen.getByTestId('sync-go-stocktake'));
     expect(screen.getByTestId('nav-stocktake').getAttribute('aria-current')).toBe('page');
   });
