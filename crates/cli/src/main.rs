@@ -176,9 +176,16 @@ enum Command {
     },
     /// Run the hospital server (creates its database on first start): until Ctrl+C.
     Server {
-        /// Address to listen on, e.g. 127.0.0.1:8470 (plain HTTP: loopback only).
+        /// Address to listen on, e.g. 0.0.0.0:8443 with --tls-cert/--tls-key, or 127.0.0.1:8470
+        /// (plain HTTP: loopback only).
         #[arg(long)]
         listen: String,
+        /// The server's certificate chain (PEM, the server's certificate first): serve HTTPS.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// The server's site code, used when its database is created.
         #[arg(long, default_value = "SRV")]
         site: String,
@@ -191,15 +198,19 @@ enum Command {
     },
     /// Sync with the hospital server: push this node's events, then pull the others'.
     Sync {
-        /// Server URL, e.g. http://127.0.0.1:8470 (needed with --enrol).
+        /// Server URL, e.g. https://sync.hospital:8443 (needed with --enrol).
         #[arg(long)]
         server: Option<String>,
         /// One-time enrolment code (first sync).
         #[arg(long)]
         enrol: Option<String>,
+        /// The hospital's CA certificate (PEM) to trust for the server instead of the system's
+        /// roots; kept with the link for every later sync.
+        #[arg(long)]
+        ca: Option<PathBuf>,
         /// Only list what a manager must look at (no network): keys below zero, conflicts,
         /// concurrent safety edits, duplicate codes, double corrections, far-future timestamps.
-        #[arg(long, conflicts_with_all = ["server", "enrol"])]
+        #[arg(long, conflicts_with_all = ["server", "enrol", "ca"])]
         review: bool,
     },
     /// On the server: enrolled workstations.
@@ -555,8 +566,10 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
     if let Command::Devices { command } = &cli.command {
         return device_commands::run(command, json, lang);
     }
-    if let Command::Server { listen, site } = &cli.command {
-        return sync_commands::run_server(open(cli, lang)?, listen, site, lang);
+    if let Command::Server { listen, site, tls_cert, tls_key } = &cli.command {
+        // The certificate and key are checked before the database is opened or created.
+        let tls = sync_commands::server_tls(tls_cert.as_deref(), tls_key.as_deref(), lang)?;
+        return sync_commands::run_server(open(cli, lang)?, listen, site, tls, lang);
     }
     let mut ledger = open(cli, lang)?;
     let f = |e: LedgerError| fail(e, lang);
@@ -784,8 +797,8 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
         }
         Command::Enrol { site } => sync_commands::run_enrol(&mut ledger, site, json, lang)?,
         Command::Sync { review: true, .. } => sync_commands::run_review(&ledger, json, lang)?,
-        Command::Sync { server, enrol, .. } => {
-            sync_commands::run_sync(&mut ledger, server.as_deref(), enrol.as_deref(), json, lang)?
+        Command::Sync { server, enrol, ca, .. } => {
+            sync_commands::run_sync(&mut ledger, server.as_deref(), enrol.as_deref(), ca.as_deref(), json, lang)?
         }
         Command::Node { command } => sync_commands::run_node(&mut ledger, command, json, lang)?,
         Command::Server { .. } => unreachable!("handled above"),

@@ -6,6 +6,8 @@ use clap::Subcommand;
 use ledger::{Lang, Ledger};
 use serde::Serialize;
 use std::io::Write;
+use std::path::Path;
+use sync::client::LedgerAccess;
 
 /// Enrolled workstations, on the server's database.
 #[derive(Subcommand)]
@@ -20,10 +22,20 @@ pub enum NodeCommand {
 }
 
 fn failed(e: sync::SyncError, lang: Lang) -> Failure {
+    use sync::SyncError as E;
+    // What the person typing can fix: the address, the files, the trust — exit 2.
     let user_error = matches!(
         e,
-        sync::SyncError::BadUrl(_) | sync::SyncError::InsecureUrl(_) | sync::SyncError::NotEnrolled
-    ) || matches!(&e, sync::SyncError::Refused { code, .. } if matches!(code.as_str(), "bad_enrolment_code" | "site_mismatch" | "site_taken"))
+        E::BadUrl(_)
+            | E::InsecureUrl(_)
+            | E::InsecureListen(_)
+            | E::NotEnrolled
+            | E::TlsFile { .. }
+            | E::CertificateUntrusted(_)
+            | E::CertificateWrongHost { .. }
+            | E::CertificateExpired(_)
+            | E::NotHttps(_)
+    ) || matches!(&e, E::Refused { code, .. } if matches!(code.as_str(), "bad_enrolment_code" | "site_mismatch" | "site_taken" | "https_required"))
         || matches!(&e, sync::SyncError::Ledger(l) if l.is_user_error());
     Failure { user_error, message: format!("[{}] {}", e.code(), e.message(lang)) }
 }
@@ -35,12 +47,27 @@ fn ensure_initialised(ledger: &mut Ledger, site: &str, lang: Lang) -> Result<(),
     Ok(())
 }
 
-/// `server --listen ADDR`: runs until Ctrl+C or SIGTERM.
-pub fn run_server(mut ledger: Ledger, listen: &str, site: &str, lang: Lang) -> Result<(), Failure> {
+/// `server --tls-cert C --tls-key K`: the certificate and key, checked (clap
+/// makes sure both or neither are given).
+pub fn server_tls(cert: Option<&Path>, key: Option<&Path>, lang: Lang) -> Result<Option<sync::ServerTls>, Failure> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => sync::ServerTls::from_pem_files(cert, key).map(Some).map_err(|e| failed(e, lang)),
+        _ => Ok(None),
+    }
+}
+
+/// `server --listen ADDR [--tls-cert C --tls-key K]`: runs until Ctrl+C or SIGTERM.
+pub fn run_server(
+    mut ledger: Ledger,
+    listen: &str,
+    site: &str,
+    tls: Option<sync::ServerTls>,
+    lang: Lang,
+) -> Result<(), Failure> {
     ensure_initialised(&mut ledger, site, lang)?;
-    let handle = sync::serve(ledger, listen, true).map_err(|e| failed(e, lang))?;
+    let handle = sync::serve_with(ledger, listen, tls, true).map_err(|e| failed(e, lang))?;
     // The bound address on its own line: scripts and tests read it (port 0 picks one).
-    println!("listening on http://{}", handle.addr());
+    println!("listening on {}", handle.url());
     let _ = std::io::stdout().flush();
     handle.wait();
     Ok(())
@@ -78,18 +105,24 @@ struct SyncJson<'a> {
     snapshot_balances: Option<usize>,
 }
 
-/// `sync [--server URL] [--enrol CODE]`.
+/// `sync [--server URL] [--enrol CODE] [--ca ca.pem]`. With `--ca` the CA is
+/// kept with the link: given with `--enrol`, for the new link; alone, it
+/// replaces the CA of the link there is (the hospital renewed its CA).
 pub fn run_sync(
     ledger: &mut Ledger,
     server: Option<&str>,
     enrol: Option<&str>,
+    ca: Option<&Path>,
     json: bool,
     lang: Lang,
 ) -> Result<(), Failure> {
+    let ca_pem = ca.map(sync::read_ca_file).transpose().map_err(|e| failed(e, lang))?;
     let link = ledger.sync_link().map_err(|e| crate::fail(e, lang))?;
     let access = sync::client::Owned(std::cell::RefCell::new(ledger));
     match (enrol, server, &link) {
-        (Some(code), Some(url), _) => sync::enrol(&access, url, code).map_err(|e| failed(e, lang))?,
+        (Some(code), Some(url), _) => {
+            sync::enrol_trusting(&access, url, code, ca_pem.as_deref()).map_err(|e| failed(e, lang))?
+        }
         (Some(_), None, _) => return Err(Failure::input("--enrol needs --server URL")),
         (None, Some(url), Some(link)) if link.server_url != url => {
             return Err(Failure::input(format!(
@@ -98,7 +131,11 @@ pub fn run_sync(
             )))
         }
         (None, _, None) => return Err(failed(sync::SyncError::NotEnrolled, lang)),
-        _ => {}
+        (None, _, Some(_)) => {
+            if let Some(ca_pem) = &ca_pem {
+                access.with(|l| l.set_sync_ca(Some(ca_pem))).map_err(|e| crate::fail(e, lang))?;
+            }
+        }
     }
     let mut progress = |_: &'static str, _: usize| {};
     let report = sync::sync_once(&access, &mut progress).map_err(|e| failed(e, lang))?;

@@ -1,6 +1,7 @@
 //! Sync as people run it: a `medledger server` process on a loopback port and
 //! three workstation databases driven by the `medledger` command — offline
-//! work on each, then sync, then the same `stock --json` everywhere.
+//! work on each, then sync, then the same `stock --json` everywhere; and the
+//! server over HTTPS with a hospital CA's certificate.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -38,10 +39,15 @@ struct Server {
 
 impl Server {
     fn start(db: &Path) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    fn start_with(db: &Path, args: &[&Path]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_medledger"))
             .arg("--db")
             .arg(db)
             .args(["server", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -50,6 +56,20 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
         Server { child, url }
+    }
+
+    /// SIGTERM, as a service manager stops it: the server finishes and exits cleanly.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server did not stop on SIGTERM");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -296,4 +316,111 @@ fn refused_workstations_are_told_why_and_nothing_moves() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be reached"));
     ok(&db, &["location", "add", "--code", "SUB", "--name", "二级库", "--kind", "department"]);
+}
+
+/// A hospital CA and a server certificate for 127.0.0.1 it signed, as PEM files in `dir`:
+/// (ca.pem, server.pem, server.key, a key of another certificate).
+fn hospital_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, "Hospital Root CA");
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&key, &ca).unwrap();
+    let paths = ["ca.pem", "server.pem", "server.key", "other.key"].map(|name| dir.join(name));
+    std::fs::write(&paths[0], ca.pem()).unwrap();
+    std::fs::write(&paths[1], cert.pem()).unwrap();
+    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
+    std::fs::write(&paths[3], KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let [ca, cert, key, other] = paths;
+    (ca, cert, key, other)
+}
+
+fn refused(db: &Path, args: &[&str]) -> String {
+    let out = medledger(db, args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn a_workstation_syncs_over_https_trusting_the_hospital_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key, _) = hospital_pki(dir.path());
+    let server_db = dir.path().join("server.sqlite");
+    let server = Server::start_with(&server_db, &[Path::new("--tls-cert"), &cert, Path::new("--tls-key"), &key]);
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    ok(&server_db, &["location", "add", "--code", "MAIN", "--name", "中心库"]);
+    let db = dir.path().join("S01.sqlite");
+    ok(&db, &["init", "--site", "S01"]);
+    let code = json(&server_db, &["enrol", "--site", "S01"])["code"].as_str().unwrap().to_string();
+    // Without the hospital's CA: not trusted, said in both languages, nothing stored.
+    let stderr = refused(&db, &["sync", "--server", &server.url, "--enrol", &code]);
+    assert!(stderr.contains("[certificate_untrusted]") && stderr.contains("--ca"), "{stderr}");
+    let stderr = refused(&db, &["--lang", "zh", "sync", "--server", &server.url, "--enrol", &code]);
+    assert!(stderr.contains("不信任") && stderr.contains("--ca"), "{stderr}");
+    assert!(refused(&db, &["sync"]).contains("[not_enrolled]"));
+    // Plain http to the TLS port: told to use https.
+    let plain = server.url.replace("https://", "http://");
+    let stderr = refused(&db, &["sync", "--server", &plain, "--enrol", &code]);
+    assert!(stderr.contains("[https_required]") && stderr.contains("https://"), "{stderr}");
+    // With it: enrolled, the snapshot arrives, and later rounds need no --ca.
+    let ca_arg = ca.to_str().unwrap();
+    let report = json(&db, &["sync", "--server", &server.url, "--enrol", &code, "--ca", ca_arg]);
+    assert_eq!(report["snapshot_balances"].as_u64(), Some(0), "{report}");
+    assert!(ok(&db, &["location", "list"]).contains("MAIN"));
+    ok(&db, &["location", "add", "--code", "ICU-STORE", "--name", "重症二级库", "--kind", "department"]);
+    assert_eq!(json(&db, &["sync"])["pushed"].as_u64(), Some(1));
+    assert!(ok(&server_db, &["location", "list"]).contains("ICU-STORE"));
+    // A CA file that is not one is refused before anything is sent.
+    let stderr = refused(&db, &["sync", "--ca", key.to_str().unwrap()]);
+    assert!(stderr.contains("[tls_file_invalid]") && stderr.contains("private keys stay on the server"), "{stderr}");
+    json(&db, &["sync", "--ca", ca_arg]);
+    // SIGTERM stops the HTTPS server gracefully.
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn a_server_with_bad_tls_files_or_no_tls_beyond_loopback_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key, other_key) = hospital_pki(dir.path());
+    let db = dir.path().join("server.sqlite");
+    let missing = dir.path().join("missing.pem");
+    let server = |cert: &Path, key: &Path, lang: &str| {
+        refused(
+            &db,
+            &[
+                "--lang",
+                lang,
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-cert",
+                cert.to_str().unwrap(),
+                "--tls-key",
+                key.to_str().unwrap(),
+            ],
+        )
+    };
+    let stderr = server(&missing, &key, "en");
+    assert!(stderr.contains("[tls_file_unreadable]") && stderr.contains("missing.pem"), "{stderr}");
+    let stderr = server(&missing, &key, "zh");
+    assert!(stderr.contains("无法读取"), "{stderr}");
+    let stderr = server(&key, &cert, "en");
+    assert!(stderr.contains("[tls_file_invalid]") && stderr.contains("not a PEM certificate"), "{stderr}");
+    let stderr = server(&cert, &other_key, "en");
+    assert!(stderr.contains("[tls_key_mismatch]") && stderr.contains("does not belong"), "{stderr}");
+    let stderr = server(&cert, &other_key, "zh");
+    assert!(stderr.contains("不匹配"), "{stderr}");
+    // Checked before the database is created.
+    assert!(!db.exists());
+    // Both files or neither.
+    refused(&db, &["server", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap()]);
+    // Without TLS, only this computer.
+    let stderr = refused(&db, &["server", "--listen", "192.0.2.7:8470"]);
+    assert!(
+        stderr.contains("[insecure_listen]") && stderr.contains("--tls-cert") && stderr.contains("--tls-key"),
+        "{stderr}"
+    );
 }

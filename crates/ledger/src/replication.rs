@@ -499,6 +499,10 @@ pub struct SyncLink {
     pub server_node_id: Uuid,
     /// This node's token.
     pub token: String,
+    /// The CA certificates (PEM) trusted for the server instead of the system's
+    /// roots, when it was enrolled with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_ca_pem: Option<String>,
     /// Last server sequence applied.
     pub pull_cursor: i64,
     /// Last success, wall ms.
@@ -631,13 +635,15 @@ impl Ledger {
         Ok(self
             .conn
             .query_row(
-                "SELECT server_url, server_node_id, token, pull_cursor, last_success_ms, last_error FROM sync_state",
+                "SELECT server_url, server_node_id, token, pull_cursor, last_success_ms, last_error, server_ca_pem
+                 FROM sync_state",
                 [],
                 |r| {
                     Ok(SyncLink {
                         server_url: r.get(0)?,
                         server_node_id: r.get(1)?,
                         token: r.get(2)?,
+                        server_ca_pem: r.get(6)?,
                         pull_cursor: r.get(3)?,
                         last_success_ms: r.get(4)?,
                         last_error: r.get(5)?,
@@ -647,21 +653,46 @@ impl Ledger {
             .optional()?)
     }
 
-    /// Stores the link made by enrolling (the cursor and push marks start at zero).
+    /// Stores the link made by enrolling (the cursor and push marks start at zero),
+    /// trusting the system's roots for the server's certificate.
     pub fn set_sync_link(&mut self, server_url: &str, server_node_id: Uuid, token: &str) -> Result<()> {
+        self.set_sync_link_trusting(server_url, server_node_id, token, None)
+    }
+
+    /// Stores the link made by enrolling, with the CA certificates (PEM, checked
+    /// by the caller) trusted for the server; `None`: the system's roots.
+    pub fn set_sync_link_trusting(
+        &mut self,
+        server_url: &str,
+        server_node_id: Uuid,
+        token: &str,
+        server_ca_pem: Option<&str>,
+    ) -> Result<()> {
         let tx = self.begin()?;
         tx.execute(
-            "INSERT INTO sync_state (singleton, server_url, server_node_id, token) VALUES (1, ?1, ?2, ?3)
+            "INSERT INTO sync_state (singleton, server_url, server_node_id, token, server_ca_pem)
+             VALUES (1, ?1, ?2, ?3, ?4)
              ON CONFLICT(singleton) DO UPDATE SET server_url = excluded.server_url, token = excluded.token,
+                 server_ca_pem = excluded.server_ca_pem,
                  -- Another server knows nothing of ours: push everything again, pull from its start.
                  pull_cursor = CASE WHEN server_node_id = excluded.server_node_id THEN pull_cursor ELSE 0 END,
                  pushed_change_seq = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_change_seq ELSE 0 END,
                  pushed_hlc = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_hlc ELSE 0 END,
                  push_generation = push_generation + 1,
                  server_node_id = excluded.server_node_id",
-            params![server_url, server_node_id, token],
+            params![server_url, server_node_id, token, server_ca_pem],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the CA certificates trusted for the server of an enrolled
+    /// workstation (the hospital renewed its CA); `None`: the system's roots.
+    pub fn set_sync_ca(&mut self, server_ca_pem: Option<&str>) -> Result<()> {
+        let changed = self.conn.execute("UPDATE sync_state SET server_ca_pem = ?1", [server_ca_pem])?;
+        if changed == 0 {
+            return Err(LedgerError::InvalidInput { field: "ca", reason: "this workstation is not enrolled".into() });
+        }
         Ok(())
     }
 

@@ -239,3 +239,35 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     assert_eq!(next.number, "RK-S01-000004");
     assert_eq!(on_hand(&ledger, SYRINGE, Some("L1"), "MAIN"), 35);
 }
+
+#[test]
+fn an_enrolled_version_7_file_keeps_its_link_and_trusts_the_system_roots_until_given_a_ca() {
+    let mut h = hospital();
+    let server = uuid::Uuid::from_u128(7);
+    assert!(h.ledger.set_sync_ca(Some("PEM")).is_err(), "no link to keep a CA with");
+    h.ledger.set_sync_link("https://sync.hospital:8443", server, "token").unwrap();
+    let path = h.dir.path().join("ledger.sqlite");
+    drop(h.ledger);
+    // What version 7 wrote: the link without a CA column.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE sync_state DROP COLUMN server_ca_pem; DROP INDEX movements_node_hlc; PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    }
+    let mut ledger = Ledger::open_with(&path, Box::new(h.clock.clone()), Box::new(RandomIds::seeded(7))).unwrap();
+    let link = ledger.sync_link().unwrap().unwrap();
+    assert_eq!(
+        (link.server_url.as_str(), link.token.as_str(), link.server_ca_pem),
+        ("https://sync.hospital:8443", "token", None)
+    );
+    // Enrolling with a CA keeps it; replacing it keeps the link; enrolling without one forgets it.
+    ledger.set_sync_link_trusting("https://sync.hospital:8443", server, "token2", Some("CA1")).unwrap();
+    assert_eq!(ledger.sync_link().unwrap().unwrap().server_ca_pem.as_deref(), Some("CA1"));
+    ledger.set_sync_ca(Some("CA2")).unwrap();
+    let link = ledger.sync_link().unwrap().unwrap();
+    assert_eq!((link.token.as_str(), link.server_ca_pem.as_deref()), ("token2", Some("CA2")));
+    ledger.set_sync_link("https://sync.hospital:8443", server, "token3").unwrap();
+    assert_eq!(ledger.sync_link().unwrap().unwrap().server_ca_pem, None);
+}

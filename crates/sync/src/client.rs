@@ -105,18 +105,35 @@ pub fn check_url(url: &str) -> Result<reqwest::Url, SyncError> {
 }
 
 impl Http {
-    fn new(url: &str, token: Option<String>) -> Result<Http, SyncError> {
+    /// A client for `url`. Over https it trusts `ca_pem`'s certificates only
+    /// (a hospital's own CA), or without one the operating system's roots
+    /// (reqwest's rustls-platform-verifier: the Windows or macOS trust store, on
+    /// Linux the system's CA bundle), where IT installs the CAs it trusts.
+    fn new(url: &str, token: Option<String>, ca_pem: Option<&str>) -> Result<Http, SyncError> {
         let base = check_url(url)?;
         // rustls with ring: no C toolchain beyond cc, no aws-lc build.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             // Decompressed here, so the bytes on the wire can be counted.
-            .gzip(false)
-            .build()
-            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+            .gzip(false);
+        if base.scheme() == "http" {
+            // Loopback in the clear: no roots to load (a machine without a CA bundle syncs too).
+            builder = builder.tls_certs_only(Vec::new());
+        } else if let Some(ca_pem) = ca_pem {
+            builder = builder.tls_certs_only(crate::tls::ca_certificates(ca_pem)?);
+        }
+        let client = builder.build().map_err(|e| SyncError::Unreachable(short(&e)))?;
         Ok(Http { client, base, token, sent: Default::default(), received: Default::default() })
+    }
+
+    /// A failed request in the user's terms: a TLS refusal says what to fix.
+    fn failed(&self, e: &reqwest::Error) -> SyncError {
+        match crate::tls::tls_error(e) {
+            Some(tls) => crate::tls::handshake_error(tls, self.base.as_str().trim_end_matches('/')),
+            None => SyncError::Unreachable(short(e)),
+        }
     }
 
     fn post<Q: Serialize, A: DeserializeOwned>(&self, path: &str, body: &Q) -> Result<A, SyncError> {
@@ -141,13 +158,13 @@ impl Http {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        let response = request.send().map_err(|e| self.failed(&e))?;
         let status = response.status();
         let gzipped = response
             .headers()
             .get(reqwest::header::CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let raw = response.bytes().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        let raw = response.bytes().map_err(|e| self.failed(&e))?;
         self.received.fetch_add(raw.len() as u64, Ordering::Relaxed);
         let bytes = if gzipped {
             let mut out = Vec::with_capacity(raw.len() * 4);
@@ -203,16 +220,30 @@ fn short(e: &reqwest::Error) -> String {
     text
 }
 
-/// Enrols this workstation with a one-time code; stores the server and token.
+/// Enrols this workstation with a one-time code; stores the server and token
+/// (an https server's certificate is checked against the system's roots).
 pub fn enrol(ledger: &impl LedgerAccess, url: &str, code: &str) -> Result<(), SyncError> {
+    enrol_trusting(ledger, url, code, None)
+}
+
+/// Enrols this workstation with a one-time code, trusting only the CA
+/// certificates in `ca_pem` (see [`crate::read_ca_file`]) for an https server —
+/// or, with `None`, the system's roots. The CA is stored with the link, so every
+/// later sync (the CLI's or the desktop app's) checks the server the same way.
+pub fn enrol_trusting(
+    ledger: &impl LedgerAccess,
+    url: &str,
+    code: &str,
+    ca_pem: Option<&str>,
+) -> Result<(), SyncError> {
     let (node_id, site_code) = ledger.with(|l| l.node_info()).map(|n| (n.id, n.site_code))?;
     let node_id = node_id.parse().map_err(|_| SyncError::BadAnswer("node id".into()))?;
-    let http = Http::new(url, None)?;
+    let http = Http::new(url, None, ca_pem)?;
     let answer: EnrolResponse = http.post(
         "v1/enrol",
         &EnrolRequest { versions: Versions::ours(), code: code.trim().to_string(), node_id, site_code },
     )?;
-    ledger.with(|l| l.set_sync_link(url, answer.server_node_id, &answer.token))?;
+    ledger.with(|l| l.set_sync_link_trusting(url, answer.server_node_id, &answer.token, ca_pem))?;
     Ok(())
 }
 
@@ -226,7 +257,7 @@ pub fn sync_once(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<S
 
 fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport, SyncError> {
     let link = ledger.with(|l| l.sync_link())?.ok_or(SyncError::NotEnrolled)?;
-    let http = Http::new(&link.server_url, Some(link.token.clone()))?;
+    let http = Http::new(&link.server_url, Some(link.token.clone()), link.server_ca_pem.as_deref())?;
     let mut report = SyncReport::default();
     // A new workstation starts from a snapshot rather than the whole history.
     if ledger.with(|l| l.is_fresh())? {

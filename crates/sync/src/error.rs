@@ -1,5 +1,6 @@
 //! What can go wrong in a sync, with a stable code and words for the user.
 
+use crate::tls::{TlsFileProblem, TlsFileRole};
 use ledger::Lang;
 
 /// A failed enrolment or sync round. Nothing half-applied: a pull page is
@@ -29,6 +30,36 @@ pub enum SyncError {
     /// A bad URL.
     #[error("bad server address {0}")]
     BadUrl(String),
+    /// The server was asked to listen beyond this computer without TLS.
+    #[error("without --tls-cert and --tls-key the server listens only on this computer (127.0.0.1, ::1), not {0}")]
+    InsecureListen(String),
+    /// A certificate, key or CA file that cannot be used.
+    #[error("{}", tls_file_message(.path, *.role, .problem, false))]
+    TlsFile {
+        /// The file as given.
+        path: String,
+        /// Which file it is.
+        role: TlsFileRole,
+        /// What is wrong with it.
+        problem: TlsFileProblem,
+    },
+    /// The server's certificate is not signed by a CA this workstation trusts.
+    #[error("the server's certificate is not trusted: {0}")]
+    CertificateUntrusted(String),
+    /// The server's certificate names another host than the address used.
+    #[error("the server's certificate is not valid for {url}: {detail}")]
+    CertificateWrongHost {
+        /// The server address used.
+        url: String,
+        /// rustls' words.
+        detail: String,
+    },
+    /// The server's certificate has expired or is not valid yet (or this computer's clock is wrong).
+    #[error("the server's certificate is out of date: {0}")]
+    CertificateExpired(String),
+    /// An https address whose server does not speak TLS.
+    #[error("{0} does not speak https")]
+    NotHttps(String),
     /// The local ledger refused.
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
@@ -44,6 +75,16 @@ impl SyncError {
             SyncError::NotEnrolled => "not_enrolled".into(),
             SyncError::InsecureUrl(_) => "insecure_url".into(),
             SyncError::BadUrl(_) => "bad_url".into(),
+            SyncError::InsecureListen(_) => "insecure_listen".into(),
+            SyncError::TlsFile { problem: TlsFileProblem::Unreadable(_) | TlsFileProblem::TooLarge, .. } => {
+                "tls_file_unreadable".into()
+            }
+            SyncError::TlsFile { problem: TlsFileProblem::KeyMismatch, .. } => "tls_key_mismatch".into(),
+            SyncError::TlsFile { .. } => "tls_file_invalid".into(),
+            SyncError::CertificateUntrusted(_) => "certificate_untrusted".into(),
+            SyncError::CertificateWrongHost { .. } => "certificate_wrong_host".into(),
+            SyncError::CertificateExpired(_) => "certificate_expired".into(),
+            SyncError::NotHttps(_) => "server_not_https".into(),
             SyncError::Ledger(e) => e.code().into(),
         }
     }
@@ -72,6 +113,8 @@ impl SyncError {
                 ("site_taken", false) => format!("{message}. Each workstation needs its own site code (document numbers carry it); initialise this one with a new site code."),
                 ("bad_enrolment_code", true) => "注册码无效、已用过或已过期。请在服务器上重新生成。".into(),
                 ("bad_enrolment_code", false) => "The enrolment code is unknown, used or expired. Make a new one on the server.".into(),
+                ("https_required", true) => "服务器只接受 https：请把服务器地址改为 https:// 开头（主机和端口不变）。".into(),
+                ("https_required", false) => "The server speaks https only: start the server address with https:// (same host and port).".into(),
                 (_, true) => format!("服务器拒绝了请求（{code}）：{message}"),
                 (_, false) => format!("The server refused the request ({code}): {message}"),
             },
@@ -103,7 +146,75 @@ impl SyncError {
                     format!("The server address {url} is not valid, e.g. https://server.hospital:8443")
                 }
             }
+            SyncError::InsecureListen(addr) => {
+                if zh {
+                    format!("不加 TLS 时服务器只在本机（127.0.0.1、::1）监听；要在 {addr} 上监听，请同时给出 --tls-cert 证书.pem 和 --tls-key 私钥.pem。")
+                } else {
+                    format!("Without TLS the server listens only on this computer (127.0.0.1, ::1); to listen on {addr}, give --tls-cert cert.pem and --tls-key key.pem.")
+                }
+            }
+            SyncError::TlsFile { path, role, problem } => tls_file_message(path, *role, problem, zh),
+            SyncError::CertificateUntrusted(detail) => {
+                if zh {
+                    format!("本机不信任服务器的证书（{detail}），没有连接。如果医院使用自己的证书颁发机构（CA）或自签名证书，请向信息科要 CA 证书（PEM 文件），注册或同步时加 --ca CA证书.pem。")
+                } else {
+                    format!("The server's certificate is not trusted by this workstation ({detail}); nothing was sent. If the hospital uses its own certificate authority or a self-signed certificate, get the CA certificate (a PEM file) from IT and enrol or sync with --ca ca.pem.")
+                }
+            }
+            SyncError::CertificateWrongHost { url, detail } => {
+                if zh {
+                    format!("服务器证书上的名称与地址 {url} 不符（{detail}），没有连接。请使用证书上写的服务器名称（问信息科），例如 https://sync.hospital:8443。")
+                } else {
+                    format!("The server's certificate is not for the address {url} ({detail}); nothing was sent. Use the server name written in its certificate (ask IT), e.g. https://sync.hospital:8443.")
+                }
+            }
+            SyncError::CertificateExpired(detail) => {
+                if zh {
+                    format!("服务器证书已过期或尚未生效（{detail}），没有连接。请先检查本机的日期和时间；时间正确的话，请信息科更新服务器证书。")
+                } else {
+                    format!("The server's certificate has expired or is not valid yet ({detail}); nothing was sent. Check this computer's date and time; if they are right, ask IT to renew the server's certificate.")
+                }
+            }
+            SyncError::NotHttps(url) => {
+                if zh {
+                    format!("{url} 上的服务器不支持 https。请检查地址和端口；本机上的服务器可以用 http://。")
+                } else {
+                    format!("The server at {url} does not speak https. Check the address and port; a server on this computer may be reached with http://.")
+                }
+            }
             SyncError::Ledger(e) => e.message(lang),
         }
+    }
+}
+
+fn tls_file_message(path: &str, role: TlsFileRole, problem: &TlsFileProblem, zh: bool) -> String {
+    let what = match (role, zh) {
+        (TlsFileRole::Certificate, true) => "服务器证书文件（--tls-cert）",
+        (TlsFileRole::Certificate, false) => "The server certificate file (--tls-cert)",
+        (TlsFileRole::Key, true) => "服务器私钥文件（--tls-key）",
+        (TlsFileRole::Key, false) => "The server key file (--tls-key)",
+        (TlsFileRole::Ca, true) => "CA 证书文件（--ca）",
+        (TlsFileRole::Ca, false) => "The CA certificate file (--ca)",
+    };
+    let max_kib = crate::tls::TLS_FILE_MAX_BYTES / 1024;
+    match (problem, zh) {
+        (TlsFileProblem::Unreadable(e), true) => format!("{what} {path} 无法读取（{e}）。请检查路径和权限。"),
+        (TlsFileProblem::Unreadable(e), false) => format!("{what} {path} cannot be read ({e}). Check the path and permissions."),
+        (TlsFileProblem::TooLarge, true) => format!("{what} {path} 太大（最多 {max_kib} KiB），不像证书或私钥。"),
+        (TlsFileProblem::TooLarge, false) => format!("{what} {path} is too large (at most {max_kib} KiB) to be a certificate or key."),
+        (TlsFileProblem::NotPem(found), true) => match role {
+            TlsFileRole::Key => format!("{what} {path} 不是 PEM 格式的私钥（{found}）。需要以 -----BEGIN PRIVATE KEY----- 开头的文件。"),
+            _ => format!("{what} {path} 不是 PEM 格式的证书（{found}）。需要以 -----BEGIN CERTIFICATE----- 开头的文件。"),
+        },
+        (TlsFileProblem::NotPem(found), false) => match role {
+            TlsFileRole::Key => format!("{what} {path} is not a PEM private key ({found}). It should start with -----BEGIN PRIVATE KEY-----."),
+            _ => format!("{what} {path} is not a PEM certificate ({found}). It should start with -----BEGIN CERTIFICATE-----."),
+        },
+        (TlsFileProblem::NotOnlyCertificates, true) => format!("{what} {path} 里除了证书还有别的内容（例如私钥）。只给出 CA 证书，私钥不要离开服务器。"),
+        (TlsFileProblem::NotOnlyCertificates, false) => format!("{what} {path} holds more than certificates (a private key?). Give the CA certificate only; private keys stay on the server."),
+        (TlsFileProblem::Unusable(e), true) => format!("{what} {path} 无法使用（{e}）。"),
+        (TlsFileProblem::Unusable(e), false) => format!("{what} {path} cannot be used ({e})."),
+        (TlsFileProblem::KeyMismatch, true) => format!("私钥 {path} 与服务器证书不匹配。请给出为这张证书生成的私钥。"),
+        (TlsFileProblem::KeyMismatch, false) => format!("The private key {path} does not belong to the server certificate. Give the key the certificate was made for."),
     }
 }

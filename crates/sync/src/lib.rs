@@ -3,16 +3,19 @@
 //! changes, lots, posted documents, movements) in bounded, idempotent batches,
 //! then pulls everyone else's by the server's sequence. What the events mean
 //! and how they are applied lives in `ledger::replication`; this crate is the
-//! wire: [`protocol`], the [`server`] (axum) and the [`client`] (reqwest).
+//! wire: [`protocol`], the [`server`] (axum) and the [`client`] (reqwest),
+//! with [`tls`] between them (plain HTTP only on loopback).
 
 pub mod client;
 mod error;
 pub mod protocol;
 pub mod server;
+pub mod tls;
 
-pub use client::{enrol, sync_once, SyncReport};
+pub use client::{enrol, enrol_trusting, sync_once, SyncReport};
 pub use error::SyncError;
-pub use server::{new_enrolment_code, serve, ServerHandle};
+pub use server::{new_enrolment_code, serve, serve_with, ServerHandle};
+pub use tls::{read_ca_file, ServerTls};
 
 use sha2::{Digest, Sha256};
 

@@ -3,10 +3,14 @@
 //! transaction, so its sequence is given at commit and a pull never skips an
 //! event; a pull returns other nodes' events after the node's cursor.
 //!
+//! It serves HTTPS with a certificate and key ([`ServerTls`]) on any address,
+//! or plain HTTP on a loopback address only.
+//!
 //! Routes (POST, JSON bodies, gzip both ways): `/v1/enrol`, `/v1/push`,
 //! `/v1/pull`, `/v1/snapshot` (a new workstation's start). Push and pull need `Authorization: Bearer TOKEN`.
 
 use crate::protocol::*;
+use crate::tls::{ServerTls, TlsListener};
 use crate::{random_hex, sha256, SyncError};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -31,6 +35,7 @@ type Shared = Arc<Mutex<Ledger>>;
 /// A running server; dropping it (or [`ServerHandle::stop`]) shuts it down.
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,6 +44,10 @@ impl ServerHandle {
     /// The address it listens on (the port is known once bound).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+    /// The address as a URL: `https://…` with TLS, `http://…` without.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
     /// Stops accepting, finishes requests in flight, and returns.
     pub fn stop(mut self) {
@@ -76,12 +85,24 @@ pub fn new_enrolment_code(ledger: &mut Ledger, site_code: &str) -> Result<String
     Ok(code)
 }
 
-/// Starts the server on `listen` (e.g. `127.0.0.1:8470`; port 0 picks one).
-/// Plain HTTP: only a loopback address is accepted.
-pub fn serve(mut ledger: Ledger, listen: &str, on_signal: bool) -> Result<ServerHandle, SyncError> {
+/// Starts the server on `listen` (e.g. `127.0.0.1:8470`; port 0 picks one)
+/// over plain HTTP: only a loopback address is accepted.
+pub fn serve(ledger: Ledger, listen: &str, on_signal: bool) -> Result<ServerHandle, SyncError> {
+    serve_with(ledger, listen, None, on_signal)
+}
+
+/// Starts the server on `listen`: over HTTPS with `tls` (any address), else
+/// over plain HTTP on a loopback address only. With `on_signal`, Ctrl+C or
+/// SIGTERM stops it too.
+pub fn serve_with(
+    mut ledger: Ledger,
+    listen: &str,
+    tls: Option<ServerTls>,
+    on_signal: bool,
+) -> Result<ServerHandle, SyncError> {
     let addr: SocketAddr = listen.parse().map_err(|_| SyncError::BadUrl(listen.to_string()))?;
-    if !addr.ip().is_loopback() {
-        return Err(SyncError::InsecureUrl(listen.to_string()));
+    if tls.is_none() && !addr.ip().is_loopback() {
+        return Err(SyncError::InsecureListen(listen.to_string()));
     }
     ledger.server_publish_own()?;
     let std_listener =
@@ -105,6 +126,7 @@ pub fn serve(mut ledger: Ledger, listen: &str, on_signal: bool) -> Result<Server
         .enable_all()
         .build()
         .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+    let with_tls = tls.is_some();
     let thread = std::thread::Builder::new()
         .name("sync-server".into())
         .spawn(move || {
@@ -123,11 +145,19 @@ pub fn serve(mut ledger: Ledger, listen: &str, on_signal: bool) -> Result<Server
                         let _ = rx.await;
                     }
                 };
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+                match tls {
+                    Some(tls) => {
+                        let Ok(listener) = TlsListener::new(listener, &tls) else { return };
+                        let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+                    }
+                    None => {
+                        let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+                    }
+                }
             });
         })
         .map_err(|e| SyncError::Unreachable(e.to_string()))?;
-    Ok(ServerHandle { addr, shutdown: Some(tx), thread: Some(thread) })
+    Ok(ServerHandle { addr, tls: with_tls, shutdown: Some(tx), thread: Some(thread) })
 }
 
 /// A refusal as an HTTP answer.
