@@ -168,6 +168,11 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                         "  automerge merge        {a:.1} s for the same sets: ours is {r:.1}× as fast (target ≥ 10×)"
                     );
                 }
+                if let (Some(a), Some(r)) = (report.automerge_sync_seconds, report.ratio_vs_automerge_sync) {
+                    println!(
+                        "  automerge sync + save  {a:.1} s like for like (its sync protocol, durable incremental saves): ours is {r:.1}× as fast"
+                    );
+                }
                 if let (Some(m), Some(s)) = (report.bootstrap_server_movements, report.bootstrap_seconds) {
                     println!(
                         "  bootstrap              {s:.1} s to a usable workstation from a server of {m} movements ({} balances), peak {:.0} MiB (target < 20 s); setup {:.0} s",

@@ -33,6 +33,13 @@ pub struct SyncBenchReport {
     pub automerge_seconds: Option<f64>,
     /// Automerge seconds / ours (above 1: ours is faster).
     pub ratio_vs_automerge: Option<f64>,
+    /// Automerge like for like: each workstation's document syncs with a server
+    /// document through Automerge's sync protocol (messages encoded and decoded),
+    /// both appending their incremental save to a file and fsyncing it, in the
+    /// same order and rounds as ours. Seconds.
+    pub automerge_sync_seconds: Option<f64>,
+    /// Automerge like-for-like seconds / ours.
+    pub ratio_vs_automerge_sync: Option<f64>,
     /// The server's movements for the bootstrap.
     pub bootstrap_server_movements: Option<usize>,
     /// Balances in that server's snapshot.
@@ -244,6 +251,8 @@ pub fn run(
         movements_on_wire: crossed,
         automerge_seconds: None,
         ratio_vs_automerge: None,
+        automerge_sync_seconds: None,
+        ratio_vs_automerge_sync: None,
         bootstrap_server_movements: None,
         bootstrap_balances: None,
         bootstrap_seconds: None,
@@ -262,6 +271,11 @@ pub fn run(
         report.automerge_seconds = Some(seconds);
         report.ratio_vs_automerge = Some(seconds / converge_seconds);
         log(format!("automerge merged the same sets in {seconds:.1} s"));
+        log("automerge: the same sets through its sync protocol, saved durably".into());
+        let seconds = automerge_sync(dir, &sets)?;
+        report.automerge_sync_seconds = Some(seconds);
+        report.ratio_vs_automerge_sync = Some(seconds / converge_seconds);
+        log(format!("automerge synced and saved the same sets in {seconds:.1} s"));
     }
     if bootstrap_movements > 0 {
         bootstrap(dir, bootstrap_movements, &mut report, log)?;
@@ -269,13 +283,19 @@ pub fn run(
     Ok(report)
 }
 
-/// Automerge: one document per workstation, forked from a common one that
-/// holds an empty list; each appends its movements (maps of their fields);
-/// timed: merging until every document holds all of them.
-fn automerge_merge(sets: &[Vec<MovementWire>]) -> Result<f64> {
+fn automerge_error(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::InvalidInput { field: "automerge", reason: e.to_string() }
+}
+
+/// One Automerge document per workstation, forked from a common one that
+/// holds an empty list; each appends its movements (maps of their fields).
+/// Returns the common document, the list and the workstations' documents.
+fn automerge_docs(
+    sets: &[Vec<MovementWire>],
+) -> Result<(automerge::AutoCommit, automerge::ObjId, Vec<automerge::AutoCommit>)> {
     use automerge::transaction::Transactable;
     use automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
-    let err = |e: automerge::AutomergeError| LedgerError::InvalidInput { field: "automerge", reason: e.to_string() };
+    let err = automerge_error;
     let mut base = AutoCommit::new();
     let list = base.put_object(ROOT, "movements", ObjType::List).map_err(err)?;
     let mut docs = Vec::new();
@@ -300,6 +320,14 @@ fn automerge_merge(sets: &[Vec<MovementWire>]) -> Result<f64> {
         doc.commit();
         docs.push(doc);
     }
+    Ok((base, list, docs))
+}
+
+/// Automerge in memory: timed, merging until every document holds all movements.
+fn automerge_merge(sets: &[Vec<MovementWire>]) -> Result<f64> {
+    use automerge::ReadDoc;
+    let err = automerge_error;
+    let (_, list, mut docs) = automerge_docs(sets)?;
     let started = Instant::now();
     let (first, rest) = docs.split_at_mut(1);
     for other in rest.iter_mut() {
@@ -314,6 +342,66 @@ fn automerge_merge(sets: &[Vec<MovementWire>]) -> Result<f64> {
         if doc.length(&list) != expected {
             return Err(LedgerError::InvalidInput { field: "automerge", reason: "did not converge".into() });
         }
+    }
+    Ok(seconds)
+}
+
+/// Automerge like for like: a server document and the workstations' documents
+/// (each file starting from its document's full save); timed: in two rounds,
+/// each workstation in turn syncs with the server through the sync protocol
+/// (every message encoded and decoded, as it would cross a wire) until neither
+/// has more to send, then both append their incremental save to their file
+/// and fsync it, as our server and workstation commit what they applied.
+fn automerge_sync(dir: &Path, sets: &[Vec<MovementWire>]) -> Result<f64> {
+    use automerge::sync::{Message, State, SyncDoc};
+    use automerge::ReadDoc;
+    use std::io::Write;
+    let (mut server, list, mut docs) = automerge_docs(sets)?;
+    let open = |name: String, doc: &mut automerge::AutoCommit| -> Result<std::fs::File> {
+        let mut file = std::fs::File::create(dir.join(name))?;
+        file.write_all(&doc.save())?;
+        file.sync_all()?;
+        Ok(file)
+    };
+    let mut server_file = open("automerge-server.bin".into(), &mut server)?;
+    let mut files = Vec::new();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        files.push(open(format!("automerge-{i}.bin"), doc)?);
+    }
+    let mut server_states: Vec<State> = docs.iter().map(|_| State::new()).collect();
+    let mut states: Vec<State> = docs.iter().map(|_| State::new()).collect();
+    let append = |file: &mut std::fs::File, doc: &mut automerge::AutoCommit| -> Result<()> {
+        file.write_all(&doc.save_incremental())?;
+        file.sync_all()?;
+        Ok(())
+    };
+    let started = Instant::now();
+    for _ in 0..2 {
+        for (i, doc) in docs.iter_mut().enumerate() {
+            loop {
+                let mut moved = false;
+                if let Some(message) = doc.sync().generate_sync_message(&mut states[i]) {
+                    let message = Message::decode(&message.encode()).map_err(automerge_error)?;
+                    server.sync().receive_sync_message(&mut server_states[i], message).map_err(automerge_error)?;
+                    moved = true;
+                }
+                if let Some(message) = server.sync().generate_sync_message(&mut server_states[i]) {
+                    let message = Message::decode(&message.encode()).map_err(automerge_error)?;
+                    doc.sync().receive_sync_message(&mut states[i], message).map_err(automerge_error)?;
+                    moved = true;
+                }
+                if !moved {
+                    break;
+                }
+            }
+            append(&mut server_file, &mut server)?;
+            append(&mut files[i], doc)?;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let expected: usize = sets.iter().map(Vec::len).sum();
+    if docs.iter().chain(std::iter::once(&server)).any(|doc| doc.length(&list) != expected) {
+        return Err(automerge_error("did not converge through the sync protocol"));
     }
     Ok(seconds)
 }
