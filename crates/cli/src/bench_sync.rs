@@ -451,11 +451,14 @@ fn bootstrap(dir: &Path, movements: usize, report: &mut SyncBenchReport, log: &m
     }
     log(format!("bootstrap: a new workstation enrols with a server of {movements} movements"));
     let started = Instant::now();
-    let out = Command::new(&exe)
+    let child = Command::new(&exe)
         .arg("--db")
         .arg(&db)
         .args(["--json", "sync", "--server", &url, "--enrol", &code])
-        .output()?;
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let (out, peak_kib) = wait_with_peak(child)?;
     let seconds = started.elapsed().as_secs_f64();
     if !out.status.success() {
         return Err(LedgerError::InvalidInput {
@@ -467,7 +470,7 @@ fn bootstrap(dir: &Path, movements: usize, report: &mut SyncBenchReport, log: &m
     report.bootstrap_server_movements = Some(movements);
     report.bootstrap_balances = answer["snapshot_balances"].as_u64().map(|b| b as usize);
     report.bootstrap_seconds = Some(seconds);
-    report.bootstrap_peak_mib = children_peak_rss_kib().map(|kib| kib as f64 / 1024.0);
+    report.bootstrap_peak_mib = peak_kib.map(|kib| kib as f64 / 1024.0);
     drop(handle);
     // Usable: the new node's stock equals the server's.
     let new = Ledger::open(&db)?;
@@ -489,10 +492,43 @@ fn self_cpu_seconds() -> f64 {
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
-/// The largest peak resident set of any waited-for child process, KiB (Linux).
-fn children_peak_rss_kib() -> Option<u64> {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    (rc == 0).then_some(usage.ru_maxrss as u64)
+/// Waits for a child, reading its own peak resident set (`VmHWM` in
+/// /proc/PID/status, Linux) every few milliseconds while it runs; KiB.
+/// (getrusage's maxrss for children is no good here: exec hands the child the
+/// high-water mark of the memory it was spawned from — this benchmark's.)
+fn wait_with_peak(mut child: std::process::Child) -> Result<(std::process::Output, Option<u64>)> {
+    use std::io::Read;
+    let status_path = format!("/proc/{}/status", child.id());
+    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+    // Drained on threads, so a full pipe never stalls the child.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out_thread = drain(stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err_thread = drain(stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let mut peak: Option<u64> = None;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if let Some(hwm) = hwm {
+                peak = Some(peak.map_or(hwm, |p| p.max(hwm)));
+            }
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let stdout = out_thread.join().unwrap_or_default();
+    let stderr = err_thread.join().unwrap_or_default();
+    Ok((std::process::Output { status, stdout, stderr }, peak))
 }
