@@ -320,6 +320,7 @@ mod bindings {
         ColdUnitView::export_all(&cfg).unwrap();
         ReadingView::export_all(&cfg).unwrap();
         crate::sync::SyncStatusView::export_all(&cfg).unwrap();
+        crate::sync::CaCertificateFile::export_all(&cfg).unwrap();
         crate::sync::SyncApplied::export_all(&cfg).unwrap();
         crate::sync::SyncReview::export_all(&cfg).unwrap();
         assert!(dir.join("DocumentRequest.ts").exists());

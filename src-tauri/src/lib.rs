@@ -185,6 +185,7 @@ pub fn run() {
             sync::sync_status,
             sync::sync_now,
             sync::enrol_workstation,
+            sync::replace_sync_ca,
             sync::sync_review,
         ])
         .run(tauri::generate_context!())

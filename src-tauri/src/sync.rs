@@ -13,15 +13,27 @@
 //! scanning and the device threads go on during a slow sync.
 //!
 //! It reports through events: [`STATUS_EVENT`] (last success, pending, the
-//! error in the session language, running), [`PROGRESS_EVENT`] (each batch
-//! of a round) and [`APPLIED_EVENT`] after a round that pulled something, on
-//! which the screens re-read what they show.
+//! error in the session language, running, which certificates the link
+//! trusts), [`PROGRESS_EVENT`] (each batch of a round) and [`APPLIED_EVENT`]
+//! after a round that pulled something, on which the screens re-read what
+//! they show.
+//!
+//! A hospital that runs its own certificate authority gives its CA
+//! certificate with the enrolment, or later in place of the one kept (it was
+//! renewed): the Sync screen reads the file the person picks, as the cold
+//! chain screen reads a logger's CSV, and sends its text; [`read_ca_text`]
+//! checks it with the core's rules before anything is stored. Sync errors are
+//! worded once, by [`error_message`]: the core's words, except where those
+//! name the command line's `--ca`.
 
 use crate::commands::{lang, session_user};
 use crate::dto::ApiError;
 use crate::AppState;
+use ::sync::tls::{TlsFileProblem, TlsFileRole};
+use ::sync::SyncError;
+use ledger::replication::SyncLink;
 use ledger::{Action, Lang, Ledger, LedgerError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -114,12 +126,47 @@ pub struct SyncRound {
     pub snapshot_balances: Option<u64>,
 }
 
+/// Which certificates the link trusts for its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTrust {
+    /// Only the hospital's own CA certificate(s), kept with the link.
+    HospitalCa,
+    /// The certificate authorities this computer's system trusts.
+    SystemRoots,
+    /// Plain http to a server on this computer: no certificate at all.
+    PlainHttp,
+}
+
+impl SyncTrust {
+    fn of(link: &SyncLink) -> SyncTrust {
+        if link.server_url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
+            SyncTrust::PlainHttp
+        } else if link.server_ca_pem.is_some() {
+            SyncTrust::HospitalCa
+        } else {
+            SyncTrust::SystemRoots
+        }
+    }
+}
+
+/// A CA certificate file picked on the Sync screen: its name (for messages) and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct CaCertificateFile {
+    /// The file's name, as the person picked it.
+    pub name: String,
+    /// Its contents (PEM text).
+    pub text: String,
+}
+
 /// The status area's facts (the [`STATUS_EVENT`] and `sync_status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SyncStatusView {
     /// Enrolled with a server.
     pub enrolled: bool,
     pub server_url: Option<String>,
+    /// Which certificates the link trusts (null before enrolment).
+    pub trust: Option<SyncTrust>,
     /// The last successful round (wall ms), even from before the app started.
     #[ts(type = "number | null")]
     pub last_success_ms: Option<i64>,
@@ -376,8 +423,8 @@ struct Failure {
 }
 
 impl Failure {
-    fn of(error: &::sync::SyncError) -> Failure {
-        Failure { code: error.code(), zh: error.message(Lang::Zh), en: error.message(Lang::En), at_ms: now_ms() }
+    fn of(error: &SyncError) -> Failure {
+        Failure { code: error.code(), zh: error_message(error, Lang::Zh), en: error_message(error, Lang::En), at_ms: now_ms() }
     }
     fn offline(&self) -> bool {
         self.code == "server_unreachable"
@@ -435,9 +482,9 @@ struct Shared {
 
 impl Shared {
     fn status(&self, lang: Lang) -> SyncStatusView {
-        let facts = {
+        let (facts, trust) = {
             let ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            ::sync::client::status(&ledger)
+            (::sync::client::status(&ledger), ledger.sync_link().ok().flatten().map(|link| SyncTrust::of(&link)))
         };
         let runtime = self.runtime.lock().expect("sync runtime lock");
         let (server_url, last_success_ms, pending) = match facts {
@@ -447,6 +494,7 @@ impl Shared {
         SyncStatusView {
             enrolled: server_url.is_some(),
             server_url,
+            trust,
             last_success_ms,
             pending,
             running: runtime.running,
@@ -619,22 +667,52 @@ impl Drop for SyncService {
     }
 }
 
-/// Enrols the workstation as `username` (who must be allowed to edit master
-/// data: the core's role matrix) with the server at `url` and its one-time code.
-/// The network is used without the ledger lock.
-pub fn enrol_as(ledger: &Mutex<Ledger>, username: &str, url: &str, code: &str, lang: Lang) -> Result<(), ApiError> {
-    {
-        let guard = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let user = guard.user(username).map_err(|e| ApiError::from_ledger(&e, lang))?;
-        if !user.role.allows(Action::EditMasterData) {
-            let error = LedgerError::Forbidden {
-                user: user.username,
-                role: user.role.as_str().to_string(),
-                action: Action::EditMasterData.as_str(),
-            };
-            return Err(ApiError::from_ledger(&error, lang));
-        }
+/// Refuses who may not edit master data (the core's role matrix): they may
+/// not enrol the workstation or change which certificates it trusts.
+fn may_link(ledger: &Mutex<Ledger>, username: &str, lang: Lang) -> Result<(), ApiError> {
+    let guard = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let user = guard.user(username).map_err(|e| ApiError::from_ledger(&e, lang))?;
+    if user.role.allows(Action::EditMasterData) {
+        return Ok(());
     }
+    let error = LedgerError::Forbidden {
+        user: user.username,
+        role: user.role.as_str().to_string(),
+        action: Action::EditMasterData.as_str(),
+    };
+    Err(ApiError::from_ledger(&error, lang))
+}
+
+/// Checks a picked CA file as `sync::read_ca_file` checks one given with
+/// `--ca` (at most `TLS_FILE_MAX_BYTES`, only certificates, each usable as a
+/// root — a private key is refused) and returns the PEM text to keep.
+pub fn read_ca_text(file: &CaCertificateFile) -> Result<String, SyncError> {
+    let refused = |problem| SyncError::TlsFile { path: file.name.clone(), role: TlsFileRole::Ca, problem };
+    if file.text.len() as u64 > ::sync::tls::TLS_FILE_MAX_BYTES {
+        return Err(refused(TlsFileProblem::TooLarge));
+    }
+    let text = file.text.trim();
+    ::sync::tls::ca_certificates(text).map_err(|e| match e {
+        SyncError::TlsFile { problem, .. } => refused(problem),
+        e => e,
+    })?;
+    Ok(text.to_string())
+}
+
+/// Enrols the workstation as `username` (who must be allowed to edit master
+/// data: the core's role matrix) with the server at `url` and its one-time code,
+/// trusting only the hospital's CA in `ca` when one is given (checked before
+/// the network is used; a bad file stores nothing). The network is used
+/// without the ledger lock.
+pub fn enrol_as(
+    ledger: &Mutex<Ledger>,
+    username: &str,
+    url: &str,
+    code: &str,
+    ca: Option<&CaCertificateFile>,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    may_link(ledger, username, lang)?;
     let (url, code) = (url.trim(), code.trim());
     if url.is_empty() || code.is_empty() {
         return Err(ApiError::app(
@@ -644,7 +722,84 @@ pub fn enrol_as(ledger: &Mutex<Ledger>, username: &str, url: &str, code: &str, l
             lang,
         ));
     }
-    ::sync::enrol(ledger, url, code).map_err(|e| ApiError { code: e.code(), message: e.message(lang) })
+    let ca_pem = ca.map(read_ca_text).transpose().map_err(|e| api_error(&e, lang))?;
+    ::sync::enrol_trusting(ledger, url, code, ca_pem.as_deref()).map_err(|e| api_error(&e, lang))
+}
+
+/// Replaces the CA the enrolled workstation trusts for its server (the
+/// hospital renewed it, or IT now runs its own) — as `username`, who must be
+/// allowed to edit master data. The link, its token and its marks stay.
+pub fn replace_ca_as(ledger: &Mutex<Ledger>, username: &str, ca: &CaCertificateFile, lang: Lang) -> Result<(), ApiError> {
+    may_link(ledger, username, lang)?;
+    let ca_pem = read_ca_text(ca).map_err(|e| api_error(&e, lang))?;
+    let mut guard = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !matches!(guard.sync_link(), Ok(Some(_))) {
+        return Err(not_enrolled(lang));
+    }
+    guard.set_sync_ca(Some(&ca_pem)).map_err(|e| ApiError::from_ledger(&e, lang))
+}
+
+fn api_error(error: &SyncError, lang: Lang) -> ApiError {
+    ApiError { code: error.code(), message: error_message(error, lang) }
+}
+
+/// A sync error in the app's words, for the status area and the Sync screen.
+/// The core words each error once for the command line and the app; where its
+/// words name the command line's `--ca`, or a remedy the app gives differently
+/// (a new address means enrolling again), the app says it here instead.
+pub fn error_message(error: &SyncError, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    match error {
+        SyncError::CertificateUntrusted(detail) => {
+            if zh {
+                format!("本机不信任服务器的证书（{detail}），没有连接。如果医院使用自己的证书颁发机构（CA）或自签名证书：请向信息科要医院的 CA 证书（.pem 或 .crt 文件），在“同步”页（Alt+0）的“医院 CA 证书”处添加。")
+            } else {
+                format!("The server's certificate is not trusted by this workstation ({detail}); nothing was sent. If the hospital uses its own certificate authority or a self-signed certificate, ask IT for the hospital's CA certificate (a .pem or .crt file) and add it under \"Hospital CA certificate\" on the Sync screen (Alt+0).")
+            }
+        }
+        SyncError::CertificateExpired(detail) => {
+            if zh {
+                format!("服务器证书已过期或尚未生效（{detail}），没有连接。请先检查本机的日期和时间；时间正确的话，请信息科更新服务器证书，或在“同步”页（Alt+0）换上信息科新发的 CA 证书。")
+            } else {
+                format!("The server's certificate has expired or is not valid yet ({detail}); nothing was sent. Check this computer's date and time; if they are right, ask IT to renew the server's certificate, or replace the hospital CA certificate on the Sync screen (Alt+0) with the one IT renewed.")
+            }
+        }
+        SyncError::CertificateWrongHost { url, detail } => {
+            if zh {
+                format!("服务器证书上的名称与地址 {url} 不符（{detail}），没有连接。请向信息科问证书上写的服务器名称（例如 https://sync.hospital:8443），用这个地址注册本机。")
+            } else {
+                format!("The server's certificate is not for the address {url} ({detail}); nothing was sent. Ask IT for the server name written in its certificate (e.g. https://sync.hospital:8443) and enrol with that address.")
+            }
+        }
+        SyncError::Refused { code, .. } if code == "https_required" => {
+            if zh {
+                "服务器只接受 https：请用 https:// 开头的服务器地址（主机和端口不变）注册本机。".into()
+            } else {
+                "The server speaks https only: enrol with the server address starting https:// (same host and port).".into()
+            }
+        }
+        SyncError::TlsFile { path, role: TlsFileRole::Ca, problem } => ca_file_message(path, problem, zh),
+        e => e.message(lang),
+    }
+}
+
+/// A CA certificate file that cannot be used, and what to give instead.
+fn ca_file_message(name: &str, problem: &TlsFileProblem, zh: bool) -> String {
+    let max_kib = ::sync::tls::TLS_FILE_MAX_BYTES / 1024;
+    match (problem, zh) {
+        (TlsFileProblem::Unreadable(e), true) => format!("CA 证书文件 {name} 无法读取（{e}）。请重新选择文件。"),
+        (TlsFileProblem::Unreadable(e), false) => format!("The CA certificate file {name} cannot be read ({e}). Choose the file again."),
+        (TlsFileProblem::TooLarge, true) => format!("文件 {name} 太大（最多 {max_kib} KiB），不是 CA 证书。请向信息科要医院的 CA 证书（.pem 或 .crt 文件）。"),
+        (TlsFileProblem::TooLarge, false) => format!("The file {name} is too large (at most {max_kib} KiB) to be a CA certificate. Ask IT for the hospital's CA certificate (a .pem or .crt file)."),
+        (TlsFileProblem::NotPem(found), true) => format!("文件 {name} 不是 PEM 格式的证书（{found}）。CA 证书是以 -----BEGIN CERTIFICATE----- 开头的文本文件，请向信息科要。"),
+        (TlsFileProblem::NotPem(found), false) => format!("The file {name} is not a PEM certificate ({found}). A CA certificate is a text file starting with -----BEGIN CERTIFICATE-----; ask IT for it."),
+        (TlsFileProblem::NotOnlyCertificates, true) => format!("文件 {name} 里除了证书还有别的内容（例如私钥），没有保存。只选 CA 证书；私钥不能离开服务器，请告诉信息科。"),
+        (TlsFileProblem::NotOnlyCertificates, false) => format!("The file {name} holds more than certificates (a private key?); nothing was kept. Choose the CA certificate only; private keys must not leave the server, so tell IT."),
+        (TlsFileProblem::Unusable(e), true) => format!("文件 {name} 里的证书无法使用（{e}）。请向信息科要医院的 CA 证书。"),
+        (TlsFileProblem::Unusable(e), false) => format!("The certificate in {name} cannot be used ({e}). Ask IT for the hospital's CA certificate."),
+        (TlsFileProblem::KeyMismatch, true) => format!("文件 {name} 不能用作 CA 证书。"),
+        (TlsFileProblem::KeyMismatch, false) => format!("The file {name} cannot be used as a CA certificate."),
+    }
 }
 
 fn not_enrolled(lang: Lang) -> ApiError {
@@ -680,14 +835,29 @@ pub async fn enrol_workstation(
     sync: State<'_, SyncService>,
     url: String,
     code: String,
+    ca: Option<CaCertificateFile>,
 ) -> Result<SyncStatusView, ApiError> {
     let user = session_user(&state)?;
     let lang = lang(&state);
     let ledger = state.ledger.clone();
     // reqwest's blocking client may not run on the async runtime's threads.
-    tauri::async_runtime::spawn_blocking(move || enrol_as(&ledger, &user, &url, &code, lang))
+    tauri::async_runtime::spawn_blocking(move || enrol_as(&ledger, &user, &url, &code, ca.as_ref(), lang))
         .await
         .map_err(|e| ApiError::app("unexpected", &e.to_string(), &e.to_string(), lang))??;
+    sync.sync_now();
+    Ok(sync.status(lang))
+}
+
+/// Replaces the hospital CA certificate the link trusts (who may edit master data) and syncs at once.
+#[tauri::command(async)]
+pub fn replace_sync_ca(
+    state: State<'_, AppState>,
+    sync: State<'_, SyncService>,
+    ca: CaCertificateFile,
+) -> Result<SyncStatusView, ApiError> {
+    let user = session_user(&state)?;
+    let lang = lang(&state);
+    replace_ca_as(&state.ledger, &user, &ca, lang)?;
     sync.sync_now();
     Ok(sync.status(lang))
 }
@@ -850,10 +1020,10 @@ mod tests {
         assert!(!first_sync.status(Lang::En).enrolled);
         assert!(first_events.lock().unwrap().is_empty(), "nothing happens before enrolment");
 
-        let refused = enrol_as(&first, "wangli", &url, &codes[0], Lang::En).unwrap_err();
+        let refused = enrol_as(&first, "wangli", &url, &codes[0], None, Lang::En).unwrap_err();
         assert_eq!(refused.code, "forbidden");
         assert!(first.lock().unwrap().sync_link().unwrap().is_none(), "a clerk's attempt stored nothing");
-        enrol_as(&first, "zhaoqiang", &url, &codes[0], Lang::En).unwrap();
+        enrol_as(&first, "zhaoqiang", &url, &codes[0], None, Lang::En).unwrap();
         first_sync.sync_now();
         wait_for("the first push", Duration::from_secs(10), || {
             let s = first_sync.status(Lang::En);
@@ -870,7 +1040,7 @@ mod tests {
         let second = workstation(dir.path(), "S02", false);
         let (emit, second_events) = collector();
         let second_sync = SyncService::start(second.clone(), emit, zh.clone(), interval);
-        enrol_as(&second, "admin", &url, &codes[1], Lang::En).unwrap();
+        enrol_as(&second, "admin", &url, &codes[1], None, Lang::En).unwrap();
         second_sync.sync_now();
         wait_for("the receipt on the second workstation", Duration::from_secs(10), || on_hand(&second) == 10);
         // A new workstation starts from the server's snapshot; the screens are told.
@@ -933,6 +1103,200 @@ mod tests {
         drop(handle);
     }
 
+    /// A hospital's own CA, made at test time, and server certificates it signs.
+    struct Pki {
+        ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    }
+
+    impl Pki {
+        fn new(name: &str) -> Pki {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.distinguished_name.push(rcgen::DnType::CommonName, name);
+            Pki { ca: rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap() }
+        }
+
+        /// The CA certificate as the person picks it on the Sync screen.
+        fn file(&self) -> CaCertificateFile {
+            CaCertificateFile { name: "hospital-ca.pem".into(), text: self.ca.pem() }
+        }
+
+        /// The hospital server on 127.0.0.1 serving HTTPS with a certificate this CA signed.
+        fn server(&self, dir: &std::path::Path, sites: &[&str]) -> (::sync::ServerHandle, Vec<String>) {
+            let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.signed_by(&key, &self.ca).unwrap();
+            let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+            std::fs::write(&cert_path, cert.pem()).unwrap();
+            std::fs::write(&key_path, key.serialize_pem()).unwrap();
+            let mut ledger = Ledger::open(&dir.join("server.sqlite")).unwrap();
+            ledger.init("SRV", "").unwrap();
+            let codes = sites.iter().map(|site| ::sync::new_enrolment_code(&mut ledger, site).unwrap()).collect();
+            let tls = ::sync::ServerTls::from_pem_files(&cert_path, &key_path).unwrap();
+            (::sync::serve_with(ledger, "127.0.0.1:0", Some(tls), false).unwrap(), codes)
+        }
+    }
+
+    /// A workstation enrols over https trusting the hospital CA picked on the
+    /// Sync screen, through the function the command calls: refused first
+    /// without it (words that send the person to the CA field, nothing
+    /// stored), enrolled with it (the link says it trusts its own CA) and
+    /// synced by the thread; a CA replaced by one that did not sign the server
+    /// is refused at the next round, and replacing it back (no new
+    /// enrolment) syncs again.
+    #[test]
+    fn a_workstation_enrols_over_https_trusting_the_hospital_ca_and_can_replace_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::new("Hospital Root CA");
+        let (handle, codes) = pki.server(dir.path(), &["S01"]);
+        let url = handle.url();
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+        let ws = workstation(dir.path(), "S01", true);
+        receive(&ws, "L1", 4);
+
+        let untrusted = enrol_as(&ws, "zhaoqiang", &url, &codes[0], None, Lang::Zh).unwrap_err();
+        assert_eq!(untrusted.code, "certificate_untrusted");
+        assert!(untrusted.message.contains("“同步”页（Alt+0）的“医院 CA 证书”处添加"), "{}", untrusted.message);
+        assert!(!untrusted.message.contains("--ca"), "no command-line words in the app: {}", untrusted.message);
+        assert!(ws.lock().unwrap().sync_link().unwrap().is_none(), "nothing stored");
+
+        enrol_as(&ws, "zhaoqiang", &url, &codes[0], Some(&pki.file()), Lang::En).unwrap();
+        let link = ws.lock().unwrap().sync_link().unwrap().unwrap();
+        assert_eq!(link.server_ca_pem.as_deref(), Some(pki.ca.pem().trim()));
+        let (emit, events) = collector();
+        let service = SyncService::start(ws.clone(), emit, Arc::new(|| Lang::En), Duration::from_millis(100));
+        assert_eq!(service.status(Lang::En).trust, Some(SyncTrust::HospitalCa));
+        wait_for("the push over https", Duration::from_secs(10), || {
+            let s = service.status(Lang::En);
+            s.pending == 0 && s.last_success_ms.is_some() && s.error.is_none()
+        });
+
+        // A clerk may not change what the workstation trusts.
+        let other = Pki::new("Another CA");
+        assert_eq!(replace_ca_as(&ws, "wangli", &other.file(), Lang::En).unwrap_err().code, "forbidden");
+        replace_ca_as(&ws, "zhaoqiang", &other.file(), Lang::En).unwrap();
+        receive(&ws, "L2", 1);
+        service.sync_now();
+        wait_for("the refusal under the wrong CA", Duration::from_secs(10), || {
+            last_status(&events).and_then(|s| s.error).is_some_and(|e| e.code == "certificate_untrusted")
+        });
+        let problem = service.status(Lang::En).error.unwrap();
+        assert!(!problem.offline, "a person must act");
+        assert!(problem.message.contains("add it under \"Hospital CA certificate\" on the Sync screen"), "{}", problem.message);
+        assert_eq!(service.status(Lang::En).pending, 1, "nothing was sent");
+
+        replace_ca_as(&ws, "zhaoqiang", &pki.file(), Lang::En).unwrap();
+        let replaced = ws.lock().unwrap().sync_link().unwrap().unwrap();
+        assert_eq!((replaced.server_url, replaced.token), (link.server_url, link.token), "the same link, not a new enrolment");
+        service.sync_now();
+        wait_for("the push after the CA was replaced", Duration::from_secs(10), || {
+            let s = service.status(Lang::En);
+            s.pending == 0 && s.error.is_none()
+        });
+        service.stop();
+        drop(handle);
+    }
+
+    /// A CA file that is not one — a private key, a certificate with its key,
+    /// no PEM, too large, empty — is refused before the network is used, with
+    /// words in both languages, and nothing is stored: not at enrolment, not
+    /// in place of the CA an enrolled workstation keeps.
+    #[test]
+    fn a_key_or_other_file_given_as_the_ca_is_refused_and_nothing_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::new("Hospital Root CA");
+        let key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let file = |name: &str, text: String| CaCertificateFile { name: name.into(), text };
+        let too_large = "A".repeat(::sync::tls::TLS_FILE_MAX_BYTES as usize + 1);
+        let cases = [
+            (file("server.key", key.clone()), "tls_file_invalid", "私钥", "private key"),
+            (file("bundle.pem", format!("{}\n{key}", pki.ca.pem())), "tls_file_invalid", "私钥", "private key"),
+            (file("notes.txt", "hospital CA: ask IT".into()), "tls_file_invalid", "不是 PEM 格式的证书", "is not a PEM certificate"),
+            (file("empty.pem", String::new()), "tls_file_invalid", "不是 PEM 格式的证书", "is not a PEM certificate"),
+            (file("backup.tar", too_large), "tls_file_unreadable", "太大", "too large"),
+        ];
+        // The server is never asked: an address nothing listens on.
+        let url = format!("http://{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+        let ws = workstation(dir.path(), "S01", true);
+        for (ca, code, zh, en) in &cases {
+            let refused = enrol_as(&ws, "zhaoqiang", &url, "code", Some(ca), Lang::Zh).unwrap_err();
+            assert_eq!(refused.code, *code, "{}: {}", ca.name, refused.message);
+            assert!(refused.message.contains(zh) && refused.message.contains(&ca.name), "{}", refused.message);
+            let refused = enrol_as(&ws, "zhaoqiang", &url, "code", Some(ca), Lang::En).unwrap_err();
+            assert!(refused.message.contains(en) && !refused.message.contains("--ca"), "{}", refused.message);
+        }
+        assert!(ws.lock().unwrap().sync_link().unwrap().is_none(), "nothing stored");
+
+        // Enrolled with the CA: a key offered in its place leaves it as it was.
+        let (handle, codes) = pki.server(dir.path(), &["S01"]);
+        enrol_as(&ws, "zhaoqiang", &handle.url(), &codes[0], Some(&pki.file()), Lang::En).unwrap();
+        for (ca, code, _, _) in &cases {
+            assert_eq!(replace_ca_as(&ws, "zhaoqiang", ca, Lang::En).unwrap_err().code, *code);
+        }
+        let kept = ws.lock().unwrap().sync_link().unwrap().unwrap().server_ca_pem;
+        assert_eq!(kept.as_deref(), Some(pki.ca.pem().trim()));
+        drop(handle);
+    }
+
+    #[test]
+    fn the_link_says_which_certificates_it_trusts() {
+        let link = |url: &str, ca: Option<&str>| SyncLink {
+            server_url: url.into(),
+            server_node_id: Default::default(),
+            token: String::new(),
+            server_ca_pem: ca.map(str::to_string),
+            pull_cursor: 0,
+            last_success_ms: None,
+            last_error: None,
+        };
+        assert_eq!(SyncTrust::of(&link("https://sync.hospital:8443", Some("PEM"))), SyncTrust::HospitalCa);
+        assert_eq!(SyncTrust::of(&link("https://sync.hospital:8443", None)), SyncTrust::SystemRoots);
+        assert_eq!(SyncTrust::of(&link("HTTP://127.0.0.1:8470", None)), SyncTrust::PlainHttp);
+    }
+
+    /// The new sync errors the status area may show, worded for the app in
+    /// both languages, each saying what to do — never the command line's flags.
+    #[test]
+    fn tls_refusals_say_what_to_do_in_the_apps_words() {
+        let cases = [
+            (SyncError::CertificateUntrusted("UnknownIssuer".into()), "certificate_untrusted", "医院 CA 证书", "Hospital CA certificate"),
+            (SyncError::CertificateExpired("Expired".into()), "certificate_expired", "日期和时间", "date and time"),
+            (
+                SyncError::CertificateWrongHost { url: "https://10.0.0.5:8443".into(), detail: "NotValidForName".into() },
+                "certificate_wrong_host",
+                "证书上写的服务器名称",
+                "server name written in its certificate",
+            ),
+            (SyncError::NotHttps("https://127.0.0.1:8470".into()), "server_not_https", "不支持 https", "does not speak https"),
+            (
+                SyncError::Refused { code: "https_required".into(), message: "use https".into() },
+                "https_required",
+                "https://",
+                "starting https://",
+            ),
+            (SyncError::InsecureUrl("http://10.0.0.5:8470".into()), "insecure_url", "请用 https", "use https"),
+            (
+                SyncError::TlsFile { path: "ca.pem".into(), role: TlsFileRole::Ca, problem: TlsFileProblem::Unreadable("gone".into()) },
+                "tls_file_unreadable",
+                "重新选择文件",
+                "Choose the file again",
+            ),
+            (
+                SyncError::TlsFile { path: "ca.pem".into(), role: TlsFileRole::Ca, problem: TlsFileProblem::Unusable("bad".into()) },
+                "tls_file_invalid",
+                "向信息科要",
+                "Ask IT",
+            ),
+        ];
+        for (error, code, zh, en) in &cases {
+            assert_eq!(error.code(), *code);
+            let (in_zh, in_en) = (error_message(error, Lang::Zh), error_message(error, Lang::En));
+            assert!(in_zh.contains(zh), "{code}: {in_zh}");
+            assert!(in_en.contains(en), "{code}: {in_en}");
+            assert!(!in_zh.contains("--") && !in_en.contains("--"), "{code}: no command-line flags");
+        }
+    }
+
     /// A server that accepts connections and never answers: the round waits on
     /// the network, and meanwhile the ledger stays free for posting.
     #[test]
@@ -940,7 +1304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (handle, codes) = server(dir.path(), "127.0.0.1:0", &["S01"]);
         let ws = workstation(dir.path(), "S01", true);
-        enrol_as(&ws, "admin", &format!("http://{}", handle.addr()), &codes[0], Lang::En).unwrap();
+        enrol_as(&ws, "admin", &format!("http://{}", handle.addr()), &codes[0], None, Lang::En).unwrap();
         drop(handle);
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
         {

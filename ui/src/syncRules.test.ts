@@ -9,7 +9,7 @@ const NOW = 1_764_000_000_000;
 
 function status(extra: Partial<SyncStatusView> = {}): SyncStatusView {
   return {
-    enrolled: true, server_url: 'https://server.hospital:8443', last_success_ms: NOW - 12_000, pending: 0, running: false,
+    enrolled: true, server_url: 'https://server.hospital:8443', trust: 'system_roots', last_success_ms: NOW - 12_000, pending: 0, running: false,
     progress: null, error: null, last_round: null, next_attempt_ms: null, ...extra,
   };
 }

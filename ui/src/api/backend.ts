@@ -51,6 +51,7 @@ import type { SerialPortView } from '../bindings/SerialPortView';
 import type { SerialScan } from '../bindings/SerialScan';
 import { SYNC_APPLIED_EVENT, SYNC_PROGRESS_EVENT, SYNC_STATUS_EVENT, type SyncBackend } from './syncBackend';
 import type { SyncApplied } from '../bindings/SyncApplied';
+import type { CaCertificateFile } from '../bindings/CaCertificateFile';
 import type { SyncProgress } from '../bindings/SyncProgress';
 import type { SyncReview } from '../bindings/SyncReview';
 import type { SyncStatusView } from '../bindings/SyncStatusView';
@@ -198,7 +199,8 @@ export class TauriBackend implements Backend {
   onColdchain(handler: (update: ColdchainUpdate) => void) { return this.subscribe(COLDCHAIN_EVENT, handler); }
   syncStatus() { return this.call<SyncStatusView>('sync_status'); }
   syncNow() { return this.call<SyncStatusView>('sync_now'); }
-  enrolWorkstation(url: string, code: string) { return this.call<SyncStatusView>('enrol_workstation', { url, code }); }
+  enrolWorkstation(url: string, code: string, ca: CaCertificateFile | null) { return this.call<SyncStatusView>('enrol_workstation', { url, code, ca }); }
+  replaceSyncCa(ca: CaCertificateFile) { return this.call<SyncStatusView>('replace_sync_ca', { ca }); }
   syncReview() { return this.call<SyncReview>('sync_review'); }
   onSyncStatus(handler: (status: SyncStatusView) => void) { return this.subscribe(SYNC_STATUS_EVENT, handler); }
   onSyncProgress(handler: (progress: SyncProgress) => void) { return this.subscribe(SYNC_PROGRESS_EVENT, handler); }

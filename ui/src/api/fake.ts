@@ -49,6 +49,7 @@ import { FakePrinting } from './fakePrinting';
 import { FakeColdchain } from './fakeColdchain';
 import { FakeSync } from './fakeSync';
 import type { SyncApplied } from '../bindings/SyncApplied';
+import type { CaCertificateFile } from '../bindings/CaCertificateFile';
 import type { SyncProgress } from '../bindings/SyncProgress';
 import type { SyncStatusView } from '../bindings/SyncStatusView';
 import type { ColdchainUpdate } from '../bindings/ColdchainUpdate';
@@ -855,7 +856,8 @@ export class FakeBackend implements Backend {
   });
   syncStatus() { return this.sync.syncStatus(); }
   syncNow() { return this.sync.syncNow(); }
-  enrolWorkstation(url: string, code: string) { return this.sync.enrolWorkstation(url, code); }
+  enrolWorkstation(url: string, code: string, ca: CaCertificateFile | null) { return this.sync.enrolWorkstation(url, code, ca); }
+  replaceSyncCa(ca: CaCertificateFile) { return this.sync.replaceSyncCa(ca); }
   syncReview() { return this.sync.syncReview(); }
   onSyncStatus(handler: (status: SyncStatusView) => void) { return this.sync.onSyncStatus(handler); }
   onSyncProgress(handler: (progress: SyncProgress) => void) { return this.sync.onSyncProgress(handler); }

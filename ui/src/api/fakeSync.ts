@@ -1,10 +1,14 @@
 // The sync part of FakeBackend, after src-tauri's sync.rs in miniature: not
 // enrolled at first; enrolment by who may edit master data with a one-time
 // code (a used or malformed one is refused, plain http only to this
-// computer); a round pushes what is pending and pulls what `arrive` queued,
-// emitting sync-status, sync-progress and sync-applied like the app. Tests
-// take the server away and back (`offline`), and `seedReview` fills the
-// review lists with what a merge can leave (the browser preview does too).
+// computer; a CA certificate file checked as the app checks one); a round
+// pushes what is pending and pulls what `arrive` queued, emitting
+// sync-status, sync-progress and sync-applied like the app. Tests take the
+// server away and back (`offline`), give it a certificate from the hospital's
+// own CA (`serverCa`: a link that does not trust it is refused), and
+// `seedReview` fills the review lists with what a merge can leave (the
+// browser preview does too).
+import type { CaCertificateFile } from '../bindings/CaCertificateFile';
 import type { Lang } from '../bindings/Lang';
 import type { SyncApplied } from '../bindings/SyncApplied';
 import type { SyncProgress } from '../bindings/SyncProgress';
@@ -32,6 +36,37 @@ function loopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** The largest CA file the app reads (sync::tls::TLS_FILE_MAX_BYTES). */
+const CA_FILE_MAX_BYTES = 256 * 1024;
+
+/** A fake CA certificate, as a hospital's IT would hand it out. */
+export const FAKE_HOSPITAL_CA = '-----BEGIN CERTIFICATE-----\nMIIBfakeHospitalRootCA\n-----END CERTIFICATE-----';
+
+/** Checks a CA file as src-tauri's read_ca_text does: [code, zh, en] of the refusal, or null. */
+function caFileRefusal(file: CaCertificateFile): [string, string, string] | null {
+  const name = file.name;
+  if (file.text.length > CA_FILE_MAX_BYTES) {
+    return ['tls_file_unreadable', `文件 ${name} 太大（最多 256 KiB），不是 CA 证书。请向信息科要医院的 CA 证书（.pem 或 .crt 文件）。`,
+      `The file ${name} is too large (at most 256 KiB) to be a CA certificate. Ask IT for the hospital's CA certificate (a .pem or .crt file).`];
+  }
+  const sections = [...file.text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]);
+  if (sections.length === 0) {
+    return ['tls_file_invalid', `文件 ${name} 不是 PEM 格式的证书（no PEM section）。CA 证书是以 -----BEGIN CERTIFICATE----- 开头的文本文件，请向信息科要。`,
+      `The file ${name} is not a PEM certificate (no PEM section). A CA certificate is a text file starting with -----BEGIN CERTIFICATE-----; ask IT for it.`];
+  }
+  if (sections.some((kind) => kind !== 'CERTIFICATE')) {
+    return ['tls_file_invalid', `文件 ${name} 里除了证书还有别的内容（例如私钥），没有保存。只选 CA 证书；私钥不能离开服务器，请告诉信息科。`,
+      `The file ${name} holds more than certificates (a private key?); nothing was kept. Choose the CA certificate only; private keys must not leave the server, so tell IT.`];
+  }
+  return null;
+}
+
+const UNTRUSTED = {
+  code: 'certificate_untrusted',
+  zh: '本机不信任服务器的证书（UnknownIssuer），没有连接。如果医院使用自己的证书颁发机构（CA）或自签名证书：请向信息科要医院的 CA 证书（.pem 或 .crt 文件），在“同步”页（Alt+0）的“医院 CA 证书”处添加。',
+  en: 'The server\'s certificate is not trusted by this workstation (UnknownIssuer); nothing was sent. If the hospital uses its own certificate authority or a self-signed certificate, ask IT for the hospital\'s CA certificate (a .pem or .crt file) and add it under "Hospital CA certificate" on the Sync screen (Alt+0).',
+};
+
 const EMPTY: SyncReview = {
   conflicts: [], exceptions: [], safety_edits: [], duplicate_codes: [], ambiguous_counts: [], double_corrections: [], future_movements: [],
 };
@@ -41,7 +76,10 @@ export class FakeSync implements SyncBackend {
   offline = false;
   /** How long a round takes (ms); tests of the progress bar make it long. */
   roundMs = 0;
+  /** The CA that signed the server's certificate when it is the hospital's own (null: a publicly trusted one). */
+  serverCa: string | null = null;
   private url: string | null = null;
+  private ca: string | null = null;
   private usedCodes = new Set<string>();
   private pushedUpTo = 0;
   private lastSuccessMs: number | null = null;
@@ -62,11 +100,22 @@ export class FakeSync implements SyncBackend {
   status(): SyncStatusView {
     const pending = Math.max(0, this.host.movementCount() - this.pushedUpTo);
     return {
-      enrolled: this.url !== null, server_url: this.url, last_success_ms: this.lastSuccessMs, pending, running: this.running,
+      enrolled: this.url !== null, server_url: this.url, trust: this.trust(), last_success_ms: this.lastSuccessMs, pending, running: this.running,
       progress: this.progress,
       error: this.error ? { code: this.error.code, message: this.say(this.error.zh, this.error.en), offline: this.error.code === 'server_unreachable', at_ms: this.error.atMs } : null,
       last_round: this.lastRound, next_attempt_ms: this.error ? this.error.atMs + 2000 : null,
     };
+  }
+
+  private trust(): SyncStatusView['trust'] {
+    if (this.url === null) return null;
+    if (this.url.toLowerCase().startsWith('http://')) return 'plain_http';
+    return this.ca !== null ? 'hospital_ca' : 'system_roots';
+  }
+
+  /** Whether the server's certificate is trusted by a link to `url` trusting `ca`. */
+  private trusted(url: string, ca: string | null): boolean {
+    return url.toLowerCase().startsWith('http://') || this.serverCa === null || ca === this.serverCa;
   }
 
   private emitStatus() { const s = this.status(); this.statusHandlers.forEach((h) => h(structuredClone(s))); }
@@ -99,6 +148,12 @@ export class FakeSync implements SyncBackend {
         code: 'revoked', atMs: Date.now(),
         zh: '本机已被服务器停用，不能再同步。请联系管理员。', en: 'This workstation was revoked on the server and may not sync. Contact an administrator.',
       };
+      this.emitStatus();
+      return;
+    }
+    if (!this.offline && !this.trusted(this.url, this.ca)) {
+      this.running = false;
+      this.error = { ...UNTRUSTED, atMs: Date.now() };
       this.emitStatus();
       return;
     }
@@ -197,8 +252,8 @@ export class FakeSync implements SyncBackend {
     });
   }
 
-  enrolWorkstation(url: string, code: string) {
-    return this.host.reply('enrol_workstation', { url, code }, () => {
+  enrolWorkstation(url: string, code: string, ca: CaCertificateFile | null) {
+    return this.host.reply('enrol_workstation', { url, code, ca }, () => {
       const user = this.host.user();
       if (!user) this.host.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
       if (!this.host.mayEditMasterData(user)) {
@@ -207,6 +262,9 @@ export class FakeSync implements SyncBackend {
       }
       const [address, secret] = [url.trim(), code.trim()];
       if (!address || !secret) this.host.fail('invalid_input', '请填写服务器地址和注册码。', 'Enter the server address and the enrolment code.');
+      const refusal = ca ? caFileRefusal(ca) : null;
+      if (refusal) this.host.fail(...refusal);
+      const caPem = ca ? ca.text.trim() : null;
       let parsed: URL | null = null;
       try { parsed = new URL(address); } catch { parsed = null; }
       if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
@@ -221,6 +279,7 @@ export class FakeSync implements SyncBackend {
         this.host.fail('server_unreachable', '连不上医院服务器（connection refused）。本机照常记账，网络恢复后会自动同步。',
           'The hospital server cannot be reached (connection refused). Keep working: this workstation syncs by itself when the network is back.');
       }
+      if (!this.trusted(address, caPem)) this.host.fail(UNTRUSTED.code, UNTRUSTED.zh, UNTRUSTED.en);
       if (!FAKE_CODE_PATTERN.test(secret) || this.usedCodes.has(secret)) {
         this.host.fail('bad_enrolment_code', '注册码无效、已用过或已过期。请在服务器上重新生成。',
           'The enrolment code is unknown, used or expired. Make a new one on the server.');
@@ -228,7 +287,28 @@ export class FakeSync implements SyncBackend {
       this.usedCodes.add(secret);
       this.revoked = false;
       this.url = address;
+      this.ca = caPem;
       this.error = null;
+      setTimeout(() => void this.round(), 0);
+      return this.status();
+    });
+  }
+
+  replaceSyncCa(ca: CaCertificateFile) {
+    return this.host.reply('replace_sync_ca', { ca }, () => {
+      const user = this.host.user();
+      if (!user) this.host.fail('no_user', '请先选择操作员。', 'Choose who is working first.');
+      if (!this.host.mayEditMasterData(user)) {
+        this.host.fail('forbidden', `用户 ${user.username} 无权修改基础数据。请由有权限的人员操作。`,
+          `User ${user.username} (${user.role}) may not edit master data. Ask someone with that permission.`);
+      }
+      const refusal = caFileRefusal(ca);
+      if (refusal) this.host.fail(...refusal);
+      if (this.url === null) {
+        this.host.fail('not_enrolled', '本机尚未注册到医院服务器。请管理员在“同步”页填写服务器地址和注册码。',
+          'This workstation is not enrolled with the hospital server. An administrator enters the server address and an enrolment code on the Sync screen.');
+      }
+      this.ca = ca.text.trim();
       setTimeout(() => void this.round(), 0);
       return this.status();
     });

@@ -2,6 +2,7 @@
 import type { SyncProblem } from "./SyncProblem";
 import type { SyncProgress } from "./SyncProgress";
 import type { SyncRound } from "./SyncRound";
+import type { SyncTrust } from "./SyncTrust";
 
 /**
  * The status area's facts (the [`STATUS_EVENT`] and `sync_status`).
@@ -11,6 +12,10 @@ export type SyncStatusView = {
  * Enrolled with a server.
  */
 enrolled: boolean, server_url: string | null, 
+/**
+ * Which certificates the link trusts (null before enrolment).
+ */
+trust: SyncTrust | null, 
 /**
  * The last successful round (wall ms), even from before the app started.
  */

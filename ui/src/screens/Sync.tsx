@@ -34,7 +34,7 @@ function EnrolForm({ again, onEnrolled, onError }: { again: boolean; onEnrolled:
     setProblem(null);
     setBusy(true);
     try {
-      await backend.enrolWorkstation(url.trim(), code.trim());
+      await backend.enrolWorkstation(url.trim(), code.trim(), null);
       setCode('');
       onEnrolled(url.trim());
     } catch (error) {

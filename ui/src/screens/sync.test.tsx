@@ -123,7 +123,7 @@ describe('the sync status area and screen', () => {
     app.backend.sync.seedReview();
     // Enrolled by someone else earlier.
     app.backend.user = app.backend.users.find((u) => u.username === 'zhaoqiang')!;
-    await app.backend.enrolWorkstation('https://server.hospital:8443', FAKE_ENROLMENT_CODE);
+    await app.backend.enrolWorkstation('https://server.hospital:8443', FAKE_ENROLMENT_CODE, null);
     app.backend.user = app.backend.users.find((u) => u.username === 'alice')!;
     await openScreen(app.user, 'sync');
     const review = await screen.findByTestId('sync-review');
@@ -158,7 +158,7 @@ describe('the sync status area and screen', () => {
 
 describe('a long round', () => {
   const base: SyncStatusView = {
-    enrolled: true, server_url: 'https://s', last_success_ms: Date.now() - 60_000, pending: 5000, running: true,
+    enrolled: true, server_url: 'https://s', trust: 'system_roots', last_success_ms: Date.now() - 60_000, pending: 5000, running: true,
     progress: { phase: 'push', done: 2000, total: 5000 }, error: null, last_round: null, next_attempt_ms: null,
   };
   const state = (status: SyncStatusView, long: boolean): SyncState => ({ status, nowMs: Date.now(), long, refresh: () => undefined });
