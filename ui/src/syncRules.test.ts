@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncStatusView } from './bindings/SyncStatusView';
 import { translator } from './i18n';
-import { ago, entityText, hlcMs, isLong, LONG_SYNC_MS, prettyJson, progressFraction, progressText, reviewCount, shortId, summarize, valueInForce } from './syncRules';
+import {
+  ago, CA_FILE_MAX_BYTES, caFileProblem, concernsCa, enrolProblem, entityText, hlcMs, isCaFileError, isLong, LONG_SYNC_MS, needsEnrolAgain, prettyJson,
+  progressFraction, progressText, reviewCount, shortId, summarize, TRUST_TEXT, valueInForce,
+} from './syncRules';
 
 const en = translator('en');
 const zh = translator('zh');
@@ -93,5 +96,63 @@ describe('the review', () => {
     expect(entityText('widget', en)).toBe('widget');
     expect(prettyJson('{"a":1}')).toBe('{\n  "a": 1\n}');
     expect(prettyJson('not json')).toBe('not json');
+  });
+});
+
+describe('the enrolment form and the hospital CA certificate', () => {
+  const words = (problem: ReturnType<typeof enrolProblem>, t = en) => (problem ? t(problem.key, problem.values) : null);
+
+  it('asks for the address and the code, and takes a CA certificate only with https', () => {
+    expect(words(enrolProblem('', 'code', false))).toBe('Enter the server address and the code');
+    expect(words(enrolProblem('https://sync.hospital:8443', '  ', true), zh)).toBe('请填写服务器地址和注册码');
+    expect(enrolProblem('https://sync.hospital:8443', 'code', true)).toBeNull();
+    expect(enrolProblem('http://127.0.0.1:8470', 'code', false)).toBeNull();
+    expect(words(enrolProblem(' HTTP://127.0.0.1:8470', 'code', true))).toContain('used only with addresses starting https://');
+    expect(words(enrolProblem('http://127.0.0.1:8470', 'code', true), zh)).toContain('CA 证书只用于 https:// 开头的地址');
+  });
+
+  it('refuses an empty or too large file before reading it, naming the file, in both languages', () => {
+    expect(caFileProblem({ name: 'ca.pem', size: 1200 })).toBeNull();
+    expect(caFileProblem({ name: 'ca.pem', size: CA_FILE_MAX_BYTES })).toBeNull();
+    expect(words(caFileProblem({ name: 'ca.pem', size: 0 }))).toBe('The file ca.pem is empty: it is not a CA certificate. Ask IT for the hospital\'s CA certificate.');
+    const large = caFileProblem({ name: 'backup.crt', size: CA_FILE_MAX_BYTES + 1 });
+    expect(words(large)).toBe('The file backup.crt is too large (at most 256 KiB) to be a CA certificate. Ask IT for the hospital\'s CA certificate (a .pem or .crt file).');
+    expect(words(large, zh)).toBe('文件 backup.crt 太大（最多 256 KiB），不是 CA 证书。请向信息科要医院的 CA 证书（.pem 或 .crt 文件）。');
+  });
+
+  it('says which certificates the link trusts', () => {
+    expect(en(TRUST_TEXT.hospital_ca)).toBe('The hospital\'s own CA certificate');
+    expect(zh(TRUST_TEXT.hospital_ca)).toBe('医院自己的 CA 证书');
+    expect(en(TRUST_TEXT.system_roots)).toBe('The certificates this computer\'s system trusts');
+    expect(zh(TRUST_TEXT.system_roots)).toBe('本机系统信任的证书');
+    expect(zh(TRUST_TEXT.plain_http)).toContain('明文 http');
+  });
+
+  it('tells the CA\'s failures from those only a new enrolment settles', () => {
+    const table: [string, boolean, boolean, boolean][] = [
+      // code, a CA file refused, the CA may settle it, enrol again
+      ['certificate_untrusted', false, true, false],
+      ['certificate_expired', false, true, false],
+      ['tls_file_invalid', true, true, false],
+      ['tls_file_unreadable', true, true, false],
+      ['certificate_wrong_host', false, false, true],
+      ['https_required', false, false, true],
+      ['insecure_url', false, false, true],
+      ['server_not_https', false, false, true],
+      ['revoked', false, false, true],
+      ['unauthenticated', false, false, true],
+      ['server_unreachable', false, false, false],
+    ];
+    for (const [code, file, ca, again] of table) {
+      expect([isCaFileError(code), concernsCa(code), needsEnrolAgain(code)], code).toEqual([file, ca, again]);
+    }
+    expect([isCaFileError(null), concernsCa(undefined), needsEnrolAgain(null)]).toEqual([false, false, false]);
+  });
+
+  it('words the CA panel for each kind of trust, saying no new enrolment is needed', () => {
+    expect(en('caIntroOwn')).toContain('no new enrolment needed');
+    expect(zh('caIntroSystem')).toContain('不用重新注册');
+    expect(en('caReplaced', { name: 'ca-2027.pem' })).toBe('Now using the CA certificate ca-2027.pem; syncing.');
+    expect(zh('enrolCa')).toBe('医院 CA 证书（可选）');
   });
 });

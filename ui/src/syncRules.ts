@@ -1,11 +1,13 @@
 // Sync's pure rules: how long ago, what the status area says and how it
-// looks, when a round counts as long (a progress bar), and the review's small
-// judgements. No React here: syncRules.test.ts checks them.
+// looks, when a round counts as long (a progress bar), the enrolment form and
+// its hospital CA certificate, which errors the CA or a new enrolment settles,
+// and the review's small judgements. No React here: syncRules.test.ts checks them.
 import type { SyncPhase } from './bindings/SyncPhase';
 import type { SyncProgress } from './bindings/SyncProgress';
 import type { SyncReview } from './bindings/SyncReview';
 import type { SyncStatusView } from './bindings/SyncStatusView';
 import type { SafetyValue } from './bindings/SafetyValue';
+import type { SyncTrust } from './bindings/SyncTrust';
 import type { TextKey, Translate } from './i18n';
 
 /** A round running longer than this shows a progress bar. */
@@ -75,6 +77,52 @@ export function summarize(status: SyncStatusView | null, nowMs: number, t: Trans
 /** Whether a round has run long enough to show a progress bar. */
 export function isLong(runningSinceMs: number | null, nowMs: number): boolean {
   return runningSinceMs !== null && nowMs - runningSinceMs >= LONG_SYNC_MS;
+}
+
+/**
+ * The largest CA certificate file read (the app's limit, sync::tls::TLS_FILE_MAX_BYTES,
+ * which it checks again): a larger file is refused before it is read into the page.
+ */
+export const CA_FILE_MAX_BYTES = 256 * 1024;
+
+/** A refusal worded from this file's texts. */
+export interface Problem {
+  key: TextKey;
+  values?: Record<string, string | number>;
+}
+
+/** Why a picked file cannot be a CA certificate before it is read (empty, too large); the app checks what it holds. */
+export function caFileProblem(file: { name: string; size: number }): Problem | null {
+  if (file.size === 0) return { key: 'caFileEmpty', values: { name: file.name } };
+  if (file.size > CA_FILE_MAX_BYTES) return { key: 'caFileTooLarge', values: { name: file.name, max: CA_FILE_MAX_BYTES / 1024 } };
+  return null;
+}
+
+/** What the enrolment form refuses before asking the app: no address or code; a CA certificate with plain http (only https uses one). */
+export function enrolProblem(url: string, code: string, withCa: boolean): Problem | null {
+  if (!url.trim() || !code.trim()) return { key: 'enrolMissing' };
+  if (withCa && /^http:\/\//i.test(url.trim())) return { key: 'enrolCaNeedsHttps' };
+  return null;
+}
+
+/** Which certificates the link trusts, in words. */
+export const TRUST_TEXT: Record<SyncTrust, TextKey> = {
+  hospital_ca: 'trustHospitalCa', system_roots: 'trustSystemRoots', plain_http: 'trustPlainHttp',
+};
+
+/** A CA certificate file the app refused (shown at the file, not as a banner). */
+export function isCaFileError(code: string | null | undefined): boolean {
+  return code === 'tls_file_unreadable' || code === 'tls_file_invalid';
+}
+
+/** Failures the hospital CA certificate may settle: the CA panel asks for attention. */
+export function concernsCa(code: string | null | undefined): boolean {
+  return code === 'certificate_untrusted' || code === 'certificate_expired' || isCaFileError(code);
+}
+
+/** Failures only a new enrolment settles (another token, address or scheme): the form is offered again. */
+export function needsEnrolAgain(code: string | null | undefined): boolean {
+  return ['unauthenticated', 'revoked', 'https_required', 'certificate_wrong_host', 'insecure_url', 'server_not_https'].includes(code ?? '');
 }
 
 /** The value in force among competing safety-field values: the latest by HLC (then by node, as the core orders). */

@@ -1,44 +1,94 @@
 // 同步: the workstation's link with the hospital server. Not enrolled, who
-// may edit master data enrols it (server address + one-time code); then the
-// status (server, last success, what waits to be sent, the last error in
-// plain words), "sync now" with a long round's progress, and what a manager
+// may edit master data enrols it (server address + one-time code, and the
+// hospital's CA certificate file when it runs its own CA); then the status
+// (server, which certificates it trusts, last success, what waits to be sent,
+// the last error in plain words), the CA replaced without a new enrolment,
+// "sync now" with a long round's progress, and what a manager
 // settles after merging: keys below zero (with the movements involved and
 // what to do), conflicts (stored vs incoming), safety fields edited on two
 // workstations at once, duplicate codes, counts with another workstation's
 // movements within the clock-skew window, movements corrected twice, and
 // movements stamped far ahead of this clock.
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type ChangeEvent, type FormEvent } from 'react';
+import type { CaCertificateFile } from '../bindings/CaCertificateFile';
 import type { SyncReview } from '../bindings/SyncReview';
+import type { SyncTrust } from '../bindings/SyncTrust';
 import { useBackend } from '../api/backend';
 import { Field, Spinner } from '../components';
 import { formatQuantity, localTime, signedQuantity } from '../format';
 import { KIND_TEXT, useI18n, type TextKey } from '../i18n';
 import type { MovementKind } from '../bindings/MovementKind';
 import { SyncProgressBar, useSync, type SyncStore } from '../sync';
-import { ago, entityText, hlcMs, prettyJson, reviewCount, shortId, summarize, valueInForce } from '../syncRules';
+import {
+  ago, caFileProblem, concernsCa, enrolProblem, entityText, hlcMs, isCaFileError, needsEnrolAgain, prettyJson, reviewCount, shortId, summarize,
+  TRUST_TEXT, valueInForce,
+} from '../syncRules';
 import type { Screen } from '../App';
 
 const clock = (ms: number) => new Date(ms).toLocaleString('sv-SE').slice(0, 19);
+
+/** The error's code and words, when it is the app's `{code, message}`. */
+function apiError(error: unknown): { code: string; message: string } | null {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e && typeof e.code === 'string' && typeof e.message === 'string' ? { code: e.code, message: e.message } : null;
+}
+
+/**
+ * A file button for a CA certificate, read in the page as the cold chain
+ * screen reads a logger's CSV (Tauri has no file dialog here): an empty or
+ * too large file is refused before it is read; the app checks what it holds.
+ */
+function CaFileButton({ testId, label, onPicked, onProblem }: {
+  testId: string; label: string; onPicked: (ca: CaCertificateFile) => void; onProblem: (message: string) => void;
+}) {
+  const { t } = useI18n();
+  const pick = async (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    e.target.value = '';
+    if (!file) return;
+    const problem = caFileProblem(file);
+    if (problem) { onProblem(t(problem.key, problem.values)); return; }
+    try {
+      onPicked({ name: file.name, text: await file.text() });
+    } catch (error) {
+      onProblem(String(error));
+    }
+  };
+  return (
+    <label className="file-button">
+      <span>{label}</span>
+      <input type="file" accept=".pem,.crt,.cer,application/x-pem-file,application/x-x509-ca-cert" data-testid={testId} onChange={(e) => void pick(e)} />
+    </label>
+  );
+}
 
 function EnrolForm({ again, onEnrolled, onError }: { again: boolean; onEnrolled: (url: string) => void; onError: (e: unknown) => void }) {
   const backend = useBackend();
   const { t } = useI18n();
   const [url, setUrl] = useState('');
   const [code, setCode] = useState('');
+  const [ca, setCa] = useState<CaCertificateFile | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const [caProblem, setCaProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (busy) return;
-    if (!url.trim() || !code.trim()) { setProblem(t('enrolMissing')); return; }
-    setProblem(null);
+    const refused = enrolProblem(url, code, ca !== null);
+    const [field, other] = refused?.key === 'enrolCaNeedsHttps' ? [setCaProblem, setProblem] : [setProblem, setCaProblem];
+    field(refused ? t(refused.key, refused.values) : null);
+    other(null);
+    if (refused) return;
     setBusy(true);
     try {
-      await backend.enrolWorkstation(url.trim(), code.trim(), null);
+      await backend.enrolWorkstation(url.trim(), code.trim(), ca);
       setCode('');
       onEnrolled(url.trim());
     } catch (error) {
-      onError(error);
+      const refusal = apiError(error);
+      // A file that is not a CA certificate is said at the file, where another is chosen.
+      if (refusal && isCaFileError(refusal.code)) setCaProblem(refusal.message);
+      else onError(error);
     } finally {
       setBusy(false);
     }
@@ -55,11 +105,62 @@ function EnrolForm({ again, onEnrolled, onError }: { again: boolean; onEnrolled:
           <input data-testid="sync-enrol-code" className="mono" value={code} onChange={(e) => setCode(e.target.value)} autoComplete="off" spellCheck={false} />
         </Field>
       </div>
+      <div className="field field-wide sync-ca-field" data-testid="sync-enrol-ca-field" data-file={ca?.name ?? ''}>
+        <span className="field-label">{t('enrolCa')}</span>
+        <div className="row sync-ca-row">
+          <CaFileButton testId="sync-enrol-ca" label={ca ? t('enrolCaOther') : t('enrolCaChoose')}
+            onPicked={(picked) => { setCa(picked); setCaProblem(null); }} onProblem={(message) => { setCa(null); setCaProblem(message); }} />
+          {ca ? (
+            <>
+              <span className="mono" data-testid="sync-enrol-ca-name">{ca.name}</span>
+              <button type="button" data-testid="sync-enrol-ca-remove" onClick={() => { setCa(null); setCaProblem(null); }}>{t('enrolCaRemove')}</button>
+            </>
+          ) : null}
+        </div>
+        <span className="field-hint">
+          {caProblem ? <span className="field-error" data-testid="sync-enrol-ca-error" role="alert">{caProblem}</span> : t('enrolCaHint')}
+        </span>
+      </div>
       <div className="form-actions">
         <button type="submit" className="primary" data-testid="sync-enrol-submit" disabled={busy}>{t('enrolSubmit')}</button>
         {busy ? <Spinner /> : null}
       </div>
     </form>
+  );
+}
+
+/** Which CA the link trusts, and a new one in its place (who may enrol; the hospital renewed it) without enrolling again. */
+function CaPanel({ trust, attention, onReplaced, onError }: {
+  trust: SyncTrust; attention: boolean; onReplaced: (name: string) => void; onError: (e: unknown) => void;
+}) {
+  const backend = useBackend();
+  const { t } = useI18n();
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const replace = async (ca: CaCertificateFile) => {
+    setProblem(null);
+    setBusy(true);
+    try {
+      await backend.replaceSyncCa(ca);
+      onReplaced(ca.name);
+    } catch (error) {
+      const refusal = apiError(error);
+      if (refusal && isCaFileError(refusal.code)) setProblem(refusal.message);
+      else onError(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className={`panel sync-ca${attention ? ' sync-ca-attention' : ''}`} data-testid="sync-ca" data-trust={trust} data-attention={attention}>
+      <h2>{t('caTitle')}</h2>
+      <p className="muted">{t(trust === 'hospital_ca' ? 'caIntroOwn' : 'caIntroSystem')}</p>
+      <div className="row sync-ca-row">
+        <CaFileButton testId="sync-ca-file" label={t(trust === 'hospital_ca' ? 'caReplace' : 'caAdd')} onPicked={(ca) => void replace(ca)} onProblem={setProblem} />
+        {busy ? <Spinner /> : null}
+      </div>
+      {problem ? <p className="field-error" data-testid="sync-ca-error" role="alert">{problem}</p> : null}
+    </section>
   );
 }
 
@@ -282,7 +383,7 @@ export function SyncScreen({ store, mayEnrol, onGo, onError }: {
     }
   };
   const summary = summarize(status, sync.nowMs, t);
-  const refusedLink = status?.error && ['unauthenticated', 'revoked'].includes(status.error.code);
+  const refusedLink = needsEnrolAgain(status?.error?.code);
 
   return (
     <section className="screen sync-screen" aria-labelledby="sync-title">
@@ -301,6 +402,7 @@ export function SyncScreen({ store, mayEnrol, onGo, onError }: {
         <div className="panel sync-card" data-testid="sync-card" data-tone={summary.tone}>
           <dl className="sync-facts">
             <dt>{t('syncServer')}</dt><dd className="mono" data-testid="sync-server">{status.server_url}</dd>
+            {status.trust ? <><dt>{t('syncTrustLabel')}</dt><dd data-testid="sync-trust" data-trust={status.trust}>{t(TRUST_TEXT[status.trust])}</dd></> : null}
             <dt>{t('syncLastSuccess')}</dt>
             <dd data-testid="sync-last-success">{status.last_success_ms !== null ? `${ago(status.last_success_ms, sync.nowMs, t)} (${clock(status.last_success_ms)})` : t('syncNever')}</dd>
             <dt>{t('syncPendingLabel')}</dt><dd data-testid="sync-pending">{formatQuantity(status.pending)}</dd>
@@ -322,6 +424,10 @@ export function SyncScreen({ store, mayEnrol, onGo, onError }: {
         </div>
       )}
       {notice ? <p className="notice" data-testid="sync-notice" role="status">{t(notice.key, notice.values)}</p> : null}
+      {status?.enrolled && mayEnrol && status.trust && status.trust !== 'plain_http' ? (
+        <CaPanel trust={status.trust} attention={concernsCa(status.error?.code)} onError={onError}
+          onReplaced={(name) => { setNotice({ key: 'caReplaced', values: { name } }); sync.refresh(); }} />
+      ) : null}
       {status?.enrolled && refusedLink && mayEnrol ? <EnrolForm again onEnrolled={(url) => { setNotice({ key: 'enrolDone', values: { url } }); sync.refresh(); }} onError={onError} /> : null}
       {status?.enrolled ? (
         <div className="sync-review" data-testid="sync-review" data-count={reviewCount(review)}>

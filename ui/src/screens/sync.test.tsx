@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { act, render, screen, waitFor, within } from '@testing-library/react';
 import { openScreen, signedIn } from '../test/render';
-import { FAKE_ENROLMENT_CODE } from '../api/fakeSync';
+import { FAKE_ENROLMENT_CODE, FAKE_HOSPITAL_CA } from '../api/fakeSync';
 import type { FakeBackend } from '../api/fake';
 import { LangContext, translator } from '../i18n';
 import { SyncProgressBar, SyncStatusBadge, type SyncState } from '../sync';
@@ -102,6 +102,68 @@ describe('the sync status area and screen', () => {
     await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
     expect(screen.queryByTestId('sync-error')).toBeNull();
     expect(screen.queryByTestId('sync-enrol')).toBeNull();
+  });
+
+  it('enrols trusting the hospital CA picked as a file, refusing a key in its place at the file, and replaces the CA without enrolling again', async () => {
+    const app = await signedIn('zhaoqiang');
+    app.backend.sync.serverCa = FAKE_HOSPITAL_CA;
+    await openScreen(app.user, 'sync');
+    await screen.findByTestId('sync-enrol');
+    const pem = (name: string, text: string) => new File([text], name, { type: 'application/x-pem-file' });
+    // Without the CA: the server's certificate is not trusted, and the words send IT's file here.
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('error-banner').dataset.code).toBe('certificate_untrusted'));
+    expect(screen.getByTestId('error-banner').textContent).toContain('“医院 CA 证书”处添加');
+    // A private key is refused at the file, in plain words; nothing is enrolled.
+    await app.user.upload(screen.getByTestId('sync-enrol-ca'), pem('server-key.pem', '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n'));
+    expect(screen.getByTestId('sync-enrol-ca-name').textContent).toBe('server-key.pem');
+    await enrol(app);
+    expect((await screen.findByTestId('sync-enrol-ca-error')).textContent).toContain('私钥不能离开服务器');
+    expect((await app.backend.syncStatus()).enrolled).toBe(false);
+    // An empty file is refused before it is read.
+    await app.user.upload(screen.getByTestId('sync-enrol-ca'), pem('empty.pem', ''));
+    expect(screen.getByTestId('sync-enrol-ca-error').textContent).toBe('文件 empty.pem 是空的，不是 CA 证书。请向信息科要医院的 CA 证书。');
+    expect(screen.queryByTestId('sync-enrol-ca-name')).toBeNull();
+    // The hospital's CA: enrolled, and the card says what it trusts.
+    await app.user.upload(screen.getByTestId('sync-enrol-ca'), pem('hospital-ca.pem', `${FAKE_HOSPITAL_CA}\n`));
+    expect(screen.queryByTestId('sync-enrol-ca-error')).toBeNull();
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    const enrolment = app.backend.calls.filter((c) => c.command === 'enrol_workstation').at(-1)!;
+    expect(enrolment.args).toMatchObject({ ca: { name: 'hospital-ca.pem', text: `${FAKE_HOSPITAL_CA}\n` } });
+    expect(screen.getByTestId('sync-trust').dataset.trust).toBe('hospital_ca');
+    expect(screen.getByTestId('sync-trust').textContent).toBe('医院自己的 CA 证书');
+    expect(screen.getByTestId('sync-ca').dataset.attention).toBe('false');
+
+    // IT renews the hospital's CA: the old one no longer checks the server, the panel asks for the new file.
+    app.backend.sync.serverCa = FAKE_HOSPITAL_CA.replace('MIIB', 'MIIC');
+    await app.user.click(screen.getByTestId('sync-now'));
+    await waitFor(() => expect(screen.getByTestId('sync-error').dataset.code).toBe('certificate_untrusted'));
+    expect(screen.getByTestId('sync-ca').dataset.attention).toBe('true');
+    expect(screen.queryByTestId('sync-enrol')).toBeNull();
+    await app.user.upload(screen.getByTestId('sync-ca-file'), pem('bundle.pem', `${FAKE_HOSPITAL_CA}\n-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----`));
+    expect((await screen.findByTestId('sync-ca-error')).textContent).toContain('例如私钥');
+    await app.user.upload(screen.getByTestId('sync-ca-file'), pem('ca-2027.crt', app.backend.sync.serverCa));
+    expect((await screen.findByTestId('sync-notice')).textContent).toBe('已使用 CA 证书 ca-2027.crt，正在同步。');
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    expect(screen.queryByTestId('sync-ca-error')).toBeNull();
+    expect(app.backend.calls.filter((c) => c.command === 'enrol_workstation')).toHaveLength(3);
+  });
+
+  it('takes a CA certificate only with https, and offers adding one to a link that trusts the system', async () => {
+    const app = await signedIn('zhaoqiang');
+    await openScreen(app.user, 'sync');
+    await screen.findByTestId('sync-enrol');
+    await app.user.upload(screen.getByTestId('sync-enrol-ca'), new File([FAKE_HOSPITAL_CA], 'ca.pem'));
+    await enrol(app, 'http://127.0.0.1:8470');
+    expect(screen.getByTestId('sync-enrol-ca-error').textContent).toContain('CA 证书只用于 https://');
+    expect(app.backend.calls.filter((c) => c.command === 'enrol_workstation')).toHaveLength(0);
+    await app.user.click(screen.getByTestId('sync-enrol-ca-remove'));
+    await enrol(app, 'https://server.hospital:8443');
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    expect(screen.getByTestId('sync-trust').textContent).toBe('本机系统信任的证书');
+    expect(screen.getByTestId('sync-ca').dataset.trust).toBe('system_roots');
+    expect(screen.getByTestId('sync-ca').textContent).toContain('添加医院 CA 证书');
   });
 
   it('refreshes the stock list when a round pulls another workstation\'s receipt', async () => {
