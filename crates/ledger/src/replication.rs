@@ -591,6 +591,16 @@ impl Ledger {
             out.hlc = m.hlc.0;
             out.events.push(Event::Movement(MovementWire::from(&m)));
         }
+        if !out.more {
+            // Nothing of ours is left above: once the server has this, the mark
+            // may rise to our clock. Every movement we stamp from now on lies
+            // above it (a count stamped with an older scan's HLC lowers the mark
+            // and bumps the generation when it is posted), so the next outbox
+            // walks only what arrived since instead of everything pulled since
+            // our last own movement — on the server, which posts little, that
+            // was every movement on every request.
+            out.hlc = out.hlc.max(self.hlc.0);
+        }
         Ok(out)
     }
 

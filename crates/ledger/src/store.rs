@@ -18,8 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_cold_chain.sql"),
     include_str!("../../../migrations/0006_port_roles.sql"),
     include_str!("../../../migrations/0007_sync.sql"),
-    include_str!("../../../migrations/0008_movements_by_node.sql"),
-    include_str!("../../../migrations/0009_sync_ca.sql"),
+    include_str!("../../../migrations/0008_sync_ca.sql"),
 ];
 
 /// The schema version this build writes.
