@@ -111,28 +111,33 @@ pub(crate) fn holders(tx: &Transaction<'_>, key_id: i64) -> Result<Vec<Uuid>> {
 }
 
 /// The excursions on `location` other than `excursion` that this node holds
-/// movements of, opened after `excursion` (newest first, at most
-/// [`KNOWN_EXCURSIONS_MAX`]): what a release of `excursion` records as known.
+/// movements of — first those whose holds name `excursion` (newest first),
+/// then those stamped after `excursion` opened (newest first), at most
+/// [`KNOWN_EXCURSIONS_MAX`]: what a release of `excursion` records as known.
+/// A hold naming it counts whatever its stamp: a node whose clock is far
+/// behind (further than a remote time may pull it) stamps an excursion it
+/// opened after seeing `excursion` before `excursion`'s own movements, and a
+/// manager who had seen that hold must not be overruled by it.
 pub(crate) fn known_excursions(tx: &Transaction<'_>, location: Uuid, excursion: Uuid) -> Result<Vec<Uuid>> {
     let mut stmt = tx.prepare_cached(
         "SELECT m.hlc, m.note FROM movements m WHERE m.key_id IN (SELECT key_id FROM balances WHERE location_id = ?1)
            AND m.kind = 'quarantine' AND m.note LIKE 'excursion %' ORDER BY m.hlc DESC",
     )?;
-    let rows: Vec<(i64, String)> =
-        stmt.query_map([location], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-    let opened = rows
-        .iter()
-        .filter(|(_, n)| parse_note(n).is_some_and(|p| p.excursion == excursion))
-        .map(|(hlc, _)| *hlc)
-        .min()
-        .unwrap_or(i64::MIN);
+    let rows: Vec<(i64, ExcursionNote)> = stmt
+        .query_map([location], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))?
+        .filter_map(|row| row.map(|(hlc, text)| parse_note(&text).map(|p| (hlc, p))).transpose())
+        .collect::<rusqlite::Result<_>>()?;
+    let opened = rows.iter().filter(|(_, p)| p.excursion == excursion).map(|(hlc, _)| *hlc).min().unwrap_or(i64::MIN);
+    let holds_it = |p: &ExcursionNote| p.word == "holds" && p.ids.contains(&excursion);
     let mut out: Vec<Uuid> = Vec::new();
-    for (hlc, text) in rows {
-        let Some(parsed) = parse_note(&text) else { continue };
-        if hlc > opened && parsed.excursion != excursion && !out.contains(&parsed.excursion) {
-            out.push(parsed.excursion);
+    for naming in [true, false] {
+        for (hlc, parsed) in &rows {
             if out.len() == KNOWN_EXCURSIONS_MAX {
-                break;
+                return Ok(out);
+            }
+            let known = if naming { holds_it(parsed) } else { *hlc > opened };
+            if known && parsed.excursion != excursion && !out.contains(&parsed.excursion) {
+                out.push(parsed.excursion);
             }
         }
     }

@@ -744,3 +744,40 @@ fn a_count_with_another_nodes_movement_within_the_skew_window_is_ambiguous_every
     assert!(a.ledger.ambiguous_counts().unwrap().is_empty());
     assert!(b.ledger.ambiguous_counts().unwrap().is_empty());
 }
+
+#[test]
+fn a_release_made_knowing_of_an_excursion_stamped_earlier_by_a_slow_clock_stands() {
+    // B's clock is a day slow: the remote times it pulls are too far ahead to move its
+    // clock, so E2, opened on B after B saw E1, is stamped a day before E1's quarantine.
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let slow = ManualClock::at_date(today());
+    slow.advance_ms(clock.now_ms() - slow.now_ms() - 24 * 60 * MINUTE);
+    let mut server = node("SRV", 331, &clock);
+    let mut b = node("S02", 332, &slow);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    add_fridge(&mut a);
+    fridge_rules(&mut a.ledger);
+    a.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
+        .unwrap();
+    let e1 = warm_fridge(&mut a.ledger, &clock);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    fridge_rules(&mut b.ledger);
+    let e2 = warm_fridge(&mut b.ledger, &slow);
+    assert_eq!(e2.quarantined_units, 0, "B sees nothing available: E2 only holds R1");
+    // A has seen E2's hold before its manager releases E1: the release names E2 and stands.
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    a.ledger.resolve_excursion(&e1.id, "boss", "judged with E2 in view", false).unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    let released = vec![("R1".to_string(), StockStatus::Available, 10)];
+    assert_eq!(fridge_stock(&a.ledger), released, "A");
+    assert_eq!(fridge_stock(&b.ledger), released, "B");
+    assert_eq!(fridge_stock(&server.ledger), released, "server");
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
