@@ -488,6 +488,16 @@ pub struct Outbox {
     pub generation: i64,
     /// More is waiting after this batch.
     pub more: bool,
+    /// The movement mark when the batch was read: when `hlc` is above it and
+    /// `events` is empty, recording it (`mark_pushed`) still saves later outboxes a walk.
+    pub mark: i64,
+}
+
+impl Outbox {
+    /// Nothing to send, but the mark may rise to this node's clock.
+    pub fn only_raises_mark(&self) -> bool {
+        self.events.is_empty() && self.hlc > self.mark
+    }
 }
 
 /// The workstation's link to its server.
@@ -544,7 +554,7 @@ impl Ledger {
             })
             .optional()?
             .unwrap_or((0, 0, 0));
-        let mut out = Outbox { change_seq, hlc: pushed_hlc, generation, ..Outbox::default() };
+        let mut out = Outbox { change_seq, hlc: pushed_hlc, generation, mark: pushed_hlc, ..Outbox::default() };
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, id, hlc, node_id, entity, entity_id, fields, base FROM master_changes
              WHERE node_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -897,6 +907,9 @@ impl Ledger {
         loop {
             let outbox = self.outbox(SYNC_BATCH_MAX)?;
             if outbox.events.is_empty() {
+                if outbox.only_raises_mark() {
+                    self.mark_pushed(&outbox)?;
+                }
                 return Ok(published);
             }
             let now = self.clock.now_ms();

@@ -275,6 +275,9 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     loop {
         let outbox = ledger.with(|l| l.outbox(SYNC_BATCH_MAX))?;
         if outbox.events.is_empty() {
+            if outbox.only_raises_mark() {
+                ledger.with(|l| l.mark_pushed(&outbox))?;
+            }
             break;
         }
         let answer: PushResponse =
