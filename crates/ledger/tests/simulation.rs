@@ -187,6 +187,10 @@ impl Sim {
         loop {
             let outbox = self.nodes[i].outbox(40).unwrap();
             if outbox.events.is_empty() {
+                // As the client does: nothing to send, the mark rises to the node's clock.
+                if outbox.only_raises_mark() {
+                    self.nodes[i].mark_pushed(&outbox).unwrap();
+                }
                 break;
             }
             self.server.server_accept(me, &outbox.events).unwrap();
@@ -237,6 +241,9 @@ impl Sim {
         let me = self.node_id(i);
         self.server.server_publish_own().unwrap();
         let outbox = self.nodes[i].outbox(rng.random_range(3..30)).unwrap();
+        if outbox.only_raises_mark() {
+            self.nodes[i].mark_pushed(&outbox).unwrap();
+        }
         if !outbox.events.is_empty() {
             match rng.random_range(0..10) {
                 0 => {} // request lost
