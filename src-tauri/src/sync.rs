@@ -424,7 +424,12 @@ struct Failure {
 
 impl Failure {
     fn of(error: &SyncError) -> Failure {
-        Failure { code: error.code(), zh: error_message(error, Lang::Zh), en: error_message(error, Lang::En), at_ms: now_ms() }
+        Failure {
+            code: error.code(),
+            zh: error_message(error, Lang::Zh),
+            en: error_message(error, Lang::En),
+            at_ms: now_ms(),
+        }
     }
     fn offline(&self) -> bool {
         self.code == "server_unreachable"
@@ -729,7 +734,12 @@ pub fn enrol_as(
 /// Replaces the CA the enrolled workstation trusts for its server (the
 /// hospital renewed it, or IT now runs its own) — as `username`, who must be
 /// allowed to edit master data. The link, its token and its marks stay.
-pub fn replace_ca_as(ledger: &Mutex<Ledger>, username: &str, ca: &CaCertificateFile, lang: Lang) -> Result<(), ApiError> {
+pub fn replace_ca_as(
+    ledger: &Mutex<Ledger>,
+    username: &str,
+    ca: &CaCertificateFile,
+    lang: Lang,
+) -> Result<(), ApiError> {
     may_link(ledger, username, lang)?;
     let ca_pem = read_ca_text(ca).map_err(|e| api_error(&e, lang))?;
     let mut guard = ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -775,7 +785,8 @@ pub fn error_message(error: &SyncError, lang: Lang) -> String {
             if zh {
                 "服务器只接受 https：请用 https:// 开头的服务器地址（主机和端口不变）注册本机。".into()
             } else {
-                "The server speaks https only: enrol with the server address starting https:// (same host and port).".into()
+                "The server speaks https only: enrol with the server address starting https:// (same host and port)."
+                    .into()
             }
         }
         SyncError::TlsFile { path, role: TlsFileRole::Ca, problem } => ca_file_message(path, problem, zh),
@@ -1182,12 +1193,20 @@ mod tests {
         });
         let problem = service.status(Lang::En).error.unwrap();
         assert!(!problem.offline, "a person must act");
-        assert!(problem.message.contains("add it under \"Hospital CA certificate\" on the Sync screen"), "{}", problem.message);
+        assert!(
+            problem.message.contains("add it under \"Hospital CA certificate\" on the Sync screen"),
+            "{}",
+            problem.message
+        );
         assert_eq!(service.status(Lang::En).pending, 1, "nothing was sent");
 
         replace_ca_as(&ws, "zhaoqiang", &pki.file(), Lang::En).unwrap();
         let replaced = ws.lock().unwrap().sync_link().unwrap().unwrap();
-        assert_eq!((replaced.server_url, replaced.token), (link.server_url, link.token), "the same link, not a new enrolment");
+        assert_eq!(
+            (replaced.server_url, replaced.token),
+            (link.server_url, link.token),
+            "the same link, not a new enrolment"
+        );
         service.sync_now();
         wait_for("the push after the CA was replaced", Duration::from_secs(10), || {
             let s = service.status(Lang::En);
@@ -1211,7 +1230,12 @@ mod tests {
         let cases = [
             (file("server.key", key.clone()), "tls_file_invalid", "私钥", "private key"),
             (file("bundle.pem", format!("{}\n{key}", pki.ca.pem())), "tls_file_invalid", "私钥", "private key"),
-            (file("notes.txt", "hospital CA: ask IT".into()), "tls_file_invalid", "不是 PEM 格式的证书", "is not a PEM certificate"),
+            (
+                file("notes.txt", "hospital CA: ask IT".into()),
+                "tls_file_invalid",
+                "不是 PEM 格式的证书",
+                "is not a PEM certificate",
+            ),
             (file("empty.pem", String::new()), "tls_file_invalid", "不是 PEM 格式的证书", "is not a PEM certificate"),
             (file("backup.tar", too_large), "tls_file_unreadable", "太大", "too large"),
         ];
@@ -1259,15 +1283,28 @@ mod tests {
     #[test]
     fn tls_refusals_say_what_to_do_in_the_apps_words() {
         let cases = [
-            (SyncError::CertificateUntrusted("UnknownIssuer".into()), "certificate_untrusted", "医院 CA 证书", "Hospital CA certificate"),
+            (
+                SyncError::CertificateUntrusted("UnknownIssuer".into()),
+                "certificate_untrusted",
+                "医院 CA 证书",
+                "Hospital CA certificate",
+            ),
             (SyncError::CertificateExpired("Expired".into()), "certificate_expired", "日期和时间", "date and time"),
             (
-                SyncError::CertificateWrongHost { url: "https://10.0.0.5:8443".into(), detail: "NotValidForName".into() },
+                SyncError::CertificateWrongHost {
+                    url: "https://10.0.0.5:8443".into(),
+                    detail: "NotValidForName".into(),
+                },
                 "certificate_wrong_host",
                 "证书上写的服务器名称",
                 "server name written in its certificate",
             ),
-            (SyncError::NotHttps("https://127.0.0.1:8470".into()), "server_not_https", "不支持 https", "does not speak https"),
+            (
+                SyncError::NotHttps("https://127.0.0.1:8470".into()),
+                "server_not_https",
+                "不支持 https",
+                "does not speak https",
+            ),
             (
                 SyncError::Refused { code: "https_required".into(), message: "use https".into() },
                 "https_required",
@@ -1276,13 +1313,21 @@ mod tests {
             ),
             (SyncError::InsecureUrl("http://10.0.0.5:8470".into()), "insecure_url", "请用 https", "use https"),
             (
-                SyncError::TlsFile { path: "ca.pem".into(), role: TlsFileRole::Ca, problem: TlsFileProblem::Unreadable("gone".into()) },
+                SyncError::TlsFile {
+                    path: "ca.pem".into(),
+                    role: TlsFileRole::Ca,
+                    problem: TlsFileProblem::Unreadable("gone".into()),
+                },
                 "tls_file_unreadable",
                 "重新选择文件",
                 "Choose the file again",
             ),
             (
-                SyncError::TlsFile { path: "ca.pem".into(), role: TlsFileRole::Ca, problem: TlsFileProblem::Unusable("bad".into()) },
+                SyncError::TlsFile {
+                    path: "ca.pem".into(),
+                    role: TlsFileRole::Ca,
+                    problem: TlsFileProblem::Unusable("bad".into()),
+                },
                 "tls_file_invalid",
                 "向信息科要",
                 "Ask IT",

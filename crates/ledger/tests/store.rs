@@ -250,10 +250,7 @@ fn an_enrolled_version_7_file_keeps_its_link_and_trusts_the_system_roots_until_g
     // What version 7 wrote: the link without a CA column.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "ALTER TABLE sync_state DROP COLUMN server_ca_pem; PRAGMA user_version = 7;",
-        )
-        .unwrap();
+        conn.execute_batch("ALTER TABLE sync_state DROP COLUMN server_ca_pem; PRAGMA user_version = 7;").unwrap();
     }
     let mut ledger = Ledger::open_with(&path, Box::new(h.clock.clone()), Box::new(RandomIds::seeded(7))).unwrap();
     let link = ledger.sync_link().unwrap().unwrap();
