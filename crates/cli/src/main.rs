@@ -567,8 +567,9 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
         return device_commands::run(command, json, lang);
     }
     if let Command::Server { listen, site, tls_cert, tls_key } = &cli.command {
-        // The certificate and key are checked before the database is opened or created.
+        // The certificate, the key and the address are checked before the database is opened or created.
         let tls = sync_commands::server_tls(tls_cert.as_deref(), tls_key.as_deref(), lang)?;
+        sync::check_listen(listen, tls.is_some()).map_err(|e| sync_commands::failed(e, lang))?;
         return sync_commands::run_server(open(cli, lang)?, listen, site, tls, lang);
     }
     let mut ledger = open(cli, lang)?;

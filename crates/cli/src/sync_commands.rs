@@ -21,7 +21,7 @@ pub enum NodeCommand {
     },
 }
 
-fn failed(e: sync::SyncError, lang: Lang) -> Failure {
+pub(crate) fn failed(e: sync::SyncError, lang: Lang) -> Failure {
     use sync::SyncError as E;
     // What the person typing can fix: the address, the files, the trust — exit 2.
     let user_error = matches!(

@@ -423,4 +423,6 @@ fn a_server_with_bad_tls_files_or_no_tls_beyond_loopback_refuses_to_start() {
         stderr.contains("[insecure_listen]") && stderr.contains("--tls-cert") && stderr.contains("--tls-key"),
         "{stderr}"
     );
+    // A refused address creates nothing either.
+    assert!(!db.exists());
 }

@@ -14,7 +14,7 @@ pub mod tls;
 
 pub use client::{enrol, enrol_trusting, sync_once, SyncReport};
 pub use error::SyncError;
-pub use server::{new_enrolment_code, serve, serve_with, ServerHandle};
+pub use server::{check_listen, new_enrolment_code, serve, serve_with, ServerHandle};
 pub use tls::{read_ca_file, ServerTls};
 
 use sha2::{Digest, Sha256};

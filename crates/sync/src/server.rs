@@ -91,8 +91,19 @@ pub fn serve(ledger: Ledger, listen: &str, on_signal: bool) -> Result<ServerHand
     serve_with(ledger, listen, None, on_signal)
 }
 
+/// The address to listen on: an IP address and port; any address with TLS,
+/// a loopback one without. Callers may check it before opening the database,
+/// so a refused address creates nothing.
+pub fn check_listen(listen: &str, tls: bool) -> Result<SocketAddr, SyncError> {
+    let addr: SocketAddr = listen.parse().map_err(|_| SyncError::BadUrl(listen.to_string()))?;
+    if !tls && !addr.ip().is_loopback() {
+        return Err(SyncError::InsecureListen(listen.to_string()));
+    }
+    Ok(addr)
+}
+
 /// Starts the server on `listen`: over HTTPS with `tls` (any address), else
-/// over plain HTTP on a loopback address only. With `on_signal`, Ctrl+C or
+/// over plain HTTP on a loopback address only (see [`check_listen`]). With `on_signal`, Ctrl+C or
 /// SIGTERM stops it too.
 pub fn serve_with(
     mut ledger: Ledger,
@@ -100,10 +111,7 @@ pub fn serve_with(
     tls: Option<ServerTls>,
     on_signal: bool,
 ) -> Result<ServerHandle, SyncError> {
-    let addr: SocketAddr = listen.parse().map_err(|_| SyncError::BadUrl(listen.to_string()))?;
-    if tls.is_none() && !addr.ip().is_loopback() {
-        return Err(SyncError::InsecureListen(listen.to_string()));
-    }
+    let addr = check_listen(listen, tls.is_some())?;
     ledger.server_publish_own()?;
     let std_listener =
         std::net::TcpListener::bind(addr).map_err(|e| SyncError::Unreachable(format!("{listen}: {e}")))?;
