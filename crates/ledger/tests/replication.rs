@@ -512,14 +512,13 @@ fn fridge_stock(ledger: &Ledger) -> Vec<(String, StockStatus, i64)> {
     rows
 }
 
-/// A and B both hold R1 quarantined by E1 (opened on B); then, offline, B's
-/// manager releases E1 while A's sensor opens E2 on the same fridge (taking
-/// the R2 that A alone received, and holding R1, which A sees quarantined).
-fn release_beside_a_new_excursion() -> (Hospital, Node, Node, ExcursionView, ExcursionView) {
+/// A and B (enrolled with a server, nodes `seed` and `seed + 1`) both hold R1,
+/// received on A, quarantined by E1, which B's warm sensor opened.
+fn r1_held_by_e1(seed: u64) -> (Hospital, Node, Node, ExcursionView) {
     let mut a = hospital();
     let clock = a.clock.clone();
-    let mut server = node("SRV", 301, &clock);
-    let mut b = node("S02", 302, &clock);
+    let mut server = node("SRV", seed, &clock);
+    let mut b = node("S02", seed + 1, &clock);
     link(&mut a.ledger, &server.ledger);
     link(&mut b.ledger, &server.ledger);
     add_fridge(&mut a);
@@ -533,6 +532,15 @@ fn release_beside_a_new_excursion() -> (Hospital, Node, Node, ExcursionView, Exc
     let e1 = warm_fridge(&mut b.ledger, &clock);
     sync(&mut b.ledger, &mut server.ledger);
     sync(&mut a.ledger, &mut server.ledger);
+    (a, server, b, e1)
+}
+
+/// A and B both hold R1 quarantined by E1 (opened on B); then, offline, B's
+/// manager releases E1 while A's sensor opens E2 on the same fridge (taking
+/// the R2 that A alone received, and holding R1, which A sees quarantined).
+fn release_beside_a_new_excursion() -> (Hospital, Node, Node, ExcursionView, ExcursionView) {
+    let (mut a, server, mut b, e1) = r1_held_by_e1(301);
+    let clock = a.clock.clone();
     let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
     assert_eq!(fridge_stock(&a.ledger), held);
     assert_eq!(fridge_stock(&b.ledger), held);
@@ -615,28 +623,8 @@ fn a_node_starting_from_a_snapshot_gets_the_compensation_the_server_derived() {
 #[test]
 fn a_release_made_knowing_of_the_later_excursion_stands() {
     let (mut a, mut b, mut server, e1, _) = {
-        let mut a = hospital();
+        let (mut a, server, b, e1) = r1_held_by_e1(311);
         let clock = a.clock.clone();
-        let mut server = node("SRV", 311, &clock);
-        let mut b = node("S02", 312, &clock);
-        link(&mut a.ledger, &server.ledger);
-        link(&mut b.ledger, &server.ledger);
-        add_fridge(&mut a);
-        fridge_rules(&mut a.ledger);
-        a.ledger
-            .post(&request(
-                DocumentKind::Receipt,
-                "wang",
-                "FR1",
-                vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)],
-            ))
-            .unwrap();
-        sync(&mut a.ledger, &mut server.ledger);
-        sync(&mut b.ledger, &mut server.ledger);
-        fridge_rules(&mut b.ledger);
-        let e1 = warm_fridge(&mut b.ledger, &clock);
-        sync(&mut b.ledger, &mut server.ledger);
-        sync(&mut a.ledger, &mut server.ledger);
         let e2 = warm_fridge(&mut a.ledger, &clock);
         assert_eq!(e2.quarantined_units, 0, "A sees nothing available: E2 only holds R1");
         (a, b, server, e1, e2)
@@ -655,23 +643,8 @@ fn a_release_made_knowing_of_the_later_excursion_stands() {
 
 #[test]
 fn an_excursion_that_found_nothing_available_still_wins_over_a_concurrent_release() {
-    let mut a = hospital();
+    let (mut a, mut server, mut b, e1) = r1_held_by_e1(321);
     let clock = a.clock.clone();
-    let mut server = node("SRV", 321, &clock);
-    let mut b = node("S02", 322, &clock);
-    link(&mut a.ledger, &server.ledger);
-    link(&mut b.ledger, &server.ledger);
-    add_fridge(&mut a);
-    fridge_rules(&mut a.ledger);
-    a.ledger
-        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
-        .unwrap();
-    sync(&mut a.ledger, &mut server.ledger);
-    sync(&mut b.ledger, &mut server.ledger);
-    fridge_rules(&mut b.ledger);
-    let e1 = warm_fridge(&mut b.ledger, &clock);
-    sync(&mut b.ledger, &mut server.ledger);
-    sync(&mut a.ledger, &mut server.ledger);
     // Offline: B releases E1, A's E2 finds only E1's quarantined R1 — it writes just its hold.
     b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
     let e2 = warm_fridge(&mut a.ledger, &clock);
