@@ -118,6 +118,11 @@ pub struct ExcursionView {
     pub resolved_by: Option<String>,
     /// Why.
     pub resolution_reason: Option<String>,
+    /// When it was last reopened, ms: a release made elsewhere without
+    /// knowing of it let out units it held, which went back into quarantine
+    /// for it (its earlier resolution stays shown until it is resolved again).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub reopened_at_ms: Option<i64>,
 }
 
 /// One reading.
@@ -631,13 +636,19 @@ impl Ledger {
         }
         let now = self.clock.now_ms();
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // The quarantined keys this excursion filled, with what is still quarantined there.
+        // The quarantined keys this excursion filled, with its own share still there: what
+        // it put in (its quarantine, and units handed to it by quarantine_wins) less what it
+        // let out before it was reopened, at most what the key holds. Not the key's whole
+        // balance: another excursion may hold units there too (on another node, even the
+        // same units, when both quarantined them offline), and its manager releases those.
         let keys: Vec<(Uuid, String, String, Uuid, i64, Option<String>)> = tx
             .prepare_cached(
-                "SELECT DISTINCT m.item_id, m.lot, m.serial, m.location_id, b.quantity, b.expires_on
+                "SELECT m.item_id, m.lot, m.serial, m.location_id, min(b.quantity, sum(m.quantity)) AS share,
+                        b.expires_on
                  FROM excursion_movements x JOIN movements m ON m.id = x.movement_id
                  JOIN balances b ON b.key_id = m.key_id
-                 WHERE x.excursion_id = ?1 AND m.status = 'quarantined' AND m.quantity > 0 AND b.quantity > 0",
+                 WHERE x.excursion_id = ?1 AND m.status = 'quarantined'
+                 GROUP BY m.key_id HAVING share > 0",
             )?
             .query_map([excursion_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
             .collect::<rusqlite::Result<_>>()?;
@@ -853,7 +864,7 @@ impl ExcursionMovement<'_> {
 const EXCURSION_SELECT: &str = "SELECT e.id, l.code, e.kind, e.started_at_ms, e.detected_at_ms, e.worst_c, e.status,
     (SELECT coalesce(sum(m.quantity), 0) FROM excursion_movements x JOIN movements m ON m.id = x.movement_id
      WHERE x.excursion_id = e.id AND m.kind = 'quarantine' AND m.quantity > 0),
-    u.username, e.resolution_reason
+    u.username, e.resolution_reason, e.reopened_at_ms
     FROM excursions e JOIN locations l ON l.id = e.location_id LEFT JOIN users u ON u.id = e.resolved_by";
 
 fn excursion_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExcursionView> {
@@ -868,5 +879,6 @@ fn excursion_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExcursionView> {
         quarantined_units: r.get(7)?,
         resolved_by: r.get(8)?,
         resolution_reason: r.get(9)?,
+        reopened_at_ms: r.get(10)?,
     })
 }

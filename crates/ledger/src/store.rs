@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_port_roles.sql"),
     include_str!("../../../migrations/0007_sync.sql"),
     include_str!("../../../migrations/0008_sync_ca.sql"),
+    include_str!("../../../migrations/0009_excursion_reopened.sql"),
 ];
 
 /// The schema version this build writes.

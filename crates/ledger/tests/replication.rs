@@ -659,6 +659,127 @@ fn an_excursion_that_found_nothing_available_still_wins_over_a_concurrent_releas
     assert_eq!(replica(&a.ledger), replica(&b.ledger));
 }
 
+/// The quarantine_wins movements a ledger holds.
+fn derived_count(ledger: &Ledger) -> i64 {
+    ledger
+        .connection()
+        .query_row("SELECT count(*) FROM movements WHERE reason = 'quarantine_wins'", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_release_goes_back_into_quarantine_once_however_many_excursions_held_its_units() {
+    let (mut a, mut server, mut b, e1) = r1_held_by_e1(341);
+    let clock = a.clock.clone();
+    // Offline: A's fridge warms twice — E2 holds R1 and is resolved, then E3 holds it
+    // again — while B's manager releases E1 knowing of neither.
+    let e2 = warm_fridge(&mut a.ledger, &clock);
+    a.ledger.resolve_excursion(&e2.id, "boss", "nothing of its own", false).unwrap();
+    clock.advance_ms(10 * MINUTE);
+    let e3 = warm_fridge(&mut a.ledger, &clock);
+    assert_eq!(e3.quarantined_units, 0, "E3 only holds R1 too");
+    b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    // Two holds were concurrent with the release: its 10 units went back once, not twice.
+    let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
+    for ledger in [&a.ledger, &b.ledger, &server.ledger] {
+        assert_eq!(fridge_stock(ledger), held);
+        assert_eq!(derived_count(ledger), 2, "one pair");
+        assert!(ledger.negative_exceptions().unwrap().is_empty());
+        assert!(balance::verify(ledger.connection()).unwrap().is_empty());
+    }
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+    // On A they are E3's, the excursion still open, and E2 stays resolved.
+    assert_eq!(a.ledger.excursion(&e3.id).unwrap().quarantined_units, 10);
+    assert_eq!(a.ledger.excursion(&e2.id).unwrap().status, "released");
+    a.ledger.resolve_excursion(&e3.id, "boss", "checked with E3 in view", false).unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    let released = vec![("R1".to_string(), StockStatus::Available, 10)];
+    assert_eq!(fridge_stock(&a.ledger), released);
+    assert_eq!(fridge_stock(&b.ledger), released);
+}
+
+#[test]
+fn a_resolved_excursion_reopens_when_a_release_it_did_not_see_let_out_units_it_held() {
+    let (mut a, mut server, mut b, e1) = r1_held_by_e1(351);
+    let clock = a.clock.clone();
+    // Offline: A's E2 holds R1 and its manager resolves it (nothing of its own to judge);
+    // B's manager releases E1 without knowing of E2.
+    let e2 = warm_fridge(&mut a.ledger, &clock);
+    a.ledger.resolve_excursion(&e2.id, "boss", "nothing of its own", false).unwrap();
+    b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    // R1 was in the fridge during E2 and nobody judged it for E2: back in quarantine,
+    // and E2 is open again on A, the node that opened it, with R1 to judge.
+    let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
+    assert_eq!(fridge_stock(&a.ledger), held);
+    assert_eq!(fridge_stock(&b.ledger), held);
+    let reopened = a.ledger.excursion(&e2.id).unwrap();
+    assert_eq!((reopened.status.as_str(), reopened.quarantined_units), ("open", 10));
+    assert!(reopened.reopened_at_ms.is_some());
+    assert_eq!(a.ledger.excursions(true).unwrap().len(), 1);
+    // Pulling again changes nothing; resolving it lets R1 out everywhere.
+    sync(&mut a.ledger, &mut server.ledger);
+    assert_eq!(a.ledger.excursion(&e2.id).unwrap().reopened_at_ms, reopened.reopened_at_ms);
+    let resolved = a.ledger.resolve_excursion(&e2.id, "boss", "R1 judged for E2", false).unwrap();
+    assert_eq!(resolved.status, "released");
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    let released = vec![("R1".to_string(), StockStatus::Available, 10)];
+    assert_eq!(fridge_stock(&a.ledger), released);
+    assert_eq!(fridge_stock(&b.ledger), released);
+    assert_eq!(fridge_stock(&server.ledger), released);
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
+
+#[test]
+fn two_excursions_that_quarantined_the_same_units_offline_each_release_only_their_own() {
+    let mut a = hospital();
+    let clock = a.clock.clone();
+    let mut server = node("SRV", 361, &clock);
+    let mut b = node("S02", 362, &clock);
+    link(&mut a.ledger, &server.ledger);
+    link(&mut b.ledger, &server.ledger);
+    add_fridge(&mut a);
+    fridge_rules(&mut a.ledger);
+    a.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
+        .unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    fridge_rules(&mut b.ledger);
+    // Offline, both sensors see the fridge warm: each excursion takes the 10 units it saw.
+    let e1 = warm_fridge(&mut a.ledger, &clock);
+    let e2 = warm_fridge(&mut b.ledger, &clock);
+    assert_eq!((e1.quarantined_units, e2.quarantined_units), (10, 10));
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    // A holds both: the same units quarantined twice (available −10 is listed for review).
+    assert_eq!(
+        fridge_stock(&a.ledger),
+        vec![("R1".to_string(), StockStatus::Available, -10), ("R1".to_string(), StockStatus::Quarantined, 20)]
+    );
+    // A's manager releases E1 knowing of E2: E1's 10, not the 20 on the key (E2's are B's to judge).
+    a.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    assert_eq!(fridge_stock(&a.ledger), vec![("R1".to_string(), StockStatus::Quarantined, 10)], "available back to 0");
+    b.ledger.resolve_excursion(&e2.id, "boss", "checked", false).unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    // Ten units in the fridge, ten available: nothing let out twice, nothing below zero.
+    let released = vec![("R1".to_string(), StockStatus::Available, 10)];
+    for ledger in [&a.ledger, &b.ledger, &server.ledger] {
+        assert_eq!(fridge_stock(ledger), released);
+        assert!(ledger.negative_exceptions().unwrap().is_empty());
+    }
+    assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
+
 fn count_main(ledger: &mut Ledger, lot: &str, quantity: i64) -> PostedRef {
     ledger
         .post(&request(DocumentKind::Stocktake, "boss", "MAIN", vec![line(SYRINGE, Some(lot), None, quantity)]))

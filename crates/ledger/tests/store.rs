@@ -247,10 +247,14 @@ fn an_enrolled_version_7_file_keeps_its_link_and_trusts_the_system_roots_until_g
     h.ledger.set_sync_link("https://sync.hospital:8443", server, "token").unwrap();
     let path = h.dir.path().join("ledger.sqlite");
     drop(h.ledger);
-    // What version 7 wrote: the link without a CA column.
+    // What version 7 wrote: the link without a CA column (and no later columns).
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("ALTER TABLE sync_state DROP COLUMN server_ca_pem; PRAGMA user_version = 7;").unwrap();
+        conn.execute_batch(
+            "ALTER TABLE sync_state DROP COLUMN server_ca_pem; ALTER TABLE excursions DROP COLUMN reopened_at_ms;
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
     }
     let mut ledger = Ledger::open_with(&path, Box::new(h.clock.clone()), Box::new(RandomIds::seeded(7))).unwrap();
     let link = ledger.sync_link().unwrap().unwrap();

@@ -117,11 +117,23 @@ export class FakeColdchain implements ColdchainBackend {
       const units = this.host.quarantine(location);
       const excursion: ExcursionView = {
         id: `exc-${this.list.length + 1}`, location, kind: 'out_of_range', started_at_ms: now - unit.excursion * MINUTE, detected_at_ms: now,
-        worst_c: temperatureC, status: 'open', quarantined_units: units, resolved_by: null, resolution_reason: null,
+        worst_c: temperatureC, status: 'open', quarantined_units: units, resolved_by: null, resolution_reason: null, reopened_at_ms: null,
       };
       this.list.unshift(excursion);
       update.excursions.push(structuredClone(excursion));
     }
+    for (const handler of this.coldHandlers) handler(structuredClone(update));
+  }
+
+  /** What a sync brings when a release made elsewhere, not knowing of this unit's last
+   *  excursion, let out stock it held: the stock goes back into quarantine and the
+   *  excursion opens again (the core's quarantine_wins). */
+  reopenFromSync(location: string) {
+    const excursion = this.list.find((x) => x.location === location && x.status !== 'open');
+    if (!excursion || this.list.some((x) => x.location === location && x.status === 'open')) return;
+    const now = this.host.nowMs();
+    Object.assign(excursion, { status: 'open', reopened_at_ms: now, quarantined_units: this.host.quarantine(location) });
+    const update: ColdchainUpdate = { at_ms: now, readings: [], errors: [], excursions: [structuredClone(excursion)] };
     for (const handler of this.coldHandlers) handler(structuredClone(update));
   }
 

@@ -43,4 +43,10 @@ resolved_by: string | null,
 /**
  * Why.
  */
-resolution_reason: string | null, };
+resolution_reason: string | null, 
+/**
+ * When it was last reopened, ms: a release made elsewhere without
+ * knowing of it let out units it held, which went back into quarantine
+ * for it (its earlier resolution stays shown until it is resolved again).
+ */
+reopened_at_ms: number | null, };

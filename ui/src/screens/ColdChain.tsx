@@ -45,6 +45,11 @@ function ExcursionPanel({ unit, excursion, mayResolve, onResolved, onError }: {
   return (
     <div className="excursion" data-testid={`excursion-${unit.code}`} data-kind={excursion.kind}>
       <p className="excursion-text"><strong>{t('alarmTitle')}</strong> {text}</p>
+      {excursion.reopened_at_ms != null ? (
+        <p className="banner banner-warning" data-testid={`excursion-reopened-${unit.code}`}>
+          {t('alarmReopened', { at: formatTime(excursion.reopened_at_ms), reason: excursion.resolution_reason ?? '—' })}
+        </p>
+      ) : null}
       {mayResolve ? (
         <form className="row" onSubmit={(e) => { e.preventDefault(); void resolve(false); }} noValidate>
           <Field label={t('resolveReason')} wide hint={problem ? <span className="field-error">{t('resolveReasonRequired')}</span> : undefined}>

@@ -69,6 +69,22 @@ describe('the cold chain screen', () => {
     await waitFor(() => expect(screen.queryByTestId('coldchain-alarm')).toBeNull());
   });
 
+  it('shows an excursion reopened by a sync, with why, and a manager judges it again', async () => {
+    const { user, backend } = await signedIn('zhaoqiang');
+    await act(async () => { backend.coldchain.warm('COLD', 12.6); });
+    await openScreen(user, 'coldchain');
+    await user.type(await screen.findByTestId('resolve-reason-COLD'), 'probe on the door{Enter}');
+    await waitFor(() => expect(screen.getByTestId('cold-unit-COLD').dataset.alarm).toBe('none'));
+    expect(screen.queryByTestId('excursion-reopened-COLD')).toBeNull();
+    await act(async () => { backend.coldchain.reopenFromSync('COLD'); });
+    const reopened = await screen.findByTestId('excursion-reopened-COLD');
+    expect(reopened.textContent).toContain('另一工作站在不知道此超标的情况下放行了它扣留的库存');
+    expect(reopened.textContent).toContain('probe on the door');
+    expect(screen.getByTestId('cold-unit-COLD').dataset.alarm).toBe('open');
+    await user.type(screen.getByTestId('resolve-reason-COLD'), 'judged again{Enter}');
+    await waitFor(() => expect(screen.getByTestId('cold-unit-COLD').dataset.alarm).toBe('none'));
+  });
+
   it('offers a clerk no release', async () => {
     const { user, backend } = await signedIn('alice');
     await act(async () => { backend.coldchain.warm('COLD', 10); });
