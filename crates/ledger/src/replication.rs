@@ -1907,10 +1907,22 @@ impl Ledger {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let ahead: Vec<MovementRecord> = tx
+        let mut ahead: Vec<MovementRecord> = tx
             .prepare(&format!("{} WHERE hlc > ?1 ORDER BY hlc, node_id", crate::apply::RECORD_SELECT))?
             .query_map([since_hlc], crate::apply::record_row)?
             .collect::<rusqlite::Result<_>>()?;
+        // Who holds the stock in quarantine now: the excursion movements of every key with
+        // quarantined stock, so that an excursion the new node opens names them in its holds
+        // (crate::quarantine) and a release elsewhere that did not know of it is undone.
+        ahead.extend(
+            tx.prepare(&format!(
+                "{} WHERE key_id IN (SELECT key_id FROM balances WHERE status = 'quarantined' AND quantity <> 0)
+                   AND note LIKE 'excursion %'",
+                crate::apply::RECORD_SELECT
+            ))?
+            .query_map([], crate::apply::record_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
         let history = self.with_documents(ahead, Vec::new(), cursor)?;
         tx.finish()?;
         Ok(Snapshot { cursor, changes, lots, balances, history })

@@ -621,6 +621,34 @@ fn a_node_starting_from_a_snapshot_gets_the_compensation_the_server_derived() {
 }
 
 #[test]
+fn an_excursion_on_a_node_that_started_from_a_snapshot_holds_what_was_quarantined_before_it() {
+    let (mut a, mut server, mut b, e1) = r1_held_by_e1(371);
+    let clock = a.clock.clone();
+    // C starts from a snapshot while E1 holds R1: it holds none of E1's movements but
+    // the snapshot's record of who holds what is in quarantine.
+    let mut c = node("S03", 373, &clock);
+    link(&mut c.ledger, &server.ledger);
+    let snapshot = server.ledger.server_snapshot(c.ledger.current_hlc().0).unwrap();
+    c.ledger.bootstrap(&snapshot).unwrap();
+    fridge_rules(&mut c.ledger);
+    // Offline: C's sensor opens E3, which holds R1 for E1; B's manager releases E1 not knowing of E3.
+    let e3 = warm_fridge(&mut c.ledger, &clock);
+    assert_eq!(e3.quarantined_units, 0);
+    b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    sync(&mut b.ledger, &mut server.ledger);
+    sync(&mut c.ledger, &mut server.ledger);
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut b.ledger, &mut server.ledger);
+    let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
+    for ledger in [&a.ledger, &b.ledger, &c.ledger, &server.ledger] {
+        assert_eq!(fridge_stock(ledger), held);
+        assert_eq!(derived_count(ledger), 2, "one pair");
+    }
+    // C's E3 judges R1 now.
+    assert_eq!(c.ledger.excursion(&e3.id).unwrap().quarantined_units, 10);
+}
+
+#[test]
 fn a_release_made_knowing_of_the_later_excursion_stands() {
     let (mut a, mut b, mut server, e1, _) = {
         let (mut a, server, b, e1) = r1_held_by_e1(311);
