@@ -1923,6 +1923,23 @@ impl Ledger {
             .query_map([], crate::apply::record_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?,
         );
+        // Each key's newest count and the movements within the ambiguity window around it, so
+        // that the new node lists the same ambiguous counts (crate::review) — now and when a
+        // movement made offline lands in such a window later.
+        ahead.extend(
+            tx.prepare(&format!(
+                "{} WHERE key_id IN (SELECT key_id FROM balances WHERE last_count_hlc IS NOT NULL)
+                   AND EXISTS(SELECT 1 FROM balances b WHERE b.key_id = movements.key_id
+                       AND movements.hlc BETWEEN (((b.last_count_hlc >> ?2) - ?1) << ?2)
+                                         AND ((((b.last_count_hlc >> ?2) + ?1 + 1) << ?2) - 1))",
+                crate::apply::RECORD_SELECT
+            ))?
+            .query_map(
+                params![crate::review::COUNT_AMBIGUITY_WINDOW_MS, crate::clock::HLC_COUNTER_BITS],
+                crate::apply::record_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
         let history = self.with_documents(ahead, Vec::new(), cursor)?;
         tx.finish()?;
         Ok(Snapshot { cursor, changes, lots, balances, history })
@@ -1998,7 +2015,8 @@ impl Ledger {
 
     /// Server: what a node bootstrapped at `horizon` lacks to apply `events`:
     /// for each count, the key's movements after it that reached the server at
-    /// or before `horizon` (a count folds over them); and any document or
+    /// or before `horizon` (a count folds over them) and those within the
+    /// ambiguity window before it (for review); and any document or
     /// movement an event refers to that the node's snapshot only summed up —
     /// with their documents, recursively.
     pub fn server_history(&self, events: &[Event], horizon: i64) -> Result<Vec<Event>> {
@@ -2020,14 +2038,29 @@ impl Ledger {
                     if m.kind == MovementKind::Count.as_str() {
                         let mut stmt = self.conn.prepare_cached(&format!(
                             "{} WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5
-                               AND (hlc, node_id) > (?6, ?7)
+                               AND ((hlc, node_id) > (?6, ?7) OR hlc >= ?9)
                                AND (SELECT seq FROM sync_events WHERE event_kind = 'movement'
                                     AND event_key = movements.id) <= ?8
                              ORDER BY hlc, node_id",
                             crate::apply::RECORD_SELECT
                         ))?;
+                        // And those just before it, within the window that makes a count ambiguous
+                        // (crate::review): the node lists the same ambiguous counts as the server.
+                        let window_start =
+                            Hlc::from_physical_ms(Hlc(m.hlc).physical_ms() - crate::review::COUNT_AMBIGUITY_WINDOW_MS)
+                                .0;
                         let found = stmt.query_map(
-                            params![m.item_id, m.lot, m.serial, m.location_id, m.status, m.hlc, m.node_id, horizon],
+                            params![
+                                m.item_id,
+                                m.lot,
+                                m.serial,
+                                m.location_id,
+                                m.status,
+                                m.hlc,
+                                m.node_id,
+                                horizon,
+                                window_start
+                            ],
                             crate::apply::record_row,
                         )?;
                         for record in found {

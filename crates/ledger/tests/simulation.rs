@@ -573,6 +573,7 @@ fn run_seed(seed: u64) -> Totals {
     };
     assert_eq!(keys(&joined.negative_exceptions().unwrap()), keys(&exceptions), "seed {seed}: joined exceptions");
     assert!(ledger::balance::verify(joined.connection()).unwrap().is_empty(), "seed {seed}: joined node's fold");
+    assert_eq!(joined.ambiguous_counts().unwrap(), ambiguous, "seed {seed}: joined node's ambiguous counts");
     // It holds only the compensations derived since it joined (older ones are in its balances).
     for derived in derived_compensations(&joined) {
         assert!(compensations.contains(&derived), "seed {seed}: joined node derived {derived:?}, the server did not");
