@@ -18,17 +18,19 @@
 //! units of that key (E2 saw them quarantined, so did not take them — it had
 //! not seen R) and R does not list E2 (the manager had not seen E2). Then the
 //! units R released were in the unit during E2 and nobody judged them for it:
-//! every node that holds R and at least one such hold derives the same
-//! compensating pair (available → quarantined, note `excursion E1 over R`), a
-//! function of R alone — ids made from R's id, stamped one tick after R under
-//! [`DERIVED_NODE`] and R's user — so R's units go back once however many
-//! holds were concurrent with it. The movement set is grow-only and keyed by
-//! id, so however many nodes derive it, and in whichever order R and the
-//! holds arrive, it is there once. The server publishes what it derives into
-//! its event log, so a node that started from a snapshot (and may lack R)
-//! receives it too. On a node that opened one of those excursions the units
-//! are handed to one that must judge them (`claim`), reopening it if it was
-//! resolved meanwhile.
+//! every node that holds both R and E2's hold derives the same compensating
+//! pair (available → quarantined, note `excursion E2 over R`), with ids made
+//! from R's and the hold's ids, stamped one tick after the later of the two
+//! under [`DERIVED_NODE`] and the hold's user. Each excursion that held the
+//! units has its own claim (two concurrent holds, two pairs: the units show
+//! quarantined twice over until both are judged, and each resolution lets out
+//! its own share). The movement set is grow-only and keyed by id, so however
+//! many nodes derive a pair, and in whichever order R and the hold arrive, it
+//! is there once. The server publishes what it derives into its event log, so
+//! a node that started from a snapshot (and may lack the older of the two)
+//! receives it too. On the node that opened E2 the units are handed to an
+//! excursion that must judge them (`claim`): E2 while open, else the one open
+//! on the unit, else E2 reopened.
 
 use crate::balance::{record, MovementRecord};
 use crate::clock::Hlc;
@@ -88,35 +90,30 @@ pub fn parse_note(note: &str) -> Option<ExcursionNote> {
 }
 
 /// The excursions whose units are still held in quarantine on a key, as this
-/// node knows it: those that put stock into it (or held it) and have not
-/// released or scrapped it there.
+/// node knows it: those with units of their own left there — what they put in
+/// (their quarantine, and units handed back to them by a compensation) less
+/// what they let out (release, scrap; a reopened excursion may do both twice)
+/// — and those other excursions' holds name that this node holds nothing of
+/// on the key or that have units left there.
 pub(crate) fn holders(tx: &Transaction<'_>, key_id: i64) -> Result<Vec<Uuid>> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "{} WHERE key_id = ?1 AND note LIKE 'excursion %' ORDER BY hlc, node_id",
-        crate::apply::RECORD_SELECT
-    ))?;
-    let rows: Vec<MovementRecord> =
-        stmt.query_map([key_id], crate::apply::record_row)?.collect::<rusqlite::Result<_>>()?;
-    let mut held = std::collections::BTreeSet::new();
-    let mut closed = std::collections::BTreeSet::new();
-    for m in rows {
-        let Some(parsed) = parse_note(&m.note) else { continue };
-        match m.kind.as_str() {
-            // A compensation's units are held by the excursions the release did not know of.
-            "quarantine" if m.quantity > 0 && parsed.word == "over" => {
-                held.extend(compensation_holders(tx, &m, &parsed)?);
-            }
-            "quarantine" if m.quantity > 0 => {
-                held.insert(parsed.excursion);
-            }
-            "quarantine" if parsed.word == "holds" => held.extend(parsed.ids),
-            "release" | "scrap" => {
-                closed.insert(parsed.excursion);
-            }
-            _ => {}
+    let mut stmt =
+        tx.prepare_cached("SELECT kind, quantity, note FROM movements WHERE key_id = ?1 AND note LIKE 'excursion %'")?;
+    let rows: Vec<(String, i64, String)> =
+        stmt.query_map([key_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+    let mut left: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
+    let mut named = std::collections::BTreeSet::new();
+    for (kind, quantity, text) in rows {
+        let Some(parsed) = parse_note(&text) else { continue };
+        if kind == "quarantine" && parsed.word == "holds" {
+            named.extend(parsed.ids);
+        } else if matches!(kind.as_str(), "quarantine" | "release" | "scrap") {
+            *left.entry(parsed.excursion).or_default() += quantity;
         }
     }
-    Ok(held.difference(&closed).copied().collect())
+    let mut held: std::collections::BTreeSet<Uuid> =
+        left.iter().filter(|(_, units)| **units > 0).map(|(id, _)| *id).collect();
+    held.extend(named.into_iter().filter(|id| left.get(id).is_none_or(|units| *units > 0)));
+    Ok(held.into_iter().collect())
 }
 
 /// The excursions on `location` other than `excursion` that this node holds
@@ -153,12 +150,12 @@ pub(crate) fn known_excursions(tx: &Transaction<'_>, location: Uuid, excursion: 
     Ok(out)
 }
 
-/// A deterministic UUIDv8 from a release and a side: FNV-1a over the bytes
-/// (the input is a random id already; the version bits set it apart from
-/// every UUIDv7 a node makes).
-fn derived_id(release: Uuid, side: u8) -> Uuid {
+/// A deterministic UUIDv8 from a release, a hold and a side: FNV-1a over the
+/// bytes (the inputs are random ids already; the version bits set it apart
+/// from every UUIDv7 a node makes).
+fn derived_id(release: Uuid, hold: Uuid, side: u8) -> Uuid {
     let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-    for byte in b"quarantine-wins".iter().chain(release.as_bytes()).chain([side].iter()) {
+    for byte in b"quarantine-wins".iter().chain(release.as_bytes()).chain(hold.as_bytes()).chain([side].iter()) {
         hash ^= u128::from(*byte);
         hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
     }
@@ -169,17 +166,21 @@ fn derived_id(release: Uuid, side: u8) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
-/// The compensating pair for release `release` (its movement into available)
-/// of excursion `excursion`: a function of the release alone, so the same on
-/// every node whichever (and however many) concurrent holds it has seen — the
-/// units a release let out go back into quarantine once.
-pub fn compensation(release: &MovementRecord, excursion: Uuid) -> [MovementRecord; 2] {
+/// The compensating pair for release `release` (its movement into
+/// available) and hold `hold` of excursion `excursion`: the same on every
+/// node. Each excursion that held the units has its own claim on them (its
+/// manager must judge them), so two such excursions make two pairs — the units
+/// show quarantined twice over, and available below zero, until both are
+/// judged; each lets out its own share.
+pub fn compensation(release: &MovementRecord, hold: &MovementRecord, excursion: Uuid) -> [MovementRecord; 2] {
+    let hlc = Hlc(release.hlc.0.max(hold.hlc.0) + 1);
+    let recorded_at_ms = release.recorded_at_ms.max(hold.recorded_at_ms);
     let make = |side: u8, status: StockStatus, quantity: i64| MovementRecord {
-        id: derived_id(release.id, side),
-        hlc: Hlc(release.hlc.0 + 1),
+        id: derived_id(release.id, hold.id, side),
+        hlc,
         node_id: DERIVED_NODE,
-        recorded_at_ms: release.recorded_at_ms,
-        user_id: release.user_id,
+        recorded_at_ms,
+        user_id: hold.user_id,
         kind: MovementKind::Quarantine,
         key: crate::balance::BalanceKey { status, ..release.key.clone() },
         quantity,
@@ -201,75 +202,11 @@ fn knew(release: &ExcursionNote, other: Uuid) -> bool {
     release.word == "knew" && release.ids.contains(&other)
 }
 
-/// The excursion movements of one kind and status on a key, oldest first.
-fn excursion_movements_on(
-    tx: &Transaction<'_>,
-    key: &crate::balance::BalanceKey,
-    status: StockStatus,
-    kind: MovementKind,
-) -> Result<Vec<(MovementRecord, ExcursionNote)>> {
-    let mut stmt = tx.prepare_cached(&format!(
-        "{} WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5 AND kind = ?6
-           AND note LIKE 'excursion %' ORDER BY hlc, node_id",
-        crate::apply::RECORD_SELECT
-    ))?;
-    let rows: Vec<MovementRecord> = stmt
-        .query_map(
-            params![key.item_id, key.lot, key.serial, key.location_id, status.as_str(), kind.as_str()],
-            crate::apply::record_row,
-        )?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows.into_iter().filter_map(|m| parse_note(&m.note).map(|n| (m, n))).collect())
-}
-
-/// The excursions whose holds on `release`'s key are concurrent with it: the
-/// hold names the released excursion (its node still saw those units held)
-/// and the release does not name the hold's excursion (its manager had not
-/// seen it).
-fn concurrent_holders(tx: &Transaction<'_>, release: &MovementRecord, parsed: &ExcursionNote) -> Result<Vec<Uuid>> {
-    let key = crate::balance::BalanceKey { status: StockStatus::Quarantined, ..release.key.clone() };
-    let mut out = Vec::new();
-    for (hold, hold_note) in excursion_movements_on(tx, &key, StockStatus::Quarantined, MovementKind::Quarantine)? {
-        if hold.quantity == 0
-            && hold_note.word == "holds"
-            && hold_note.ids.contains(&parsed.excursion)
-            && !knew(parsed, hold_note.excursion)
-            && !out.contains(&hold_note.excursion)
-        {
-            out.push(hold_note.excursion);
-        }
-    }
-    Ok(out)
-}
-
-/// The excursions holding a derived compensation's units (`derived`, its
-/// note `parsed`): those whose holds were concurrent with the release it
-/// names; on a node that lacks the release (it started from a snapshot),
-/// every excursion holding the released one's units on the key.
-fn compensation_holders(tx: &Transaction<'_>, derived: &MovementRecord, parsed: &ExcursionNote) -> Result<Vec<Uuid>> {
-    let release = match parsed.ids.first() {
-        Some(id) => tx
-            .prepare_cached(&format!("{} WHERE id = ?1", crate::apply::RECORD_SELECT))?
-            .query_row([id], crate::apply::record_row)
-            .optional()?,
-        None => None,
-    };
-    if let Some((release, release_note)) = release.as_ref().and_then(|r| parse_note(&r.note).map(|n| (r, n))) {
-        return concurrent_holders(tx, release, &release_note);
-    }
-    let key = crate::balance::BalanceKey { status: StockStatus::Quarantined, ..derived.key.clone() };
-    Ok(excursion_movements_on(tx, &key, StockStatus::Quarantined, MovementKind::Quarantine)?
-        .into_iter()
-        .filter(|(hold, n)| hold.quantity == 0 && n.word == "holds" && n.ids.contains(&parsed.excursion))
-        .map(|(_, n)| n.excursion)
-        .collect())
-}
-
 /// After a movement is stored (applied from elsewhere): if it is a release
 /// into available or a hold, derives the compensations it completes with
 /// what this node already holds, stores those not stored yet and hands their
-/// units to an excursion of this node that must judge them (see [`claim`]).
-/// Returns the movements it stored (a server publishes them).
+/// units to the excursion that must judge them (see [`claim`]). Returns the
+/// movements it stored (a server publishes them).
 pub(crate) fn derive_after(tx: &Transaction<'_>, m: &MovementRecord, now: i64) -> Result<Vec<MovementRecord>> {
     let releasing = m.kind == MovementKind::Release && m.key.status == StockStatus::Available && m.quantity > 0;
     let holding = m.kind == MovementKind::Quarantine && m.key.status == StockStatus::Quarantined && m.quantity == 0;
@@ -277,97 +214,101 @@ pub(crate) fn derive_after(tx: &Transaction<'_>, m: &MovementRecord, now: i64) -
         return Ok(Vec::new());
     }
     let Some(parsed) = parse_note(&m.note) else { return Ok(Vec::new()) };
-    // The releases this movement may complete: itself, or those of the key a hold names.
-    let releases: Vec<(MovementRecord, ExcursionNote)> = if releasing {
-        vec![(m.clone(), parsed)]
-    } else if parsed.word == "holds" {
-        let key = crate::balance::BalanceKey { status: StockStatus::Available, ..m.key.clone() };
-        excursion_movements_on(tx, &key, StockStatus::Available, MovementKind::Release)?
-            .into_iter()
-            .filter(|(r, n)| r.quantity > 0 && parsed.ids.contains(&n.excursion) && !knew(n, parsed.excursion))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let other_status = if releasing { StockStatus::Quarantined } else { StockStatus::Available };
+    let other_kind = if releasing { MovementKind::Quarantine } else { MovementKind::Release };
+    let mut stmt = tx.prepare_cached(&format!(
+        "{} WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5 AND kind = ?6
+           AND note LIKE 'excursion %' ORDER BY hlc, node_id",
+        crate::apply::RECORD_SELECT
+    ))?;
+    let others: Vec<MovementRecord> = stmt
+        .query_map(
+            params![
+                m.key.item_id,
+                m.key.lot,
+                m.key.serial,
+                m.key.location_id,
+                other_status.as_str(),
+                other_kind.as_str()
+            ],
+            crate::apply::record_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
     let mut stored = Vec::new();
-    for (release, release_note) in releases {
-        let holders = concurrent_holders(tx, &release, &release_note)?;
-        if holders.is_empty() {
+    for other in &others {
+        let Some(other_note) = parse_note(&other.note) else { continue };
+        let (release, release_note, hold, hold_note) =
+            if releasing { (m, &parsed, other, &other_note) } else { (other, &other_note, m, &parsed) };
+        if hold.quantity != 0 || release.quantity <= 0 || hold_note.word != "holds" {
             continue;
         }
-        let pair = compensation(&release, release_note.excursion);
-        for derived in &pair {
-            let exists: bool = tx
-                .prepare_cached("SELECT EXISTS(SELECT 1 FROM movements WHERE id = ?1)")?
-                .query_row([derived.id], |r| r.get(0))?;
-            if exists {
-                continue;
-            }
+        if !hold_note.ids.contains(&release_note.excursion) || knew(release_note, hold_note.excursion) {
+            continue;
+        }
+        let pair = compensation(release, hold, hold_note.excursion);
+        // A pair is stored whole or not at all: a node that started from a snapshot may hold
+        // one side as history (inside its openings) and must not add the other.
+        let exists: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM movements WHERE id = ?1 OR id = ?2)")?
+            .query_row(params![pair[0].id, pair[1].id], |r| r.get(0))?;
+        if !exists {
             let expires_on: Option<String> = tx
                 .prepare_cached("SELECT expires_on FROM lots WHERE item_id = ?1 AND lot = ?2")?
-                .query_row(params![derived.key.item_id, derived.key.lot], |r| r.get(0))
+                .query_row(params![release.key.item_id, release.key.lot], |r| r.get(0))
                 .optional()?
                 .flatten();
-            record(tx, derived, expires_on.and_then(|d| d.parse().ok()))?;
-            stored.push(derived.clone());
+            for derived in &pair {
+                record(tx, derived, expires_on.as_deref().and_then(|d| d.parse().ok()))?;
+                stored.push(derived.clone());
+            }
         }
-        claim(tx, pair[1].id, release.key.location_id, &holders, now)?;
+        claim(tx, &pair[1], hold_note.excursion, now)?;
     }
     Ok(stored)
 }
 
-/// Hands a derived compensation's quarantined units (movement `quarantined`)
-/// to an excursion of this node that must judge them, once: excursion rows
-/// are a node's own, so only the nodes that opened one of `holders` (the
-/// excursions the release did not know of) act. The units go to those of
-/// them still open; when all are resolved, to the excursion open on the unit
-/// now (its resolution takes the unit's held stock); when none is open there,
-/// the newest of them is reopened — its manager had judged the stock it held
-/// then, not these units, which a release elsewhere let out without knowing
-/// of it.
-fn claim(tx: &Transaction<'_>, quarantined: Uuid, unit: Uuid, holders: &[Uuid], now: i64) -> Result<()> {
+/// Hands a compensation's quarantined units (`quarantined`, the pair's
+/// quarantined side) to the excursion that must judge them, once, on the node
+/// that opened `excursion` (excursion rows are a node's own; elsewhere this
+/// does nothing): to it while it is open; when it was resolved meanwhile, to
+/// the excursion open on the unit now (its resolution takes them), and when
+/// none is, it is reopened — its manager judged the stock it held then, not
+/// these units, which a release elsewhere let out without knowing of it.
+fn claim(tx: &Transaction<'_>, quarantined: &MovementRecord, excursion: Uuid, now: i64) -> Result<()> {
     let handed: bool = tx
         .prepare_cached(
             "SELECT NOT EXISTS(SELECT 1 FROM movements WHERE id = ?1)
                  OR EXISTS(SELECT 1 FROM excursion_movements WHERE movement_id = ?1)",
         )?
-        .query_row([quarantined], |r| r.get(0))?;
+        .query_row([quarantined.id], |r| r.get(0))?;
     if handed {
         return Ok(());
     }
-    let mut local: Vec<(Uuid, bool, i64)> = Vec::new();
-    for holder in holders {
-        if let Some(row) = tx
-            .prepare_cached("SELECT id, status = 'open', detected_at_ms FROM excursions WHERE id = ?1")?
-            .query_row([holder], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?
-        {
-            local.push(row);
-        }
-    }
-    if local.is_empty() {
+    let Some(open) = tx
+        .prepare_cached("SELECT status = 'open' FROM excursions WHERE id = ?1")?
+        .query_row([excursion], |r| r.get::<_, bool>(0))
+        .optional()?
+    else {
         return Ok(());
-    }
-    let mut targets: Vec<Uuid> = local.iter().filter(|(_, open, _)| *open).map(|(id, _, _)| *id).collect();
-    if targets.is_empty() {
+    };
+    let target = if open {
+        excursion
+    } else {
         let open_on_unit: Option<Uuid> = tx
             .prepare_cached("SELECT id FROM excursions WHERE location_id = ?1 AND status = 'open'")?
-            .query_row([unit], |r| r.get(0))
+            .query_row([quarantined.key.location_id], |r| r.get(0))
             .optional()?;
-        targets.push(match open_on_unit {
-            Some(open) => open,
+        match open_on_unit {
+            Some(other) => other,
             None => {
-                let (newest, _, _) = *local.iter().max_by_key(|(id, _, at)| (*at, *id)).expect("not empty");
                 tx.prepare_cached("UPDATE excursions SET status = 'open', reopened_at_ms = ?2 WHERE id = ?1")?
-                    .execute(params![newest, now])?;
-                newest
+                    .execute(params![excursion, now])?;
+                excursion
             }
-        });
-    }
-    for target in targets {
-        tx.prepare_cached("INSERT OR IGNORE INTO excursion_movements (excursion_id, movement_id) VALUES (?1, ?2)")?
-            .execute(params![target, quarantined])?;
-    }
+        }
+    };
+    tx.prepare_cached("INSERT OR IGNORE INTO excursion_movements (excursion_id, movement_id) VALUES (?1, ?2)")?
+        .execute(params![target, quarantined.id])?;
     Ok(())
 }
 
@@ -379,12 +320,10 @@ pub(crate) fn after_apply(tx: &Transaction<'_>, m: &MovementRecord, now: i64) ->
     if m.node_id == DERIVED_NODE && m.reason.as_deref() == Some(QUARANTINE_WINS_REASON) {
         // Derived elsewhere first (the server's, pulled before the release it completes, or
         // instead of it on a node that started from a snapshot): hand its units over here too.
-        if m.quantity <= 0 {
-            return Ok(());
+        if let Some(parsed) = parse_note(&m.note).filter(|_| m.quantity > 0) {
+            claim(tx, m, parsed.excursion, now)?;
         }
-        let Some(parsed) = parse_note(&m.note) else { return Ok(()) };
-        let holders = compensation_holders(tx, m, &parsed)?;
-        return claim(tx, m.id, m.key.location_id, &holders, now);
+        return Ok(());
     }
     let derived = derive_after(tx, m, now)?;
     if derived.is_empty() {
@@ -429,10 +368,10 @@ mod tests {
     }
 
     #[test]
-    fn derived_ids_differ_by_release_and_side_and_are_never_a_nodes_uuidv7() {
+    fn derived_ids_differ_by_every_input_and_are_never_a_nodes_uuidv7() {
         let (r, h) = (Uuid::now_v7(), Uuid::now_v7());
-        let ids = [derived_id(r, 0), derived_id(r, 1), derived_id(h, 0)];
-        assert_eq!(ids[0], derived_id(r, 0), "deterministic");
+        let ids = [derived_id(r, h, 0), derived_id(r, h, 1), derived_id(h, r, 0)];
+        assert_eq!(ids[0], derived_id(r, h, 0), "deterministic");
         assert!(ids[0] != ids[1] && ids[0] != ids[2] && ids[1] != ids[2]);
         assert!(ids.iter().all(|id| id.get_version_num() == 8));
     }

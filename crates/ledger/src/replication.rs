@@ -1928,10 +1928,10 @@ impl Ledger {
         // movement made offline lands in such a window later.
         ahead.extend(
             tx.prepare(&format!(
-                "{} WHERE key_id IN (SELECT key_id FROM balances WHERE last_count_hlc IS NOT NULL)
-                   AND EXISTS(SELECT 1 FROM balances b WHERE b.key_id = movements.key_id
-                       AND movements.hlc BETWEEN (((b.last_count_hlc >> ?2) - ?1) << ?2)
-                                         AND ((((b.last_count_hlc >> ?2) + ?1 + 1) << ?2) - 1))",
+                "{} WHERE id IN (SELECT m.id FROM balances b JOIN movements m ON m.key_id = b.key_id
+                     AND m.hlc BETWEEN (((b.last_count_hlc >> ?2) - ?1) << ?2)
+                                   AND ((((b.last_count_hlc >> ?2) + ?1 + 1) << ?2) - 1)
+                   WHERE b.last_count_hlc IS NOT NULL)",
                 crate::apply::RECORD_SELECT
             ))?
             .query_map(
@@ -2038,29 +2038,19 @@ impl Ledger {
                     if m.kind == MovementKind::Count.as_str() {
                         let mut stmt = self.conn.prepare_cached(&format!(
                             "{} WHERE item_id = ?1 AND lot = ?2 AND serial = ?3 AND location_id = ?4 AND status = ?5
-                               AND ((hlc, node_id) > (?6, ?7) OR hlc >= ?9)
+                               AND hlc >= ?6
                                AND (SELECT seq FROM sync_events WHERE event_kind = 'movement'
-                                    AND event_key = movements.id) <= ?8
+                                    AND event_key = movements.id) <= ?7
                              ORDER BY hlc, node_id",
                             crate::apply::RECORD_SELECT
                         ))?;
-                        // And those just before it, within the window that makes a count ambiguous
+                        // From the start of the window before it that makes a count ambiguous
                         // (crate::review): the node lists the same ambiguous counts as the server.
                         let window_start =
                             Hlc::from_physical_ms(Hlc(m.hlc).physical_ms() - crate::review::COUNT_AMBIGUITY_WINDOW_MS)
                                 .0;
                         let found = stmt.query_map(
-                            params![
-                                m.item_id,
-                                m.lot,
-                                m.serial,
-                                m.location_id,
-                                m.status,
-                                m.hlc,
-                                m.node_id,
-                                horizon,
-                                window_start
-                            ],
+                            params![m.item_id, m.lot, m.serial, m.location_id, m.status, window_start, horizon],
                             crate::apply::record_row,
                         )?;
                         for record in found {

@@ -696,7 +696,7 @@ fn derived_count(ledger: &Ledger) -> i64 {
 }
 
 #[test]
-fn a_release_goes_back_into_quarantine_once_however_many_excursions_held_its_units() {
+fn each_excursion_that_held_a_released_unit_keeps_its_claim_and_the_open_one_judges_them() {
     let (mut a, mut server, mut b, e1) = r1_held_by_e1(341);
     let clock = a.clock.clone();
     // Offline: A's fridge warms twice — E2 holds R1 and is resolved, then E3 holds it
@@ -710,24 +710,66 @@ fn a_release_goes_back_into_quarantine_once_however_many_excursions_held_its_uni
     sync(&mut b.ledger, &mut server.ledger);
     sync(&mut a.ledger, &mut server.ledger);
     sync(&mut b.ledger, &mut server.ledger);
-    // Two holds were concurrent with the release: its 10 units went back once, not twice.
-    let held = vec![("R1".to_string(), StockStatus::Quarantined, 10)];
+    // Two holds were concurrent with the release: each claim puts the 10 units back, so
+    // they show quarantined twice over (available −10, listed) until they are judged.
+    let claimed =
+        vec![("R1".to_string(), StockStatus::Available, -10), ("R1".to_string(), StockStatus::Quarantined, 20)];
     for ledger in [&a.ledger, &b.ledger, &server.ledger] {
-        assert_eq!(fridge_stock(ledger), held);
-        assert_eq!(derived_count(ledger), 2, "one pair");
-        assert!(ledger.negative_exceptions().unwrap().is_empty());
+        assert_eq!(fridge_stock(ledger), claimed);
+        assert_eq!(derived_count(ledger), 4, "one pair per claim");
         assert!(balance::verify(ledger.connection()).unwrap().is_empty());
     }
     assert_eq!(replica(&a.ledger), replica(&b.ledger));
-    // On A they are E3's, the excursion still open, and E2 stays resolved.
-    assert_eq!(a.ledger.excursion(&e3.id).unwrap().quarantined_units, 10);
+    // On A both claims go to E3, the excursion open on the fridge (E2 stays resolved);
+    // judging it lets the 10 units out once.
+    assert_eq!(a.ledger.excursion(&e3.id).unwrap().quarantined_units, 20);
     assert_eq!(a.ledger.excursion(&e2.id).unwrap().status, "released");
     a.ledger.resolve_excursion(&e3.id, "boss", "checked with E3 in view", false).unwrap();
     sync(&mut a.ledger, &mut server.ledger);
     sync(&mut b.ledger, &mut server.ledger);
     let released = vec![("R1".to_string(), StockStatus::Available, 10)];
-    assert_eq!(fridge_stock(&a.ledger), released);
-    assert_eq!(fridge_stock(&b.ledger), released);
+    for ledger in [&a.ledger, &b.ledger, &server.ledger] {
+        assert_eq!(fridge_stock(ledger), released);
+        assert!(ledger.negative_exceptions().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn claims_on_two_nodes_are_each_judged_there_and_the_units_come_out_once() {
+    let (mut a, mut server, mut b, e1) = r1_held_by_e1(381);
+    let clock = a.clock.clone();
+    let mut c = node("S03", 383, &clock);
+    link(&mut c.ledger, &server.ledger);
+    sync(&mut c.ledger, &mut server.ledger);
+    fridge_rules(&mut c.ledger);
+    // Offline: A's E2 and C's E3 both hold R1 for E1; B's manager releases E1 knowing of neither.
+    let e2 = warm_fridge(&mut a.ledger, &clock);
+    let e3 = warm_fridge(&mut c.ledger, &clock);
+    b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    for _ in 0..2 {
+        sync(&mut b.ledger, &mut server.ledger);
+        sync(&mut a.ledger, &mut server.ledger);
+        sync(&mut c.ledger, &mut server.ledger);
+    }
+    assert_eq!(a.ledger.excursion(&e2.id).unwrap().quarantined_units, 10);
+    assert_eq!(c.ledger.excursion(&e3.id).unwrap().quarantined_units, 10);
+    // A's manager judges E2: R1 stays held for E3 until C's manager judges it too.
+    a.ledger.resolve_excursion(&e2.id, "boss", "checked", false).unwrap();
+    sync(&mut a.ledger, &mut server.ledger);
+    sync(&mut c.ledger, &mut server.ledger);
+    assert_eq!(fridge_stock(&c.ledger), vec![("R1".to_string(), StockStatus::Quarantined, 10)]);
+    c.ledger.resolve_excursion(&e3.id, "boss", "checked", false).unwrap();
+    for _ in 0..2 {
+        sync(&mut c.ledger, &mut server.ledger);
+        sync(&mut a.ledger, &mut server.ledger);
+        sync(&mut b.ledger, &mut server.ledger);
+    }
+    let released = vec![("R1".to_string(), StockStatus::Available, 10)];
+    for ledger in [&a.ledger, &b.ledger, &c.ledger, &server.ledger] {
+        assert_eq!(fridge_stock(ledger), released);
+        assert!(ledger.negative_exceptions().unwrap().is_empty());
+    }
+    assert_eq!(replica(&a.ledger), replica(&c.ledger));
 }
 
 #[test]
@@ -763,6 +805,48 @@ fn a_resolved_excursion_reopens_when_a_release_it_did_not_see_let_out_units_it_h
     assert_eq!(fridge_stock(&b.ledger), released);
     assert_eq!(fridge_stock(&server.ledger), released);
     assert_eq!(replica(&a.ledger), replica(&b.ledger));
+}
+
+#[test]
+fn a_reopened_excursion_that_had_let_out_units_of_its_own_still_holds_what_came_back() {
+    let (mut a, mut server, mut b, e1) = r1_held_by_e1(391);
+    let clock = a.clock.clone();
+    // Offline: A receives 5 more of R1; its E2 takes those 5 and holds E1's 10 on the same
+    // key; A's manager releases E2's 5. B's manager releases E1 knowing nothing of E2.
+    a.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 5)]))
+        .unwrap();
+    let e2 = warm_fridge(&mut a.ledger, &clock);
+    assert_eq!(e2.quarantined_units, 5);
+    a.ledger.resolve_excursion(&e2.id, "boss", "its own 5 checked", false).unwrap();
+    b.ledger.resolve_excursion(&e1.id, "boss", "checked", false).unwrap();
+    for _ in 0..2 {
+        sync(&mut b.ledger, &mut server.ledger);
+        sync(&mut a.ledger, &mut server.ledger);
+    }
+    let reopened = a.ledger.excursion(&e2.id).unwrap();
+    assert_eq!((reopened.status.as_str(), reopened.quarantined_units), ("open", 15));
+    assert_eq!(
+        fridge_stock(&b.ledger),
+        vec![("R1".to_string(), StockStatus::Available, 5), ("R1".to_string(), StockStatus::Quarantined, 10)]
+    );
+    // B's sensor now opens E3: E2, though it let units out of this key before, holds the 10
+    // that came back, so E3's hold names it.
+    clock.advance_ms(10 * MINUTE);
+    let e3 = warm_fridge(&mut b.ledger, &clock);
+    let hold: String = b
+        .ledger
+        .connection()
+        .query_row(
+            "SELECT note FROM movements WHERE kind = 'quarantine' AND quantity = 0 AND note LIKE ?1",
+            [format!("excursion {} holds %", e3.id)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hold.contains(&e2.id), "{hold}");
+    // A's manager judges E2 again: its share is the 10 that came back, not more.
+    a.ledger.resolve_excursion(&e2.id, "boss", "R1 judged for E2", false).unwrap();
+    assert_eq!(fridge_stock(&a.ledger), vec![("R1".to_string(), StockStatus::Available, 15)]);
 }
 
 #[test]

@@ -442,10 +442,9 @@ fn fridge_request(kind: DocumentKind, line: LineRequest) -> DocumentRequest {
 
 /// The compensations `ledger`'s movements call for, worked out here from the
 /// notes alone (independently of `ledger::quarantine`): for each release R
-/// into available of excursion E with at least one hold H on the same key
-/// concurrent with it (H names E and R does not name H's excursion), one pair
-/// (note `excursion E over R`) however many such holds there are: available
-/// −q, quarantined +q. Sorted (note, key, status, quantity).
+/// into available and each hold H on the same key, concurrent when H names
+/// R's excursion and R does not name H's, one pair (note `excursion E over
+/// R`): available −q, quarantined +q. Sorted (note, key, status, quantity).
 fn expected_compensations(ledger: &Ledger) -> Vec<(String, String, String, String, String, i64)> {
     type Row = (uuid::Uuid, String, String, String, String, i64, String);
     let select = |kind: &str, status: &str, quantity: &str| -> Vec<Row> {
@@ -465,18 +464,17 @@ fn expected_compensations(ledger: &Ledger) -> Vec<(String, String, String, Strin
     let mut out = Vec::new();
     for (release_id, item, lot, serial, location, quantity, release_note) in &releases {
         let release_note = quarantine::parse_note(release_note).expect("a release's note");
-        let concurrent = holds.iter().any(|(_, h_item, h_lot, h_serial, h_location, _, hold_note)| {
+        for (_, h_item, h_lot, h_serial, h_location, _, hold_note) in &holds {
             let hold_note = quarantine::parse_note(hold_note).expect("a hold's note");
+            if (h_item, h_lot, h_serial, h_location) != (item, lot, serial, location) || hold_note.word != "holds" {
+                continue;
+            }
             let knew = release_note.word == "knew" && release_note.ids.contains(&hold_note.excursion);
-            (h_item, h_lot, h_serial, h_location) == (item, lot, serial, location)
-                && hold_note.word == "holds"
-                && hold_note.ids.contains(&release_note.excursion)
-                && !knew
-        });
-        if concurrent {
-            let note = format!("excursion {} over {release_id}", release_note.excursion);
-            for (status, signed) in [("available", -quantity), ("quarantined", *quantity)] {
-                out.push((note.clone(), item.clone(), lot.clone(), location.clone(), status.to_string(), signed));
+            if hold_note.ids.contains(&release_note.excursion) && !knew {
+                let note = format!("excursion {} over {release_id}", hold_note.excursion);
+                for (status, signed) in [("available", -quantity), ("quarantined", *quantity)] {
+                    out.push((note.clone(), item.clone(), lot.clone(), location.clone(), status.to_string(), signed));
+                }
             }
         }
     }
