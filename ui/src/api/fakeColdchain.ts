@@ -125,16 +125,13 @@ export class FakeColdchain implements ColdchainBackend {
     for (const handler of this.coldHandlers) handler(structuredClone(update));
   }
 
-  /** What a sync brings when a release made elsewhere, not knowing of this unit's last
-   *  excursion, let out stock it held: the stock goes back into quarantine and the
-   *  excursion opens again (the core's quarantine_wins). */
+  /** What a pulled compensation does when a release made elsewhere, not knowing of this
+   *  unit's last excursion, let out stock it held: the stock goes back into quarantine and
+   *  the excursion opens again (the core's quarantine_wins). Apply it in a sync round. */
   reopenFromSync(location: string) {
     const excursion = this.list.find((x) => x.location === location && x.status !== 'open');
     if (!excursion || this.list.some((x) => x.location === location && x.status === 'open')) return;
-    const now = this.host.nowMs();
-    Object.assign(excursion, { status: 'open', reopened_at_ms: now, quarantined_units: this.host.quarantine(location) });
-    const update: ColdchainUpdate = { at_ms: now, readings: [], errors: [], excursions: [structuredClone(excursion)] };
-    for (const handler of this.coldHandlers) handler(structuredClone(update));
+    Object.assign(excursion, { status: 'open', reopened_at_ms: this.host.nowMs(), quarantined_units: this.host.quarantine(location) });
   }
 
   /** What a serial scanner sends: the app's event, and pending until acknowledged. */

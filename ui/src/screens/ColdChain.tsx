@@ -164,6 +164,8 @@ export function ColdChainScreen({ mayResolve, onError, clearError, onResolved }:
   const load = useCallback(() => { backend.coldUnits().then(setUnits, onError); setRefresh((n) => n + 1); }, [backend, onError]);
   useEffect(() => { load(); }, [load]);
   useEffect(() => backend.onColdchain(() => load()), [backend, load]);
+  // A sync can reopen an excursion here (stock released elsewhere came back into quarantine).
+  useEffect(() => backend.onSyncApplied(() => load()), [backend, load]);
   const changed = (text: string) => { clearError(); setNotice(text); load(); onResolved(); };
   return (
     <section className="screen" aria-labelledby="coldchain-title">

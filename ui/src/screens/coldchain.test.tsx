@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { openScreen, signedIn } from '../test/render';
+import { FAKE_ENROLMENT_CODE } from '../api/fakeSync';
 
 const GLUCOSE = '06958841004890';
 
@@ -76,7 +77,10 @@ describe('the cold chain screen', () => {
     await user.type(await screen.findByTestId('resolve-reason-COLD'), 'probe on the door{Enter}');
     await waitFor(() => expect(screen.getByTestId('cold-unit-COLD').dataset.alarm).toBe('none'));
     expect(screen.queryByTestId('excursion-reopened-COLD')).toBeNull();
-    await act(async () => { backend.coldchain.reopenFromSync('COLD'); });
+    // A sync round pulls the compensation: the screen reads the units again.
+    await backend.enrolWorkstation('https://server.hospital:8443', FAKE_ENROLMENT_CODE, null);
+    backend.sync.arrive(2, () => backend.coldchain.reopenFromSync('COLD'));
+    await act(async () => { await backend.sync.round(); });
     const reopened = await screen.findByTestId('excursion-reopened-COLD');
     expect(reopened.textContent).toContain('另一工作站在不知道此超标的情况下放行了它扣留的库存');
     expect(reopened.textContent).toContain('probe on the door');
