@@ -512,9 +512,9 @@ fn fridge_stock(ledger: &Ledger) -> Vec<(String, StockStatus, i64)> {
     rows
 }
 
-/// A and B (enrolled with a server, nodes `seed` and `seed + 1`) both hold R1,
-/// received on A, quarantined by E1, which B's warm sensor opened.
-fn r1_held_by_e1(seed: u64) -> (Hospital, Node, Node, ExcursionView) {
+/// A and B (enrolled with a server, nodes `seed` and `seed + 1`) both hold the
+/// 10 of R1 that A received into FR1, and both have the fridge's rules.
+fn r1_in_the_fridge(seed: u64) -> (Hospital, Node, Node) {
     let mut a = hospital();
     let clock = a.clock.clone();
     let mut server = node("SRV", seed, &clock);
@@ -529,6 +529,14 @@ fn r1_held_by_e1(seed: u64) -> (Hospital, Node, Node, ExcursionView) {
     sync(&mut a.ledger, &mut server.ledger);
     sync(&mut b.ledger, &mut server.ledger);
     fridge_rules(&mut b.ledger);
+    (a, server, b)
+}
+
+/// A and B both hold R1 (see [`r1_in_the_fridge`]), quarantined by E1, which
+/// B's warm sensor opened.
+fn r1_held_by_e1(seed: u64) -> (Hospital, Node, Node, ExcursionView) {
+    let (mut a, mut server, mut b) = r1_in_the_fridge(seed);
+    let clock = a.clock.clone();
     let e1 = warm_fridge(&mut b.ledger, &clock);
     sync(&mut b.ledger, &mut server.ledger);
     sync(&mut a.ledger, &mut server.ledger);
@@ -851,20 +859,8 @@ fn a_reopened_excursion_that_had_let_out_units_of_its_own_still_holds_what_came_
 
 #[test]
 fn two_excursions_that_quarantined_the_same_units_offline_each_release_only_their_own() {
-    let mut a = hospital();
+    let (mut a, mut server, mut b) = r1_in_the_fridge(361);
     let clock = a.clock.clone();
-    let mut server = node("SRV", 361, &clock);
-    let mut b = node("S02", 362, &clock);
-    link(&mut a.ledger, &server.ledger);
-    link(&mut b.ledger, &server.ledger);
-    add_fridge(&mut a);
-    fridge_rules(&mut a.ledger);
-    a.ledger
-        .post(&request(DocumentKind::Receipt, "wang", "FR1", vec![line(REAGENT, Some("R1"), Some("2027-03-31"), 10)]))
-        .unwrap();
-    sync(&mut a.ledger, &mut server.ledger);
-    sync(&mut b.ledger, &mut server.ledger);
-    fridge_rules(&mut b.ledger);
     // Offline, both sensors see the fridge warm: each excursion takes the 10 units it saw.
     let e1 = warm_fridge(&mut a.ledger, &clock);
     let e2 = warm_fridge(&mut b.ledger, &clock);
