@@ -103,6 +103,9 @@ struct SyncJson<'a> {
     /// Set when this round started a new workstation from the server's snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshot_balances: Option<usize>,
+    /// This workstation's own events that came back from the server: its
+    /// ledger had gone back (restored from a backup, or a copied database).
+    own_events_back: usize,
 }
 
 /// `sync [--server URL] [--enrol CODE] [--ca ca.pem]`. With `--ca` the CA is
@@ -146,10 +149,18 @@ pub fn run_sync(
             conflicts: &report.conflicts,
             exceptions: &report.exceptions,
             snapshot_balances: report.snapshot_balances,
+            own_events_back: report.own_events_back,
         })?;
     } else {
         if let Some(balances) = report.snapshot_balances {
             println!("started from the server's snapshot: {balances} balances");
+        }
+        if report.own_events_back > 0 {
+            println!(
+                "this workstation's ledger had gone back (restored from a backup, or a copy of its database): \
+                 {} of its own events came back from the server",
+                report.own_events_back
+            );
         }
         println!(
             "pushed {}, pulled {}, conflicts {}, negative keys {}",

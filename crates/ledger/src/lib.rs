@@ -15,6 +15,7 @@ pub mod coldchain;
 pub mod demo;
 pub mod error;
 pub mod ids;
+pub mod lineage;
 pub mod master;
 pub mod model;
 pub mod port_roles;

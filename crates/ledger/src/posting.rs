@@ -1164,6 +1164,6 @@ pub(crate) fn next_number(tx: &Transaction<'_>, kind: DocumentKind, site: &str) 
     Ok(format_number(&series, last + 1))
 }
 
-fn format_number(series: &str, counter: u64) -> String {
+pub(crate) fn format_number(series: &str, counter: u64) -> String {
     format!("{series}{counter:0width$}", width = NUMBER_DIGITS_MIN)
 }

@@ -617,11 +617,7 @@ impl Ledger {
     /// Records that the server has everything in `outbox`.
     pub fn mark_pushed(&mut self, outbox: &Outbox) -> Result<()> {
         let tx = self.begin()?;
-        tx.execute(
-            "UPDATE sync_state SET pushed_change_seq = max(pushed_change_seq, ?1),
-                 pushed_hlc = CASE WHEN push_generation = ?3 THEN max(pushed_hlc, ?2) ELSE pushed_hlc END",
-            params![outbox.change_seq, outbox.hlc, outbox.generation],
-        )?;
+        mark_pushed_in(&tx, outbox)?;
         tx.commit()?;
         Ok(())
     }
@@ -699,6 +695,8 @@ impl Ledger {
                  pushed_change_seq = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_change_seq ELSE 0 END,
                  pushed_hlc = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_hlc ELSE 0 END,
                  push_generation = push_generation + 1,
+                 -- Fetch back what the server holds from this node first (crate::lineage).
+                 lineage = NULL, lineage_next = NULL,
                  server_node_id = excluded.server_node_id",
             params![server_url, server_node_id, token, server_ca_pem],
         )?;
@@ -809,6 +807,16 @@ impl Ledger {
     /// server's ledger and appended to `sync_events` in one transaction (the
     /// sequence is given at commit, so a pull never skips one).
     pub fn server_accept(&mut self, origin: Uuid, events: &[Event]) -> Result<ApplyReport> {
+        self.server_accept_moving(origin, events, None)
+    }
+
+    /// `server_accept`, moving the node's lineage on (`crate::lineage`) in the same transaction.
+    pub(crate) fn server_accept_moving(
+        &mut self,
+        origin: Uuid,
+        events: &[Event],
+        lineage: Option<&crate::lineage::Lineage>,
+    ) -> Result<ApplyReport> {
         self.node()?;
         let now = self.clock.now_ms();
         let local_hlc = self.hlc;
@@ -856,6 +864,9 @@ impl Ledger {
         }
         if hlc > local_hlc {
             persist_hlc(&tx, hlc)?;
+        }
+        if let Some(lineage) = lineage {
+            crate::lineage::server_move_on(&tx, origin, lineage)?;
         }
         tx.commit()?;
         self.hlc = self.hlc.max(hlc);
@@ -1169,6 +1180,16 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `Ledger::mark_pushed` inside a transaction.
+pub(crate) fn mark_pushed_in(tx: &Transaction<'_>, outbox: &Outbox) -> Result<()> {
+    tx.execute(
+        "UPDATE sync_state SET pushed_change_seq = max(pushed_change_seq, ?1),
+             pushed_hlc = CASE WHEN push_generation = ?3 THEN max(pushed_hlc, ?2) ELSE pushed_hlc END",
+        params![outbox.change_seq, outbox.hlc, outbox.generation],
+    )?;
+    Ok(())
+}
+
 fn master_change_row(row: &rusqlite::Row<'_>, from: usize) -> Result<MasterChange> {
     let fields: String = row.get(from + 5)?;
     let base: String = row.get(from + 6)?;
@@ -1190,11 +1211,17 @@ fn field_version(conn: &rusqlite::Connection, entity: &str, id: Uuid, field: &st
         .optional()?)
 }
 
-fn conflict_view(kind: &str, key: &[u8], origin: Option<Uuid>, stored: String, incoming: String) -> ConflictView {
+pub(crate) fn conflict_view(
+    kind: &str,
+    key: &[u8],
+    origin: Option<Uuid>,
+    stored: String,
+    incoming: String,
+) -> ConflictView {
     ConflictView { kind: kind.to_string(), key: hex(key), origin: origin.map(|u| u.to_string()), stored, incoming }
 }
 
-fn store_conflict(tx: &Transaction<'_>, c: &ConflictView, key: &[u8], now: i64) -> Result<()> {
+pub(crate) fn store_conflict(tx: &Transaction<'_>, c: &ConflictView, key: &[u8], now: i64) -> Result<()> {
     let origin = c.origin.as_deref().and_then(|o| Uuid::try_parse(o).ok());
     tx.prepare_cached(
         "INSERT OR IGNORE INTO sync_conflicts (event_kind, event_key, origin, received_ms, stored, incoming)
@@ -1907,9 +1934,14 @@ impl Ledger {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
+        // Movements at or ahead of the new node's clock (a count it takes will fold over them),
+        // and those within the ambiguity window before it: a count it takes in its first
+        // minutes is listed with them for review, as the server lists it (crate::review).
+        let bits = crate::clock::HLC_COUNTER_BITS;
+        let recent = ((since_hlc >> bits) - crate::review::COUNT_AMBIGUITY_WINDOW_MS).max(0) << bits;
         let mut ahead: Vec<MovementRecord> = tx
-            .prepare(&format!("{} WHERE hlc > ?1 ORDER BY hlc, node_id", crate::apply::RECORD_SELECT))?
-            .query_map([since_hlc], crate::apply::record_row)?
+            .prepare(&format!("{} WHERE hlc >= ?1 ORDER BY hlc, node_id", crate::apply::RECORD_SELECT))?
+            .query_map([recent], crate::apply::record_row)?
             .collect::<rusqlite::Result<_>>()?;
         // Who holds the stock in quarantine now: the excursion movements of every key with
         // quarantined stock, so that an excursion the new node opens names them in its holds

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_sync.sql"),
     include_str!("../../../migrations/0008_sync_ca.sql"),
     include_str!("../../../migrations/0009_excursion_reopened.sql"),
+    include_str!("../../../migrations/0010_sync_lineage.sql"),
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,18 @@
 //! node syncs, all nodes must hold the same master data, documents,
 //! movements, balances and exceptions, with no movement applied twice.
 //!
+//! Now and then a workstation's database is copied (the nightly backup) and
+//! later put back in place of the live one, as IT does when a disk dies: the
+//! workstation must fetch back from the server what it had sent since the copy
+//! (crate::lineage) and end like everyone else; a push whose answer was lost,
+//! sent twice or delivered late must never be taken for such a workstation.
+//!
+//! Now and then a workstation's database is copied (the nightly backup) and
+//! later put back in place of the live one, as IT does when a disk dies: the
+//! workstation must fetch back from the server what it had sent since the copy
+//! (ledger::lineage) and end like everyone else; a push whose answer was lost,
+//! sent twice or delivered late must never be taken for such a workstation.
+//!
 //! A cold unit (FRIDGE, 2–8 °C) takes part too: it receives and issues a
 //! cold-chain reagent, a node's sensor sees it warm and opens an excursion
 //! that quarantines its stock, and that node's manager later releases or
@@ -43,6 +55,8 @@ const REAGENT_LOTS: [&str; 2] = ["R1", "R2"];
 /// A cold step (receive, issue or an excursion opened or resolved) in this share of steps.
 const COLD_RATE: f64 = 0.25;
 const MINUTE: i64 = 60_000;
+/// A backup of a workstation taken, or restored, in this share of steps.
+const RESTORE_RATE: f64 = 0.03;
 
 fn expiry(lot: usize) -> chrono::NaiveDate {
     // One expiry per lot everywhere (a lot's dates are the manufacturer's, not a choice).
@@ -56,8 +70,13 @@ struct Sim {
     nodes: Vec<Ledger>,
     clocks: Vec<ManualClock>,
     /// Pushes "in the network", delivered late (stale) if at all.
-    in_flight: Vec<(uuid::Uuid, Vec<Event>)>,
+    in_flight: Vec<(uuid::Uuid, lineage::Lineage, Vec<Event>)>,
     ids: u64,
+    /// A copy of one node's database taken earlier (node, file), restored later.
+    backup: Option<(usize, PathBuf)>,
+    /// Nodes restored from a backup, and their own events that came back from the server.
+    restores: usize,
+    own_events_back: usize,
 }
 
 fn scratch_dir() -> tempfile::TempDir {
@@ -69,6 +88,16 @@ fn scratch_dir() -> tempfile::TempDir {
         }
     }
     tempfile::tempdir().unwrap()
+}
+
+/// The server enrols a workstation (as `medledger enrol` and `sync --enrol` do).
+fn enrol(server: &mut Ledger, node: &Ledger) {
+    let info = node.node_info().unwrap();
+    let code = format!("code-{}", info.id);
+    server.server_add_enrolment(&info.site_code, code.as_bytes()).unwrap();
+    let enrolled =
+        server.server_enrol(code.as_bytes(), info.id.parse().unwrap(), &info.site_code, info.id.as_bytes()).unwrap();
+    assert_eq!(enrolled, replication::Enrolment::Enrolled);
 }
 
 fn open(path: &Path, clock: &ManualClock, seed: u64) -> Ledger {
@@ -151,10 +180,22 @@ impl Sim {
             let mut node = open(&dir.path().join(format!("n{i}.sqlite")), &clock, seed * 10 + 1 + i as u64);
             node.init(&format!("S0{}", i + 1), "").unwrap();
             node.set_sync_link("sim://server", server_id, "t").unwrap();
+            enrol(&mut server, &node);
             nodes.push(node);
             clocks.push(clock);
         }
-        let mut sim = Sim { dir, server, server_clock, nodes, clocks, in_flight: Vec::new(), ids: seed };
+        let mut sim = Sim {
+            dir,
+            server,
+            server_clock,
+            nodes,
+            clocks,
+            in_flight: Vec::new(),
+            ids: seed,
+            backup: None,
+            restores: 0,
+            own_events_back: 0,
+        };
         for i in 0..3 {
             sim.sync_clean(i);
             fridge_rules(&mut sim.nodes[i]);
@@ -173,11 +214,78 @@ impl Sim {
         self.nodes[i].node_info().unwrap().id.parse().unwrap()
     }
 
+    /// A live push: the server must find the node in line.
+    fn accept(&mut self, me: uuid::Uuid, lineage: &lineage::Lineage, events: &[Event]) {
+        if let Err(check) = self.server.server_accept_in_line(me, lineage, events).unwrap() {
+            panic!("a push in line refused as {check:?}");
+        }
+    }
+
+    /// A copy of node `i`'s database as it is now (the hospital's nightly backup).
+    fn back_up(&mut self, i: usize) {
+        let path = self.dir.path().join(format!("backup-n{i}.sqlite"));
+        let _ = std::fs::remove_file(&path);
+        self.nodes[i].connection().execute("VACUUM INTO ?1", [path.to_str().unwrap()]).unwrap();
+        self.backup = Some((i, path));
+    }
+
+    /// Node `i` goes back to its backup (its disk died; IT restored last night's copy),
+    /// then syncs when it starts: it must get back what it had sent since.
+    fn restore(&mut self) {
+        let Some((i, backup)) = self.backup.take() else { return };
+        let path = self.dir.path().join(format!("n{i}.sqlite"));
+        self.ids += 1000;
+        // The live database closes; its files are replaced by the copy.
+        let placeholder = open(&self.dir.path().join("placeholder.sqlite"), &self.clocks[i], self.ids);
+        drop(std::mem::replace(&mut self.nodes[i], placeholder));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        std::fs::rename(&backup, &path).unwrap();
+        self.nodes[i] = open(&path, &self.clocks[i], self.ids + 1);
+        self.restores += 1;
+        self.sync_clean(i);
+    }
+
     fn restart_server(&mut self) {
         let path: PathBuf = self.dir.path().join("server.sqlite");
         self.ids += 1000;
         let replacement = open(&path, &self.server_clock, self.ids);
         self.server = replacement;
+    }
+
+    /// As the client does for a new link or a ledger that went back: fetch back
+    /// the node's own events from the server, then take the server's lineage.
+    fn fetch_back(&mut self, i: usize) {
+        let me = self.node_id(i);
+        let mut cursor = 0;
+        loop {
+            let (events, reached, more, server_lineage) = self.server.server_own_events_after(cursor, me, 40).unwrap();
+            let applied = self.nodes[i].apply_own_events(&events).unwrap();
+            assert!(
+                applied.conflicts.is_empty(),
+                "node {i}: its own events came back unlike it: {:?}",
+                applied.conflicts
+            );
+            self.own_events_back += applied.applied;
+            if !more {
+                self.nodes[i].adopt_lineage(server_lineage).unwrap();
+                return;
+            }
+            cursor = reached;
+        }
+    }
+
+    /// The node's lineage for a push; a node whose ledger went back (or that has none) fetches back first.
+    fn push_lineage(&mut self, i: usize) -> lineage::Lineage {
+        let me = self.node_id(i);
+        let presented = self.nodes[i].lineage().unwrap();
+        match self.server.server_lineage_check(me, presented.as_ref()).unwrap() {
+            lineage::LineageCheck::InLine if presented.is_some() => {}
+            lineage::LineageCheck::Unknown => panic!("node {i}: the server never saw its lineage {presented:?}"),
+            _ => self.fetch_back(i),
+        }
+        self.nodes[i].push_lineage().unwrap().expect("a lineage after fetching back")
     }
 
     /// Push then pull with no faults.
@@ -193,8 +301,13 @@ impl Sim {
                 }
                 break;
             }
-            self.server.server_accept(me, &outbox.events).unwrap();
-            self.nodes[i].mark_pushed(&outbox).unwrap();
+            let lineage = self.push_lineage(i);
+            self.accept(me, &lineage, &outbox.events);
+            self.nodes[i].mark_pushed_in_line(&outbox, Some(&lineage)).unwrap();
+        }
+        let presented = self.nodes[i].lineage().unwrap();
+        if self.server.server_lineage_check(me, presented.as_ref()).unwrap() != lineage::LineageCheck::InLine {
+            self.fetch_back(i);
         }
         loop {
             let cursor = self.nodes[i].sync_link().unwrap().unwrap().pull_cursor;
@@ -229,6 +342,7 @@ impl Sim {
         node.init(&format!("S0{}", i + 1), "").unwrap();
         let server_id = self.server.node_info().unwrap().id.parse().unwrap();
         node.set_sync_link("sim://server", server_id, "t").unwrap();
+        enrol(&mut self.server, &node);
         let snapshot = self.server.server_snapshot(node.current_hlc().0).unwrap();
         node.bootstrap(&snapshot).unwrap();
         fridge_rules(&mut node);
@@ -245,38 +359,45 @@ impl Sim {
             self.nodes[i].mark_pushed(&outbox).unwrap();
         }
         if !outbox.events.is_empty() {
+            // A push whose answer was lost goes again with the same lineage pair: never refused.
+            let lineage = self.push_lineage(i);
             match rng.random_range(0..10) {
                 0 => {} // request lost
                 1 => {
                     // response lost after the server committed
-                    self.server.server_accept(me, &outbox.events).unwrap();
+                    self.accept(me, &lineage, &outbox.events);
                 }
                 2 => {
                     // delivered twice
-                    self.server.server_accept(me, &outbox.events).unwrap();
-                    self.server.server_accept(me, &outbox.events).unwrap();
-                    self.nodes[i].mark_pushed(&outbox).unwrap();
+                    self.accept(me, &lineage, &outbox.events);
+                    self.accept(me, &lineage, &outbox.events);
+                    self.nodes[i].mark_pushed_in_line(&outbox, Some(&lineage)).unwrap();
                 }
                 3 => {
                     // held in the network; the node times out and will send again
-                    self.in_flight.push((me, outbox.events.clone()));
+                    self.in_flight.push((me, lineage, outbox.events.clone()));
                 }
                 4 => {
-                    self.server.server_accept(me, &outbox.events).unwrap();
+                    self.accept(me, &lineage, &outbox.events);
                     self.restart_server();
-                    self.nodes[i].mark_pushed(&outbox).unwrap();
+                    self.nodes[i].mark_pushed_in_line(&outbox, Some(&lineage)).unwrap();
                 }
                 _ => {
-                    self.server.server_accept(me, &outbox.events).unwrap();
-                    self.nodes[i].mark_pushed(&outbox).unwrap();
+                    self.accept(me, &lineage, &outbox.events);
+                    self.nodes[i].mark_pushed_in_line(&outbox, Some(&lineage)).unwrap();
                 }
             }
         }
         // An old push arrives late.
         if !self.in_flight.is_empty() && rng.random_bool(0.3) {
             let k = rng.random_range(0..self.in_flight.len());
-            let (origin, events) = self.in_flight.remove(k);
-            self.server.server_accept(origin, &events).unwrap();
+            let (origin, lineage, events) = self.in_flight.remove(k);
+            self.deliver_late(origin, &lineage, &events);
+        }
+        let presented = self.nodes[i].lineage().unwrap();
+        match self.server.server_lineage_check(me, presented.as_ref()).unwrap() {
+            lineage::LineageCheck::InLine => {}
+            check => panic!("node {i}: a pull refused as {check:?}"),
         }
         let cursor = self.nodes[i].sync_link().unwrap().unwrap().pull_cursor;
         let (events, reached, _) = self.server.server_events_after(cursor, me, rng.random_range(3..30)).unwrap();
@@ -299,6 +420,15 @@ impl Sim {
             _ => {
                 self.nodes[i].apply_page(&events, &history, reached).unwrap();
             }
+        }
+    }
+
+    /// A push that was held in the network arrives: applied while the node has
+    /// not moved past it; refused, applying nothing, once it has (its events went again).
+    fn deliver_late(&mut self, origin: uuid::Uuid, lineage: &lineage::Lineage, events: &[Event]) {
+        match self.server.server_accept_in_line(origin, lineage, events).unwrap() {
+            Ok(_) | Err(lineage::LineageCheck::Behind) => {}
+            Err(check) => panic!("a late push refused as {check:?}"),
         }
     }
 
@@ -515,6 +645,8 @@ struct Totals {
     releases: usize,
     compensations: usize,
     ambiguous_counts: usize,
+    restores: usize,
+    own_events_back: usize,
 }
 
 /// Runs one seed; returns what it left on the server.
@@ -528,7 +660,13 @@ fn run_seed(seed: u64) -> Totals {
             sim.join(seed);
         }
         let i = rng.random_range(0..sim.nodes.len());
-        if rng.random_bool(0.3) {
+        if i < 3 && rng.random_bool(RESTORE_RATE) {
+            // A nightly copy of a workstation's database; later its disk dies and the copy comes back.
+            match sim.backup {
+                None => sim.back_up(i),
+                Some(_) => sim.restore(),
+            }
+        } else if rng.random_bool(0.3) {
             sim.sync_faulty(i, &mut rng);
         } else if rng.random_bool(COLD_RATE) {
             sim.cold(i, &mut rng);
@@ -538,9 +676,9 @@ fn run_seed(seed: u64) -> Totals {
         sim.advance(rng.random_range(1..120_000));
     }
     // The faults stop; whatever is still in the network arrives or is lost.
-    for (origin, events) in std::mem::take(&mut sim.in_flight) {
+    for (origin, lineage, events) in std::mem::take(&mut sim.in_flight) {
         if rng.random_bool(0.5) {
-            sim.server.server_accept(origin, &events).unwrap();
+            sim.deliver_late(origin, &lineage, &events);
         }
     }
     for _ in 0..2 {
@@ -627,6 +765,8 @@ fn run_seed(seed: u64) -> Totals {
         releases: count(&sim.server, "SELECT count(*) FROM movements WHERE kind = 'release' AND quantity > 0") as usize,
         compensations: compensations.len() / 2,
         ambiguous_counts: ambiguous.len(),
+        restores: sim.restores,
+        own_events_back: sim.own_events_back,
     }
 }
 
@@ -648,6 +788,8 @@ fn every_node_converges_after_faults() {
                 t.releases += c.releases;
                 t.compensations += c.compensations;
                 t.ambiguous_counts += c.ambiguous_counts;
+                t.restores += c.restores;
+                t.own_events_back += c.own_events_back;
             }
             Err(panic) => {
                 eprintln!("simulation failed at seed {seed}: rerun with SIM_FIRST_SEED={seed} SIM_SEEDS=1");
@@ -657,7 +799,8 @@ fn every_node_converges_after_faults() {
     }
     eprintln!(
         "{seeds} seeds in {:.1} s: {} movements, {} documents, {} keys below zero, {} safety-field reviews, \
-         {} excursions ({} holds, {} release movements), {} compensating pairs, {} ambiguous counts",
+         {} excursions ({} holds, {} release movements), {} compensating pairs, {} ambiguous counts, \
+         {} workstations restored from a backup ({} of their own events came back)",
         started.elapsed().as_secs_f64(),
         t.movements,
         t.documents,
@@ -667,12 +810,18 @@ fn every_node_converges_after_faults() {
         t.holds,
         t.releases,
         t.compensations,
-        t.ambiguous_counts
+        t.ambiguous_counts,
+        t.restores,
+        t.own_events_back
     );
     // The work was real: movements were made, some keys went below zero after merges, and
     // (over enough seeds) excursions held stock while a release elsewhere did not know of them.
     assert!(t.movements > seeds as usize * 5 && t.below_zero > 0, "{} movements", t.movements);
     if seeds >= 200 {
         assert!(t.excursions > 0 && t.holds > 0 && t.compensations > 0, "no concurrent release and excursion");
+        assert!(
+            t.restores > 0 && t.own_events_back > 0,
+            "no workstation went back to a backup that lacked pushed events"
+        );
     }
 }

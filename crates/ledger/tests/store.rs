@@ -194,7 +194,7 @@ fn a_version_1_file_is_upgraded_and_its_number_series_continue() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE history_movements; DROP TABLE balance_openings;
+            "DROP TABLE sync_lineages; DROP TABLE history_movements; DROP TABLE balance_openings;
              DROP TABLE sync_enrolments; DROP TABLE sync_nodes; DROP TABLE sync_events; DROP TABLE sync_conflicts;
              DROP TABLE sync_state; DROP TABLE master_fields; DROP TABLE master_changes;
              DROP TABLE port_roles;
@@ -252,6 +252,9 @@ fn an_enrolled_version_7_file_keeps_its_link_and_trusts_the_system_roots_until_g
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "ALTER TABLE sync_state DROP COLUMN server_ca_pem; ALTER TABLE excursions DROP COLUMN reopened_at_ms;
+             ALTER TABLE sync_state DROP COLUMN lineage; ALTER TABLE sync_state DROP COLUMN lineage_next;
+             ALTER TABLE sync_state DROP COLUMN lineage_tried; ALTER TABLE sync_nodes DROP COLUMN lineage;
+             DROP TABLE sync_lineages;
              PRAGMA user_version = 7;",
         )
         .unwrap();

@@ -67,6 +67,10 @@ pub struct SyncReport {
     /// Balances a new workstation started from, when it did in this round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_balances: Option<usize>,
+    /// This workstation's own events that came back from the server because
+    /// its ledger had gone back (restored from a backup, or a copied database).
+    #[serde(default)]
+    pub own_events_back: usize,
 }
 
 /// Progress of a long sync: (phase, events so far).
@@ -272,6 +276,12 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
         report.snapshot_balances = Some(answer.snapshot.balances.len());
         progress("snapshot", answer.snapshot.balances.len());
     }
+    // A new link (or one from before lineages): first what the server holds from this node.
+    let mut fetched_back = false;
+    if ledger.with(|l| l.lineage())?.is_none() {
+        own_events_back(ledger, &http, &mut report, progress)?;
+        fetched_back = true;
+    }
     loop {
         let outbox = ledger.with(|l| l.outbox(SYNC_BATCH_MAX))?;
         if outbox.events.is_empty() {
@@ -280,21 +290,70 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
             }
             break;
         }
-        let answer: PushResponse =
-            http.post("v1/push", &PushRequest { versions: Versions::ours(), events: outbox.events.clone() })?;
+        // Chosen after the batch was read: a copy of the database holding this value holds the batch.
+        let lineage = ledger.with(|l| l.push_lineage())?;
+        let request =
+            PushRequest { versions: Versions::ours(), events: outbox.events.clone(), lineage: lineage.clone() };
+        let answer: PushResponse = match http.post("v1/push", &request) {
+            // This ledger went back: fetch back what it had sent, then push what is still new.
+            Err(e) if is_behind(&e) && !fetched_back => {
+                own_events_back(ledger, &http, &mut report, progress)?;
+                fetched_back = true;
+                continue;
+            }
+            answer => answer?,
+        };
         report.pushed += outbox.events.len();
         report.conflicts.extend(answer.conflicts);
-        ledger.with(|l| l.mark_pushed(&outbox))?;
+        ledger.with(|l| l.mark_pushed_in_line(&outbox, lineage.as_ref()))?;
         progress("push", report.pushed);
         if !outbox.more {
             break;
         }
     }
-    pull(ledger, &http, &mut report, progress)?;
+    match pull(ledger, &http, &mut report, progress) {
+        // Nothing was pushed to find it out: the pull did.
+        Err(e) if is_behind(&e) && !fetched_back => {
+            own_events_back(ledger, &http, &mut report, progress)?;
+            pull(ledger, &http, &mut report, progress)?;
+        }
+        pulled => pulled?,
+    }
     report.exceptions = ledger.with(|l| l.negative_exceptions())?;
     report.bytes_sent = http.sent.load(Ordering::Relaxed);
     report.bytes_received = http.received.load(Ordering::Relaxed);
     Ok(report)
+}
+
+fn is_behind(e: &SyncError) -> bool {
+    matches!(e, SyncError::Refused { code, .. } if code == "workstation_behind")
+}
+
+/// Fetches back the events this node pushed itself and applies those it lacks
+/// (the same id twice is a no-op), then takes the server's lineage value:
+/// a workstation restored from a backup gets back what it had sent since.
+fn own_events_back(
+    ledger: &impl LedgerAccess,
+    http: &Http,
+    report: &mut SyncReport,
+    progress: Progress<'_>,
+) -> Result<(), SyncError> {
+    let lineage = ledger.with(|l| l.lineage())?;
+    let mut cursor = 0;
+    loop {
+        let request =
+            OwnEventsRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX, lineage: lineage.clone() };
+        let answer: OwnEventsResponse = http.post("v1/own", &request)?;
+        let applied = ledger.with(|l| l.apply_own_events(&answer.events))?;
+        report.own_events_back += applied.applied;
+        report.conflicts.extend(applied.conflicts);
+        progress("pull", report.pulled + report.own_events_back);
+        if !answer.more {
+            ledger.with(|l| l.adopt_lineage(answer.lineage))?;
+            return Ok(());
+        }
+        cursor = answer.cursor;
+    }
 }
 
 /// Pulls page after page. The next page is fetched (the server reads it, the
@@ -309,12 +368,19 @@ fn pull(
 ) -> Result<(), SyncError> {
     let start = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
     let horizon = ledger.with(|l| l.sync_horizon())?;
+    let lineage = ledger.with(|l| l.lineage())?;
     let (pages, arriving) = std::sync::mpsc::sync_channel::<Result<PullResponse, SyncError>>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut cursor = start;
             loop {
-                let request = PullRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX, horizon };
+                let request = PullRequest {
+                    versions: Versions::ours(),
+                    cursor,
+                    limit: SYNC_BATCH_MAX,
+                    horizon,
+                    lineage: lineage.clone(),
+                };
                 let answer: Result<PullResponse, SyncError> = http.post("v1/pull", &request);
                 let next = answer.as_ref().ok().filter(|a| a.more).map(|a| a.cursor);
                 // The applying side hung up (it failed): stop fetching.

@@ -2,6 +2,7 @@
 //! JSON, gzip-compressed, and carries the protocol and schema versions; a
 //! peer speaking another version is refused before anything is read further.
 
+use ledger::lineage::Lineage;
 use ledger::replication::{ConflictView, Event, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -59,6 +60,10 @@ pub struct PushRequest {
     pub versions: Versions,
     /// Events in causal order.
     pub events: Vec<Event>,
+    /// The node's lineage (`ledger::lineage`): its current value and the next
+    /// one the server moves it to with this batch.
+    #[serde(default)]
+    pub lineage: Option<Lineage>,
 }
 
 /// What the server did with a batch.
@@ -89,6 +94,41 @@ pub struct PullRequest {
     /// server adds the history such a node lacks).
     #[serde(default)]
     pub horizon: Option<i64>,
+    /// The node's lineage: a node whose ledger went back fetches back its own events first.
+    #[serde(default)]
+    pub lineage: Option<Lineage>,
+}
+
+/// A node whose ledger went back (or whose link is new) asks for the events
+/// it pushed itself, after a cursor over the server's sequence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnEventsRequest {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// The last sequence fetched back (0 at first).
+    pub cursor: i64,
+    /// At most this many events.
+    pub limit: usize,
+    /// The node's lineage, if it has one.
+    #[serde(default)]
+    pub lineage: Option<Lineage>,
+}
+
+/// The node's own events in server order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnEventsResponse {
+    /// Versions.
+    #[serde(flatten)]
+    pub versions: Versions,
+    /// Events this node pushed.
+    pub events: Vec<Event>,
+    /// The sequence these reach.
+    pub cursor: i64,
+    /// More after these.
+    pub more: bool,
+    /// The node's lineage value on the server (adopted once all are applied).
+    pub lineage: Option<uuid::Uuid>,
 }
 
 /// Events of other nodes in server order.
@@ -132,7 +172,8 @@ pub struct SnapshotResponse {
 /// A refusal: a stable code and a message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// Stable code (`unauthenticated`, `revoked`, `incompatible_version`, `malformed`, `too_large`, …).
+    /// Stable code (`unauthenticated`, `revoked`, `incompatible_version`, `malformed`, `too_large`,
+    /// `workstation_behind`, `server_behind`, …).
     pub code: String,
     /// What happened, in English (the client words it for its user).
     pub message: String,

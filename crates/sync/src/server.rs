@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use ledger::lineage::LineageCheck;
 use ledger::replication::SYNC_BATCH_MAX;
 use ledger::{Ledger, LedgerError};
 use serde::de::DeserializeOwned;
@@ -123,6 +124,7 @@ pub fn serve_with(
         .route("/v1/push", post(push))
         .route("/v1/pull", post(pull))
         .route("/v1/snapshot", post(snapshot))
+        .route("/v1/own", post(own_events))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .layer(RequestDecompressionLayer::new())
         // Fastest deflate: about as small on this JSON, a fraction of the CPU.
@@ -213,6 +215,32 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
     serde_json::from_value(value).map_err(|e| Refusal(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
 }
 
+/// A lineage that is not in line (`ledger::lineage`), as a refusal.
+fn out_of_line(check: LineageCheck) -> Result<(), Refusal> {
+    match check {
+        LineageCheck::InLine => Ok(()),
+        LineageCheck::Behind => Err(lineage_refusal(true)),
+        LineageCheck::Unknown => Err(lineage_refusal(false)),
+    }
+}
+
+/// The refusal of a node whose ledger went back (`behind`) or whose server's did.
+fn lineage_refusal(behind: bool) -> Refusal {
+    if behind {
+        Refusal(
+            StatusCode::CONFLICT,
+            "workstation_behind",
+            "this workstation's ledger is older than what it already sent: fetch back its own events first".into(),
+        )
+    } else {
+        Refusal(
+            StatusCode::CONFLICT,
+            "server_behind",
+            "the server holds less from this workstation than it already sent: the server's database went back".into(),
+        )
+    }
+}
+
 fn authenticate(ledger: &mut Ledger, headers: &HeaderMap) -> Result<Uuid, Refusal> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -292,7 +320,16 @@ async fn push(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
                 format!("a node pushes only its own events; this batch holds one of {foreign}"),
             ));
         }
-        let report = ledger.server_accept(node, &request.events)?;
+        let report = match &request.lineage {
+            Some(lineage) => match ledger.server_accept_in_line(node, lineage, &request.events)? {
+                Ok(report) => report,
+                Err(check) => return Err(lineage_refusal(check == LineageCheck::Behind)),
+            },
+            None => {
+                out_of_line(ledger.server_lineage_check(node, None)?)?;
+                ledger.server_accept(node, &request.events)?
+            }
+        };
         Ok(Json(PushResponse {
             versions: Versions::ours(),
             applied: report.applied,
@@ -307,6 +344,7 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let request: PullRequest = parse(&body)?;
     blocking(state, move |ledger| {
         let node = authenticate(ledger, &headers)?;
+        out_of_line(ledger.server_lineage_check(node, request.lineage.as_ref())?)?;
         // Master data edited on the server's own database (with the CLI) goes out too.
         ledger.server_publish_own()?;
         let limit = request.limit.clamp(1, SYNC_BATCH_MAX);
@@ -317,6 +355,25 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             None => Vec::new(),
         };
         Ok(Json(PullResponse { versions: Versions::ours(), events, cursor, more, history }))
+    })
+    .await
+}
+
+/// The events a node pushed itself, for a node whose ledger went back.
+async fn own_events(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<OwnEventsResponse>, Refusal> {
+    let request: OwnEventsRequest = parse(&body)?;
+    blocking(state, move |ledger| {
+        let node = authenticate(ledger, &headers)?;
+        if ledger.server_lineage_check(node, request.lineage.as_ref())? == LineageCheck::Unknown {
+            out_of_line(LineageCheck::Unknown)?;
+        }
+        let limit = request.limit.clamp(1, SYNC_BATCH_MAX);
+        let (events, cursor, more, lineage) = ledger.server_own_events_after(request.cursor, node, limit)?;
+        Ok(Json(OwnEventsResponse { versions: Versions::ours(), events, cursor, more, lineage }))
     })
     .await
 }
