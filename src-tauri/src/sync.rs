@@ -124,6 +124,10 @@ pub struct SyncRound {
     /// Balances this (new) workstation started from, when the round loaded the server's snapshot.
     #[ts(type = "number | null")]
     pub snapshot_balances: Option<u64>,
+    /// This workstation's own records that came back from the server: its ledger had
+    /// gone back (restored from a backup, or its database copied to another computer).
+    #[ts(type = "number")]
+    pub own_events_back: u64,
 }
 
 /// Which certificates the link trusts for its server.
@@ -195,6 +199,9 @@ pub struct SyncApplied {
     /// Balances loaded from the server's snapshot (a new workstation's first round).
     #[ts(type = "number | null")]
     pub snapshot_balances: Option<u64>,
+    /// This workstation's own records that came back from the server (its ledger had gone back).
+    #[ts(type = "number")]
+    pub own_events_back: u64,
     #[ts(type = "number")]
     pub conflicts: u64,
     #[ts(type = "number")]
@@ -548,7 +555,10 @@ impl Shared {
             runtime.running = false;
             runtime.progress = None;
             match &outcome {
-                Ok(report) if report.pushed + report.pulled == 0 && report.snapshot_balances.is_none() => {
+                Ok(report)
+                    if report.pushed + report.pulled + report.own_events_back == 0
+                        && report.snapshot_balances.is_none() =>
+                {
                     runtime.failure = None;
                     runtime.failures = 0;
                 }
@@ -562,6 +572,7 @@ impl Shared {
                         conflicts: report.conflicts.len() as u64,
                         exceptions: report.exceptions.len() as u64,
                         snapshot_balances: report.snapshot_balances.map(|n| n as u64),
+                        own_events_back: report.own_events_back as u64,
                     });
                 }
                 Err(error) => {
@@ -573,12 +584,17 @@ impl Shared {
             let delay = next_delay(self.interval, runtime.failures, offline);
             runtime.next_attempt_ms = Some(now_ms() + delay.as_millis() as i64);
             (
-                outcome.as_ref().ok().filter(|r| r.pulled > 0 || r.snapshot_balances.is_some()).map(|r| SyncApplied {
-                    pulled: r.pulled as u64,
-                    snapshot_balances: r.snapshot_balances.map(|n| n as u64),
-                    conflicts: r.conflicts.len() as u64,
-                    exceptions: r.exceptions.len() as u64,
-                }),
+                outcome
+                    .as_ref()
+                    .ok()
+                    .filter(|r| r.pulled + r.own_events_back > 0 || r.snapshot_balances.is_some())
+                    .map(|r| SyncApplied {
+                        pulled: r.pulled as u64,
+                        snapshot_balances: r.snapshot_balances.map(|n| n as u64),
+                        own_events_back: r.own_events_back as u64,
+                        conflicts: r.conflicts.len() as u64,
+                        exceptions: r.exceptions.len() as u64,
+                    }),
                 delay,
             )
         };

@@ -123,6 +123,11 @@ export class FakeSync implements SyncBackend {
   /** Other workstations' events waiting on the server: `apply` runs when a round pulls them. */
   arrive(count: number, apply: () => void) { this.incoming.push({ count, apply }); }
 
+  /** This workstation's database was put back from an older copy: the server holds `count` of
+   * its own records the copy lacks, and the next round fetches them back (`apply`). */
+  wentBack(count: number, apply: () => void) { this.ownBack.push({ count, apply }); }
+  private ownBack: { count: number; apply: () => void }[] = [];
+
   private codes = 0;
   /** Another server-made enrolment code (the first is FAKE_ENROLMENT_CODE). */
   newCode(): string {
@@ -173,6 +178,9 @@ export class FakeSync implements SyncBackend {
       this.emitStatus();
     }
     if (this.roundMs > 0) await new Promise((resolve) => setTimeout(resolve, this.roundMs / 2));
+    const back = this.ownBack.splice(0);
+    const ownEventsBack = back.reduce((n, x) => n + x.count, 0);
+    back.forEach((x) => x.apply());
     const arrived = this.incoming.splice(0);
     const pulled = arrived.reduce((n, x) => n + x.count, 0);
     arrived.forEach((x) => x.apply());
@@ -181,12 +189,17 @@ export class FakeSync implements SyncBackend {
     this.progress = null;
     this.error = null;
     this.lastSuccessMs = Date.now();
-    this.lastRound = {
-      at_ms: this.lastSuccessMs, pushed: pending, pulled, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length,
-      snapshot_balances: null,
-    };
-    if (pulled > 0) {
-      const applied: SyncApplied = { pulled, snapshot_balances: null, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length };
+    // As the app: a round that moved nothing leaves the last round's figures (and notices) as they were.
+    if (pending + pulled + ownEventsBack > 0) {
+      this.lastRound = {
+        at_ms: this.lastSuccessMs, pushed: pending, pulled, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length,
+        snapshot_balances: null, own_events_back: ownEventsBack,
+      };
+    }
+    if (pulled + ownEventsBack > 0) {
+      const applied: SyncApplied = {
+        pulled, snapshot_balances: null, own_events_back: ownEventsBack, conflicts: this.review.conflicts.length, exceptions: this.review.exceptions.length,
+      };
       this.appliedHandlers.forEach((h) => h(applied));
     }
     this.emitStatus();

@@ -11,4 +11,8 @@ pulled: number,
 /**
  * Balances loaded from the server's snapshot (a new workstation's first round).
  */
-snapshot_balances: number | null, conflicts: number, exceptions: number, };
+snapshot_balances: number | null, 
+/**
+ * This workstation's own records that came back from the server (its ledger had gone back).
+ */
+own_events_back: number, conflicts: number, exceptions: number, };

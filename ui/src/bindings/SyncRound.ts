@@ -19,4 +19,9 @@ exceptions: number,
 /**
  * Balances this (new) workstation started from, when the round loaded the server's snapshot.
  */
-snapshot_balances: number | null, };
+snapshot_balances: number | null, 
+/**
+ * This workstation's own records that came back from the server: its ledger had
+ * gone back (restored from a backup, or its database copied to another computer).
+ */
+own_events_back: number, };

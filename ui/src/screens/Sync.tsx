@@ -414,6 +414,11 @@ export function SyncScreen({ store, mayEnrol, onGo, onError }: {
                 {status.last_round.snapshot_balances !== null ? t('syncSnapshot', { count: formatQuantity(status.last_round.snapshot_balances) }) : null}</span>
             ) : null}
           </p>
+          {status.last_round && status.last_round.own_events_back > 0 ? (
+            <div className="banner banner-warning" data-testid="sync-own-back" role="status">
+              <span className="banner-text">{t('syncOwnBack', { count: formatQuantity(status.last_round.own_events_back) })}</span>
+            </div>
+          ) : null}
           {status.error ? (
             <div className={status.error.offline ? 'banner banner-warn' : 'banner banner-error'} data-testid="sync-error" data-code={status.error.code}>
               <span className="banner-text">{status.error.message}</span>

@@ -180,6 +180,28 @@ describe('the sync status area and screen', () => {
     await waitFor(() => expect(document.body.textContent).toContain('REMOTE7'));
   });
 
+  it('says when the workstation\'s database went back and its own records came back from the server, and shows them', async () => {
+    const app = await signedIn('zhaoqiang');
+    await openScreen(app.user, 'sync');
+    await enrol(app);
+    await waitFor(() => expect(screen.getByTestId('sync-status').dataset.tone).toBe('ok'));
+    expect(screen.queryByTestId('sync-own-back')).toBeNull();
+    app.backend.sync.wentBack(3, () => app.backend.receivedElsewhere(SYRINGE, 'MAIN', 'BACK1', '2029-06-30', 12));
+    await act(async () => { await app.backend.sync.round(); });
+    const banner = await screen.findByTestId('sync-own-back');
+    expect(banner.textContent).toContain('本机之前已发给服务器的 3 条记录已取回');
+    expect(banner.textContent).toContain('两台电脑不能共用一个工作站身份');
+    await openScreen(app.user, 'stock');
+    await waitFor(() => expect(document.body.textContent).toContain('BACK1'));
+    // It stays through rounds that move nothing, and goes with the next round that moves something.
+    await openScreen(app.user, 'sync');
+    await act(async () => { await app.backend.sync.round(); });
+    expect(screen.getByTestId('sync-own-back')).toBeTruthy();
+    await receiveHere(app.backend, 'NEW1', 4);
+    await act(async () => { await app.backend.sync.round(); });
+    await waitFor(() => expect(screen.queryByTestId('sync-own-back')).toBeNull());
+  });
+
   it('lists what a manager settles: keys below zero with their movements and what to do, conflicts, safety edits, duplicate codes, ambiguous counts, double corrections, far-future movements', async () => {
     const app = await signedIn('alice');
     app.backend.sync.seedReview();
