@@ -212,6 +212,11 @@ enum Command {
         /// concurrent safety edits, duplicate codes, double corrections, far-future timestamps.
         #[arg(long, conflicts_with_all = ["server", "enrol", "ca"])]
         review: bool,
+        /// After the server's database was restored from a backup older than what this
+        /// workstation had sent (`server_behind`), and no newer backup exists: pull the
+        /// server's history again and send everything this workstation holds again.
+        #[arg(long, conflicts_with_all = ["enrol", "review"])]
+        resend: bool,
     },
     /// On the server: enrolled workstations.
     Node {
@@ -798,7 +803,10 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
         }
         Command::Enrol { site } => sync_commands::run_enrol(&mut ledger, site, json, lang)?,
         Command::Sync { review: true, .. } => sync_commands::run_review(&ledger, json, lang)?,
-        Command::Sync { server, enrol, ca, .. } => {
+        Command::Sync { server, enrol, ca, resend, .. } => {
+            if *resend {
+                ledger.resend_everything().map_err(f)?;
+            }
             sync_commands::run_sync(&mut ledger, server.as_deref(), enrol.as_deref(), ca.as_deref(), json, lang)?
         }
         Command::Node { command } => sync_commands::run_node(&mut ledger, command, json, lang)?,

@@ -14,15 +14,26 @@
 //! stores the batch, moves the node on to the attempt's next value and remembers
 //! every value it has seen. A request is then:
 //! - **in line** when one of the values it presents is the server's;
-//! - **behind** when it presents an older value the server has seen: the node's
-//!   ledger went back. It fetches its own events back from the server
-//!   ([`Ledger::server_own_events_after`]), applies them like any pulled events
-//!   (the same id twice is a no-op) and adopts the server's value;
-//! - **unknown** when the server never saw the value: the *server's* database
+//! - **behind** when it presents only older values the server has seen (or none,
+//!   while the server holds one): the node's ledger went back. It *recovers*:
+//!   it pulls from its own cursor with its own events included
+//!   ([`Ledger::server_events_for_recovery`]) — in the server's order, so what
+//!   its lost events refer to (a user or item made elsewhere since its copy)
+//!   arrives before them — applies them like any pulled events (the same id
+//!   twice is a no-op) and takes the value the server gives it
+//!   ([`Ledger::server_lineage_for_recovery`]);
+//! - **unknown** when the server never saw any of them: the *server's* database
 //!   went back. Refused, with words for IT: nothing the node holds is lost.
 //!
 //! A link without a value (just enrolled, or from before lineage existed)
-//! fetches back its own events first too, then starts a lineage.
+//! recovers first too, from its cursor; a workstation that starts from a
+//! snapshot does so from the snapshot's cursor, whose balances hold its past.
+//!
+//! A document posted on a restored node before it synced may carry a number one
+//! of its documents that came back was given first. While recovering, that
+//! never-sent document steps aside under a provisional number; when recovery
+//! ends it takes the next free number of its series, and the change is listed
+//! for review (`document_number`) — its slip was printed with the old number.
 
 use crate::error::Result;
 use crate::model::DocumentKind;
@@ -30,7 +41,6 @@ use crate::replication::{ApplyReport, ConflictView, Event, Outbox};
 use crate::store::Ledger;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use uuid::Uuid;
 
 /// What a workstation presents with a push or pull.
@@ -48,7 +58,7 @@ pub struct Lineage {
 
 /// At most this many unanswered attempts are remembered; a node with more
 /// (a long outage of answers, not of requests) is taken for behind and
-/// fetches back its own events once — harmless, only slower.
+/// recovers once — harmless, only slower.
 pub const TRIED_MAX: usize = 16;
 
 impl Lineage {
@@ -61,6 +71,21 @@ impl Lineage {
     }
 }
 
+/// How a node's lineage stands against the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineageCheck {
+    /// Where the server last saw the node (or its last push's answer was lost).
+    InLine,
+    /// The node presents only values the server moved past: its ledger went back.
+    Behind,
+    /// The server never saw the node's values: the server's database went back.
+    Unknown,
+}
+
+/// The separator of a provisional number (`RK-S01-000007#1a2b3c4d`).
+const PROVISIONAL: char = '#';
+
 fn pack(values: &[Uuid]) -> Option<Vec<u8>> {
     (!values.is_empty()).then(|| values.iter().flat_map(|v| *v.as_bytes()).collect())
 }
@@ -69,20 +94,8 @@ fn unpack(bytes: Option<Vec<u8>>) -> Vec<Uuid> {
     bytes.unwrap_or_default().chunks_exact(16).map(|c| Uuid::from_bytes(c.try_into().expect("16 bytes"))).collect()
 }
 
-/// How a node's lineage stands against the server's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LineageCheck {
-    /// Where the server last saw the node (or its last push's answer was lost).
-    InLine,
-    /// The node presents a value the server moved past: its ledger went back.
-    Behind,
-    /// The server never saw the node's value: the server's database went back.
-    Unknown,
-}
-
 impl Ledger {
-    /// Workstation: the link's lineage; `None` when it has none yet (fetch back own events first).
+    /// Workstation: the link's lineage; `None` when it has none yet (recover first).
     pub fn lineage(&self) -> Result<Option<Lineage>> {
         let found: Option<(Option<Uuid>, Option<Uuid>, Option<Vec<u8>>)> = self
             .conn
@@ -103,13 +116,44 @@ impl Ledger {
         lineage.tried.extend(lineage.next.take());
         let excess = lineage.tried.len().saturating_sub(TRIED_MAX);
         lineage.tried.drain(..excess);
-        let next = self.random_lineage();
+        let now = self.clock.now_ms();
+        let next = self.ids.next_id(now);
         lineage.next = Some(next);
         self.conn.execute(
             "UPDATE sync_state SET lineage_next = ?1, lineage_tried = ?2 WHERE lineage IS NOT NULL",
             params![next, pack(&lineage.tried)],
         )?;
         Ok(Some(lineage))
+    }
+
+    /// Workstation, after its server's database went back to a copy older than
+    /// what this node had sent (`server_behind`) and no newer copy exists: the
+    /// next sync pulls the server's whole history again (the same id twice is
+    /// a no-op), takes the server's lineage value, and sends every event of
+    /// this node again (the server keeps what it has and stores what it lost).
+    /// A workstation that started from a snapshot cannot: its balances hold a
+    /// past it has no events for (start it again from a new snapshot instead).
+    pub fn resend_everything(&mut self) -> Result<()> {
+        if self.sync_horizon()?.is_some() {
+            return Err(crate::LedgerError::InvalidInput {
+                field: "resend",
+                reason: "this workstation started from a server snapshot and holds no history to send again; \
+                         start it again with a new database and a new enrolment code"
+                    .into(),
+            });
+        }
+        let changed = self.conn.execute(
+            "UPDATE sync_state SET pull_cursor = 0, pushed_change_seq = 0, pushed_hlc = 0,
+                 push_generation = push_generation + 1, lineage = NULL, lineage_next = NULL, lineage_tried = NULL",
+            [],
+        )?;
+        if changed == 0 {
+            return Err(crate::LedgerError::InvalidInput {
+                field: "resend",
+                reason: "this workstation is not enrolled".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Workstation: records that the server has `outbox` (as `mark_pushed`) and,
@@ -128,16 +172,67 @@ impl Ledger {
         Ok(())
     }
 
-    /// Workstation: after fetching back its own events, takes the server's
-    /// value (or, when the server holds none for it, a new one) as current.
-    pub fn adopt_lineage(&mut self, server: Option<Uuid>) -> Result<Lineage> {
-        let current = match server {
-            Some(value) => value,
-            None => self.random_lineage(),
+    /// Workstation: applies a page of a recovery (events after its cursor, its
+    /// own among them) with its cursor, as `apply_page` does; returns what it
+    /// did and how many of its own movements came back. A never-sent document
+    /// of this node whose number one of the page's documents had first steps
+    /// aside under a provisional number (numbered for good by `finish_recovery`).
+    pub fn apply_recovered_page(
+        &mut self,
+        events: &[Event],
+        history: &[Event],
+        cursor: i64,
+    ) -> Result<(ApplyReport, usize)> {
+        let node = self.node()?.id;
+        self.step_aside(events)?;
+        let own = |ledger: &Ledger| -> Result<i64> {
+            Ok(ledger.conn.query_row("SELECT count(*) FROM movements WHERE node_id = ?1", [node], |r| r.get(0))?)
         };
-        let changed = self.conn.execute(
+        let before = own(self)?;
+        let report = self.apply_page(events, history, cursor)?;
+        let back = (own(self)? - before).max(0) as usize;
+        Ok((report, back))
+    }
+
+    /// Workstation, when a recovery has reached the server's newest event:
+    /// documents that stepped aside take the next free numbers of their series
+    /// (listed for review), and the link takes the server's lineage value.
+    pub fn finish_recovery(&mut self, server: Uuid) -> Result<Vec<ConflictView>> {
+        let (node, site) = {
+            let node = self.node()?;
+            (node.id, node.site_code.clone())
+        };
+        let now = self.clock.now_ms();
+        let tx = self.begin()?;
+        let aside: Vec<(Uuid, String, String)> = tx
+            .prepare(
+                "SELECT id, kind, number FROM documents
+                 WHERE node_id = ?1 AND instr(number, ?2) > 0 AND posted_hlc > ?3 ORDER BY posted_hlc, id",
+            )?
+            .query_map(params![node, PROVISIONAL.to_string(), unsent_above(&tx)?], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut renumbered = Vec::new();
+        for (id, kind, provisional) in aside {
+            let kind = DocumentKind::parse(&kind)
+                .ok_or_else(|| crate::LedgerError::InvalidInput { field: "document kind", reason: kind.clone() })?;
+            let given = provisional.split(PROVISIONAL).next().unwrap_or_default().to_string();
+            let number = crate::posting::next_number(&tx, kind, &site)?;
+            tx.prepare_cached("UPDATE documents SET number = ?2 WHERE id = ?1")?.execute(params![id, number])?;
+            let conflict = crate::replication::conflict_view(
+                "document_number",
+                id.as_bytes(),
+                Some(node),
+                serde_json::json!({ "number": given }).to_string(),
+                serde_json::json!({ "renumbered_to": number }).to_string(),
+            );
+            crate::replication::store_conflict(&tx, &conflict, id.as_bytes(), now)?;
+            renumbered.push(conflict);
+        }
+        let changed = tx.execute(
             "UPDATE sync_state SET lineage = ?1, lineage_next = NULL, lineage_tried = NULL",
-            params![current],
+            params![server],
         )?;
         if changed == 0 {
             return Err(crate::LedgerError::InvalidInput {
@@ -145,82 +240,40 @@ impl Ledger {
                 reason: "this workstation is not enrolled".into(),
             });
         }
-        Ok(Lineage { current, next: None, tried: Vec::new() })
-    }
-
-    /// Workstation: applies a page of its own events fetched back from the
-    /// server (the pull cursor stays where it is).
-    ///
-    /// A document posted here since the copy was made, never sent, may carry
-    /// the number one of these was given first: that one keeps it everywhere,
-    /// and the document here takes the next free number of its series — listed
-    /// for review (`document_number`), since its slip may be printed with the old one.
-    pub fn apply_own_events(&mut self, events: &[Event]) -> Result<ApplyReport> {
-        let renumbered = self.renumber_clashes(events)?;
-        let mut report = self.apply_events(events, None)?;
-        report.conflicts.splice(0..0, renumbered);
-        Ok(report)
-    }
-
-    fn renumber_clashes(&mut self, events: &[Event]) -> Result<Vec<ConflictView>> {
-        let (node, site) = {
-            let node = self.node()?;
-            (node.id, node.site_code.clone())
-        };
-        let now = self.clock.now_ms();
-        let incoming: HashSet<&str> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Document(d) => d.number.as_deref(),
-                _ => None,
-            })
-            .collect();
-        let tx = self.begin()?;
-        let mut renumbered = Vec::new();
-        for doc in events.iter().filter_map(|e| match e {
-            Event::Document(d) => Some(d),
-            _ => None,
-        }) {
-            let Some(number) = &doc.number else { continue };
-            let holder: Option<(Uuid, String)> = tx
-                .prepare_cached(
-                    "SELECT id, kind FROM documents WHERE number = ?1 AND id <> ?2 AND node_id = ?3
-                       AND NOT EXISTS (SELECT 1 FROM documents WHERE id = ?2)",
-                )?
-                .query_row(params![number, doc.id, node], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((id, kind)) = holder else { continue };
-            let kind = DocumentKind::parse(&kind)
-                .ok_or_else(|| crate::LedgerError::InvalidInput { field: "document kind", reason: kind.clone() })?;
-            let mut next = crate::posting::next_number(&tx, kind, &site)?;
-            let series = format!("{}-{site}-", crate::posting::number_prefix(kind));
-            let mut counter: u64 = next.strip_prefix(series.as_str()).and_then(|c| c.parse().ok()).unwrap_or(1);
-            while incoming.contains(next.as_str()) {
-                counter += 1;
-                next = crate::posting::format_number(&series, counter);
-            }
-            tx.prepare_cached("UPDATE documents SET number = ?2 WHERE id = ?1")?.execute(params![id, next])?;
-            let conflict = crate::replication::conflict_view(
-                "document_number",
-                id.as_bytes(),
-                Some(node),
-                serde_json::json!({ "number": number }).to_string(),
-                serde_json::json!({ "renumbered_to": next, "number_kept_by": doc.id }).to_string(),
-            );
-            crate::replication::store_conflict(&tx, &conflict, id.as_bytes(), now)?;
-            renumbered.push(conflict);
-        }
         tx.commit()?;
         Ok(renumbered)
     }
 
-    fn random_lineage(&mut self) -> Uuid {
-        let now = self.clock.now_ms();
-        self.ids.next_id(now)
+    /// A never-sent document of this node holding the number an incoming
+    /// document of this node was given first takes a provisional number.
+    fn step_aside(&mut self, events: &[Event]) -> Result<()> {
+        let node = self.node()?.id;
+        let tx = self.begin()?;
+        let above = unsent_above(&tx)?;
+        for doc in events.iter().filter_map(|e| match e {
+            Event::Document(d) if d.node_id == node => Some(d),
+            _ => None,
+        }) {
+            let Some(number) = &doc.number else { continue };
+            let holder: Option<Uuid> = tx
+                .prepare_cached(
+                    "SELECT id FROM documents WHERE number = ?1 AND id <> ?2 AND node_id = ?3 AND posted_hlc > ?4
+                       AND NOT EXISTS (SELECT 1 FROM documents WHERE id = ?2)",
+                )?
+                .query_row(params![number, doc.id, node, above], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = holder {
+                let hex = id.simple().to_string();
+                let provisional = format!("{number}{PROVISIONAL}{}", &hex[hex.len() - 8..]);
+                tx.prepare_cached("UPDATE documents SET number = ?2 WHERE id = ?1")?
+                    .execute(params![id, provisional])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
-    /// Server: how `node`'s presented lineage stands. No value presented counts
-    /// as in line only while the server holds none for the node either.
+    /// Server: how `node`'s presented lineage stands.
     pub fn server_lineage_check(&self, node: Uuid, lineage: Option<&Lineage>) -> Result<LineageCheck> {
         check(&self.conn, node, lineage)
     }
@@ -233,43 +286,33 @@ impl Ledger {
         node: Uuid,
         lineage: &Lineage,
         events: &[Event],
-    ) -> Result<std::result::Result<ApplyReport, LineageCheck>> {
+    ) -> Result<std::result::Result<crate::replication::ApplyReport, LineageCheck>> {
         match check(&self.conn, node, Some(lineage))? {
             LineageCheck::InLine => Ok(Ok(self.server_accept_moving(node, events, Some(lineage))?)),
             other => Ok(Err(other)),
         }
     }
 
-    /// Server: the events `node` itself pushed, after `cursor`, at most
-    /// `limit`, with the sequence reached, whether more follow, and the node's
-    /// lineage value on the server.
-    pub fn server_own_events_after(
-        &self,
-        cursor: i64,
-        node: Uuid,
-        limit: usize,
-    ) -> Result<(Vec<Event>, i64, bool, Option<Uuid>)> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, body FROM sync_events WHERE origin = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
-        let mut rows = stmt.query(params![node, cursor, limit as i64 + 1])?;
-        let mut events = Vec::new();
-        let mut reached = cursor;
-        let mut more = false;
-        while let Some(row) = rows.next()? {
-            if events.len() == limit {
-                more = true;
-                break;
-            }
-            reached = row.get(0)?;
-            let body: String = row.get(1)?;
-            events.push(serde_json::from_str(&body).map_err(|e| crate::LedgerError::InvalidInput {
-                field: "stored event",
-                reason: format!("{reached}: {e}"),
-            })?);
+    /// Server: the value a recovering node takes once it has pulled everything:
+    /// the node's value, or — for a node that has none yet — a new one, stored,
+    /// so two copies of one database recovering at once take the same one.
+    pub fn server_lineage_for_recovery(&mut self, node: Uuid) -> Result<Uuid> {
+        if let Some(held) = server_value(&self.conn, node)? {
+            return Ok(held);
         }
-        Ok((events, reached, more, server_value(&self.conn, node)?))
+        let now = self.clock.now_ms();
+        let value = self.ids.next_id(now);
+        let tx = self.begin()?;
+        crate::lineage::server_move_on(&tx, node, &Lineage { current: value, next: None, tried: Vec::new() })?;
+        tx.commit()?;
+        Ok(value)
     }
+}
+
+/// A document of this node posted above this HLC was never sent (its
+/// movements lie above the push mark).
+fn unsent_above(tx: &Transaction<'_>) -> Result<i64> {
+    Ok(tx.query_row("SELECT coalesce((SELECT pushed_hlc FROM sync_state), 0)", [], |r| r.get(0))?)
 }
 
 fn server_value(conn: &rusqlite::Connection, node: Uuid) -> Result<Option<Uuid>> {
@@ -281,8 +324,15 @@ fn server_value(conn: &rusqlite::Connection, node: Uuid) -> Result<Option<Uuid>>
 }
 
 fn check(conn: &rusqlite::Connection, node: Uuid, lineage: Option<&Lineage>) -> Result<LineageCheck> {
-    let Some(held) = server_value(conn, node)? else { return Ok(LineageCheck::InLine) };
-    let Some(lineage) = lineage else { return Ok(LineageCheck::Behind) };
+    let held = server_value(conn, node)?;
+    let (held, lineage) = match (held, lineage) {
+        (None, None) => return Ok(LineageCheck::InLine),
+        (Some(_), None) => return Ok(LineageCheck::Behind),
+        // A value comes from the server (recovery) or from a push it stored: one it has
+        // no value for at all means it lost what it had.
+        (None, Some(_)) => return Ok(LineageCheck::Unknown),
+        (Some(held), Some(lineage)) => (held, lineage),
+    };
     if lineage.presents(held) {
         return Ok(LineageCheck::InLine);
     }

@@ -1134,7 +1134,13 @@ pub(crate) fn next_number(tx: &Transaction<'_>, kind: DocumentKind, site: &str) 
         )?
         .query_row([&series], |r| r.get(0))
         .optional()?;
-    let last = match greatest.as_deref().and_then(|n| n.strip_prefix(series.as_str())) {
+    // A number may carry a suffix after its counter (a clash kept apart, or a provisional
+    // number while a restored workstation recovers): the counter is the digits before it.
+    let counter = |n: &str| -> Option<String> {
+        let rest = n.strip_prefix(series.as_str())?;
+        Some(rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())].to_string())
+    };
+    let last = match greatest.as_deref().and_then(counter).as_deref() {
         None => 0,
         Some(digits) if digits.bytes().all(|b| b == b'9') && !digits.is_empty() => {
             let exists = |counter: u64| -> Result<bool> {

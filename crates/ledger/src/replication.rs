@@ -876,6 +876,22 @@ impl Ledger {
     /// Server: events after `cursor` not made by `node`, at most `limit`;
     /// returns them with their sequence and the sequence reached.
     pub fn server_events_after(&self, cursor: i64, node: Uuid, limit: usize) -> Result<(Vec<(i64, Event)>, i64, bool)> {
+        self.server_events_skipping(cursor, Some(node), limit)
+    }
+
+    /// Server: events after `cursor`, `node`'s own among them, for a node whose
+    /// ledger went back (crate::lineage): it gets back, in the server's order,
+    /// what it had sent since its copy was made along with what it had not pulled.
+    pub fn server_events_for_recovery(&self, cursor: i64, limit: usize) -> Result<(Vec<(i64, Event)>, i64, bool)> {
+        self.server_events_skipping(cursor, None, limit)
+    }
+
+    fn server_events_skipping(
+        &self,
+        cursor: i64,
+        skip: Option<Uuid>,
+        limit: usize,
+    ) -> Result<(Vec<(i64, Event)>, i64, bool)> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT seq, origin, body FROM sync_events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
@@ -891,7 +907,7 @@ impl Ledger {
             let seq: i64 = row.get(0)?;
             reached = seq;
             let from: Uuid = row.get(1)?;
-            if from == node {
+            if Some(from) == skip {
                 continue;
             }
             let body: String = row.get(2)?;

@@ -8,17 +8,13 @@
 //! node syncs, all nodes must hold the same master data, documents,
 //! movements, balances and exceptions, with no movement applied twice.
 //!
-//! Now and then a workstation's database is copied (the nightly backup) and
-//! later put back in place of the live one, as IT does when a disk dies: the
-//! workstation must fetch back from the server what it had sent since the copy
-//! (crate::lineage) and end like everyone else; a push whose answer was lost,
-//! sent twice or delivered late must never be taken for such a workstation.
-//!
-//! Now and then a workstation's database is copied (the nightly backup) and
-//! later put back in place of the live one, as IT does when a disk dies: the
-//! workstation must fetch back from the server what it had sent since the copy
-//! (ledger::lineage) and end like everyone else; a push whose answer was lost,
-//! sent twice or delivered late must never be taken for such a workstation.
+//! Now and then a workstation's database is copied (the nightly backup, at
+//! any step — even between a push the server stored and its answer) and later
+//! put back in place of the live one, as IT does when a disk dies; sometimes a
+//! clerk posts on it before it syncs. It must get back from the server what it
+//! had sent since the copy (ledger::lineage), renumber what it posted since
+//! where the numbers clash, and end like everyone else; a push whose answer was
+//! lost, sent twice or delivered late must never be taken for such a workstation.
 //!
 //! A cold unit (FRIDGE, 2–8 °C) takes part too: it receives and issues a
 //! cold-chain reagent, a node's sensor sees it warm and opens an excursion
@@ -77,6 +73,8 @@ struct Sim {
     /// Nodes restored from a backup, and their own events that came back from the server.
     restores: usize,
     own_events_back: usize,
+    /// Documents posted on a restored node before it synced, renumbered.
+    renumbered: usize,
 }
 
 fn scratch_dir() -> tempfile::TempDir {
@@ -195,6 +193,7 @@ impl Sim {
             backup: None,
             restores: 0,
             own_events_back: 0,
+            renumbered: 0,
         };
         for i in 0..3 {
             sim.sync_clean(i);
@@ -230,8 +229,8 @@ impl Sim {
     }
 
     /// Node `i` goes back to its backup (its disk died; IT restored last night's copy),
-    /// then syncs when it starts: it must get back what it had sent since.
-    fn restore(&mut self) {
+    /// perhaps a clerk posts on it, then it syncs: it must get back what it had sent since.
+    fn restore(&mut self, rng: &mut StdRng) {
         let Some((i, backup)) = self.backup.take() else { return };
         let path = self.dir.path().join(format!("n{i}.sqlite"));
         self.ids += 1000;
@@ -244,6 +243,9 @@ impl Sim {
         std::fs::rename(&backup, &path).unwrap();
         self.nodes[i] = open(&path, &self.clocks[i], self.ids + 1);
         self.restores += 1;
+        if rng.random_bool(0.5) {
+            self.work(i, rng);
+        }
         self.sync_clean(i);
     }
 
@@ -254,30 +256,31 @@ impl Sim {
         self.server = replacement;
     }
 
-    /// As the client does for a new link or a ledger that went back: fetch back
-    /// the node's own events from the server, then take the server's lineage.
+    /// As the client does for a new link or a ledger that went back: pull again
+    /// from its cursor with its own events, then take the server's lineage value.
     fn fetch_back(&mut self, i: usize) {
         let me = self.node_id(i);
-        let mut cursor = 0;
         loop {
-            let (events, reached, more, server_lineage) = self.server.server_own_events_after(cursor, me, 40).unwrap();
-            let applied = self.nodes[i].apply_own_events(&events).unwrap();
-            assert!(
-                applied.conflicts.is_empty(),
-                "node {i}: its own events came back unlike it: {:?}",
-                applied.conflicts
-            );
-            self.own_events_back += applied.applied;
+            let cursor = self.nodes[i].sync_link().unwrap().unwrap().pull_cursor;
+            let (events, reached, more) = self.server.server_events_for_recovery(cursor, 40).unwrap();
+            let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
+            let history = self.history(i, &events);
+            let (applied, back) = self.nodes[i].apply_recovered_page(&events, &history, reached).unwrap();
+            assert!(applied.conflicts.is_empty(), "node {i}: events came back unlike it: {:?}", applied.conflicts);
+            self.own_events_back += back;
             if !more {
-                self.nodes[i].adopt_lineage(server_lineage).unwrap();
+                let value = self.server.server_lineage_for_recovery(me).unwrap();
+                let renumbered = self.nodes[i].finish_recovery(value).unwrap();
+                assert!(renumbered.iter().all(|c| c.kind == "document_number"), "{renumbered:?}");
+                self.renumbered += renumbered.len();
                 return;
             }
-            cursor = reached;
         }
     }
 
     /// The node's lineage for a push; a node whose ledger went back (or that has none) fetches back first.
-    fn push_lineage(&mut self, i: usize) -> lineage::Lineage {
+    /// As the client finds out (its push or pull refused as behind, or no lineage yet): recovers first.
+    fn recover_if_behind(&mut self, i: usize) {
         let me = self.node_id(i);
         let presented = self.nodes[i].lineage().unwrap();
         match self.server.server_lineage_check(me, presented.as_ref()).unwrap() {
@@ -285,13 +288,18 @@ impl Sim {
             lineage::LineageCheck::Unknown => panic!("node {i}: the server never saw its lineage {presented:?}"),
             _ => self.fetch_back(i),
         }
-        self.nodes[i].push_lineage().unwrap().expect("a lineage after fetching back")
+    }
+
+    /// The lineage for a push attempt (after its batch was read).
+    fn push_lineage(&mut self, i: usize) -> lineage::Lineage {
+        self.nodes[i].push_lineage().unwrap().expect("a lineage after recovering")
     }
 
     /// Push then pull with no faults.
     fn sync_clean(&mut self, i: usize) {
         let me = self.node_id(i);
         self.server.server_publish_own().unwrap();
+        self.recover_if_behind(i);
         loop {
             let outbox = self.nodes[i].outbox(40).unwrap();
             if outbox.events.is_empty() {
@@ -354,12 +362,13 @@ impl Sim {
     fn sync_faulty(&mut self, i: usize, rng: &mut StdRng) {
         let me = self.node_id(i);
         self.server.server_publish_own().unwrap();
+        self.recover_if_behind(i);
         let outbox = self.nodes[i].outbox(rng.random_range(3..30)).unwrap();
         if outbox.only_raises_mark() {
             self.nodes[i].mark_pushed(&outbox).unwrap();
         }
         if !outbox.events.is_empty() {
-            // A push whose answer was lost goes again with the same lineage pair: never refused.
+            // Each attempt presents a new next value with those of unanswered attempts: never refused.
             let lineage = self.push_lineage(i);
             match rng.random_range(0..10) {
                 0 => {} // request lost
@@ -384,6 +393,10 @@ impl Sim {
                 }
                 _ => {
                     self.accept(me, &lineage, &outbox.events);
+                    // The nightly copy taken between the server storing the push and the node hearing so.
+                    if i < 3 && self.backup.is_none() && rng.random_bool(RESTORE_RATE) {
+                        self.back_up(i);
+                    }
                     self.nodes[i].mark_pushed_in_line(&outbox, Some(&lineage)).unwrap();
                 }
             }
@@ -647,6 +660,7 @@ struct Totals {
     ambiguous_counts: usize,
     restores: usize,
     own_events_back: usize,
+    renumbered: usize,
 }
 
 /// Runs one seed; returns what it left on the server.
@@ -664,7 +678,7 @@ fn run_seed(seed: u64) -> Totals {
             // A nightly copy of a workstation's database; later its disk dies and the copy comes back.
             match sim.backup {
                 None => sim.back_up(i),
-                Some(_) => sim.restore(),
+                Some(_) => sim.restore(&mut rng),
             }
         } else if rng.random_bool(0.3) {
             sim.sync_faulty(i, &mut rng);
@@ -696,6 +710,7 @@ fn run_seed(seed: u64) -> Totals {
     let compensations = expected_compensations(&sim.server);
     assert_eq!(derived_compensations(&sim.server), compensations, "seed {seed}: the server's compensations");
     let ambiguous = sim.server.ambiguous_counts().unwrap();
+    assert_eq!(sim.server.sync_conflicts().unwrap(), vec![], "seed {seed}: the server saw a clash");
     let joined = sim.nodes.pop().unwrap();
     // The node that started from a snapshot holds only what happened since, but the same state.
     let state = |l: &Ledger| {
@@ -723,7 +738,9 @@ fn run_seed(seed: u64) -> Totals {
         assert_eq!(node.negative_exceptions().unwrap(), exceptions, "seed {seed}: node {i} exceptions");
         assert_eq!(node.concurrent_safety_edits().unwrap(), safety, "seed {seed}: node {i} safety review");
         assert!(ledger::balance::verify(node.connection()).unwrap().is_empty(), "seed {seed}: node {i} fold");
-        assert!(node.sync_conflicts().unwrap().is_empty(), "seed {seed}: node {i} conflicts");
+        // A restored node lists the documents it renumbered for review, and nothing else.
+        let conflicts = node.sync_conflicts().unwrap();
+        assert!(conflicts.iter().all(|c| c.kind == "document_number"), "seed {seed}: node {i} conflicts {conflicts:?}");
         // The fingerprint holds every movement; the derived pairs are also exactly those its own movements call for.
         assert_eq!(derived_compensations(node), compensations, "seed {seed}: node {i} compensations");
         assert_eq!(expected_compensations(node), compensations, "seed {seed}: node {i} releases and holds");
@@ -767,6 +784,7 @@ fn run_seed(seed: u64) -> Totals {
         ambiguous_counts: ambiguous.len(),
         restores: sim.restores,
         own_events_back: sim.own_events_back,
+        renumbered: sim.renumbered,
     }
 }
 
@@ -790,6 +808,7 @@ fn every_node_converges_after_faults() {
                 t.ambiguous_counts += c.ambiguous_counts;
                 t.restores += c.restores;
                 t.own_events_back += c.own_events_back;
+                t.renumbered += c.renumbered;
             }
             Err(panic) => {
                 eprintln!("simulation failed at seed {seed}: rerun with SIM_FIRST_SEED={seed} SIM_SEEDS=1");
@@ -800,7 +819,7 @@ fn every_node_converges_after_faults() {
     eprintln!(
         "{seeds} seeds in {:.1} s: {} movements, {} documents, {} keys below zero, {} safety-field reviews, \
          {} excursions ({} holds, {} release movements), {} compensating pairs, {} ambiguous counts, \
-         {} workstations restored from a backup ({} of their own events came back)",
+         {} workstations restored from a backup ({} of their own movements came back, {} documents renumbered)",
         started.elapsed().as_secs_f64(),
         t.movements,
         t.documents,
@@ -812,7 +831,8 @@ fn every_node_converges_after_faults() {
         t.compensations,
         t.ambiguous_counts,
         t.restores,
-        t.own_events_back
+        t.own_events_back,
+        t.renumbered
     );
     // The work was real: movements were made, some keys went below zero after merges, and
     // (over enough seeds) excursions held stock while a release elsewhere did not know of them.
@@ -823,5 +843,8 @@ fn every_node_converges_after_faults() {
             t.restores > 0 && t.own_events_back > 0,
             "no workstation went back to a backup that lacked pushed events"
         );
+    }
+    if seeds >= 1000 {
+        assert!(t.renumbered > 0, "no restored workstation renumbered a clash");
     }
 }

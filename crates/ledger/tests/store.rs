@@ -34,6 +34,32 @@ fn posted_documents_and_their_lines_are_frozen() {
 }
 
 #[test]
+fn a_posted_number_changes_only_on_an_enrolled_workstation_for_a_document_it_never_sent() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    let renumber = "UPDATE documents SET number = 'RK-S01-000009'";
+    // Not enrolled (or the server itself): a posted number is final.
+    assert!(h.ledger.connection().execute(renumber, []).is_err());
+    h.ledger.set_sync_link("https://sync.hospital:8443", uuid::Uuid::from_u128(7), "token").unwrap();
+    let conn = h.ledger.connection();
+    // Sent (posted at or below the push mark): final.
+    conn.execute_batch("UPDATE sync_state SET pushed_hlc = (SELECT posted_hlc FROM documents)").unwrap();
+    assert!(conn.execute(renumber, []).is_err(), "a sent document keeps its number");
+    // Never sent: only the number may change (a restored workstation renumbering a clash).
+    conn.execute_batch("UPDATE sync_state SET pushed_hlc = 0").unwrap();
+    for sql in [
+        "UPDATE documents SET number = 'RK-S01-000009', note = 'x'",
+        "UPDATE documents SET number = NULL",
+        "UPDATE documents SET posted_hlc = posted_hlc + 1",
+    ] {
+        assert!(conn.execute(sql, []).is_err(), "{sql} must be refused");
+    }
+    conn.execute(renumber, []).unwrap();
+    let number: String = conn.query_row("SELECT number FROM documents", [], |r| r.get(0)).unwrap();
+    assert_eq!(number, "RK-S01-000009");
+}
+
+#[test]
 fn the_file_is_wal_with_foreign_keys_and_full_sync() {
     let h = hospital();
     let conn = h.ledger.connection();

@@ -279,7 +279,7 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     // A new link (or one from before lineages): first what the server holds from this node.
     let mut fetched_back = false;
     if ledger.with(|l| l.lineage())?.is_none() {
-        own_events_back(ledger, &http, &mut report, progress)?;
+        recover(ledger, &http, &mut report, progress)?;
         fetched_back = true;
     }
     loop {
@@ -295,9 +295,9 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
         let request =
             PushRequest { versions: Versions::ours(), events: outbox.events.clone(), lineage: lineage.clone() };
         let answer: PushResponse = match http.post("v1/push", &request) {
-            // This ledger went back: fetch back what it had sent, then push what is still new.
+            // This ledger went back: recover what it had sent, then push what is still new.
             Err(e) if is_behind(&e) && !fetched_back => {
-                own_events_back(ledger, &http, &mut report, progress)?;
+                recover(ledger, &http, &mut report, progress)?;
                 fetched_back = true;
                 continue;
             }
@@ -314,7 +314,7 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     match pull(ledger, &http, &mut report, progress) {
         // Nothing was pushed to find it out: the pull did.
         Err(e) if is_behind(&e) && !fetched_back => {
-            own_events_back(ledger, &http, &mut report, progress)?;
+            recover(ledger, &http, &mut report, progress)?;
             pull(ledger, &http, &mut report, progress)?;
         }
         pulled => pulled?,
@@ -329,30 +329,42 @@ fn is_behind(e: &SyncError) -> bool {
     matches!(e, SyncError::Refused { code, .. } if code == "workstation_behind")
 }
 
-/// Fetches back the events this node pushed itself and applies those it lacks
-/// (the same id twice is a no-op), then takes the server's lineage value:
-/// a workstation restored from a backup gets back what it had sent since.
-fn own_events_back(
+/// Recovers a node whose ledger went back (or whose link is new): pulls from
+/// its cursor with its own events included, in the server's order — what it
+/// had sent since its copy was made comes back after what that refers to —
+/// then takes the lineage value the server gives with the last page.
+fn recover(
     ledger: &impl LedgerAccess,
     http: &Http,
     report: &mut SyncReport,
     progress: Progress<'_>,
 ) -> Result<(), SyncError> {
     let lineage = ledger.with(|l| l.lineage())?;
-    let mut cursor = 0;
+    let horizon = ledger.with(|l| l.sync_horizon())?;
+    let mut cursor = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
     loop {
-        let request =
-            OwnEventsRequest { versions: Versions::ours(), cursor, limit: SYNC_BATCH_MAX, lineage: lineage.clone() };
-        let answer: OwnEventsResponse = http.post("v1/own", &request)?;
-        let applied = ledger.with(|l| l.apply_own_events(&answer.events))?;
-        report.own_events_back += applied.applied;
+        let request = PullRequest {
+            versions: Versions::ours(),
+            cursor,
+            limit: SYNC_BATCH_MAX,
+            horizon,
+            lineage: lineage.clone(),
+            recover: true,
+        };
+        let answer: PullResponse = http.post("v1/pull", &request)?;
+        let (applied, back) =
+            ledger.with(|l| l.apply_recovered_page(&answer.events, &answer.history, answer.cursor))?;
+        report.own_events_back += back;
+        report.pulled += answer.events.len();
         report.conflicts.extend(applied.conflicts);
-        progress("pull", report.pulled + report.own_events_back);
+        progress("pull", report.pulled);
+        cursor = answer.cursor;
         if !answer.more {
-            ledger.with(|l| l.adopt_lineage(answer.lineage))?;
+            let value = answer.lineage.ok_or_else(|| SyncError::BadAnswer("a recovery without a lineage".into()))?;
+            let renumbered = ledger.with(|l| l.finish_recovery(value))?;
+            report.conflicts.extend(renumbered);
             return Ok(());
         }
-        cursor = answer.cursor;
     }
 }
 
@@ -380,6 +392,7 @@ fn pull(
                     limit: SYNC_BATCH_MAX,
                     horizon,
                     lineage: lineage.clone(),
+                    recover: false,
                 };
                 let answer: Result<PullResponse, SyncError> = http.post("v1/pull", &request);
                 let next = answer.as_ref().ok().filter(|a| a.more).map(|a| a.cursor);

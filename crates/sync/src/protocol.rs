@@ -94,41 +94,13 @@ pub struct PullRequest {
     /// server adds the history such a node lacks).
     #[serde(default)]
     pub horizon: Option<i64>,
-    /// The node's lineage: a node whose ledger went back fetches back its own events first.
+    /// The node's lineage: a node whose ledger went back recovers first.
     #[serde(default)]
     pub lineage: Option<Lineage>,
-}
-
-/// A node whose ledger went back (or whose link is new) asks for the events
-/// it pushed itself, after a cursor over the server's sequence.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OwnEventsRequest {
-    /// Versions.
-    #[serde(flatten)]
-    pub versions: Versions,
-    /// The last sequence fetched back (0 at first).
-    pub cursor: i64,
-    /// At most this many events.
-    pub limit: usize,
-    /// The node's lineage, if it has one.
+    /// A recovery (`ledger::lineage`): the node's own events come too, and the
+    /// last page carries the lineage value it takes.
     #[serde(default)]
-    pub lineage: Option<Lineage>,
-}
-
-/// The node's own events in server order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OwnEventsResponse {
-    /// Versions.
-    #[serde(flatten)]
-    pub versions: Versions,
-    /// Events this node pushed.
-    pub events: Vec<Event>,
-    /// The sequence these reach.
-    pub cursor: i64,
-    /// More after these.
-    pub more: bool,
-    /// The node's lineage value on the server (adopted once all are applied).
-    pub lineage: Option<uuid::Uuid>,
+    pub recover: bool,
 }
 
 /// Events of other nodes in server order.
@@ -147,6 +119,9 @@ pub struct PullResponse {
     /// these events need (stored, not added again).
     #[serde(default)]
     pub history: Vec<Event>,
+    /// A recovery's last page: the lineage value the node takes.
+    #[serde(default)]
+    pub lineage: Option<uuid::Uuid>,
 }
 
 /// A new workstation asks for a snapshot instead of the whole history.

@@ -124,7 +124,6 @@ pub fn serve_with(
         .route("/v1/push", post(push))
         .route("/v1/pull", post(pull))
         .route("/v1/snapshot", post(snapshot))
-        .route("/v1/own", post(own_events))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .layer(RequestDecompressionLayer::new())
         // Fastest deflate: about as small on this JSON, a fraction of the CPU.
@@ -230,7 +229,7 @@ fn lineage_refusal(behind: bool) -> Refusal {
         Refusal(
             StatusCode::CONFLICT,
             "workstation_behind",
-            "this workstation's ledger is older than what it already sent: fetch back its own events first".into(),
+            "this workstation's ledger is older than what it already sent: pull again with its own events first".into(),
         )
     } else {
         Refusal(
@@ -344,36 +343,30 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let request: PullRequest = parse(&body)?;
     blocking(state, move |ledger| {
         let node = authenticate(ledger, &headers)?;
-        out_of_line(ledger.server_lineage_check(node, request.lineage.as_ref())?)?;
+        match ledger.server_lineage_check(node, request.lineage.as_ref())? {
+            // A node that went back pulls again with its own events (it recovers).
+            LineageCheck::Behind if request.recover => {}
+            check => out_of_line(check)?,
+        }
+        // A cursor past the newest event: the server's database went back since the node pulled.
+        if request.cursor > ledger.server_head()? {
+            return Err(lineage_refusal(false));
+        }
         // Master data edited on the server's own database (with the CLI) goes out too.
         ledger.server_publish_own()?;
         let limit = request.limit.clamp(1, SYNC_BATCH_MAX);
-        let (events, cursor, more) = ledger.server_events_after(request.cursor, node, limit)?;
+        let (events, cursor, more) = if request.recover {
+            ledger.server_events_for_recovery(request.cursor, limit)?
+        } else {
+            ledger.server_events_after(request.cursor, node, limit)?
+        };
         let events: Vec<_> = events.into_iter().map(|(_, e)| e).collect();
         let history = match request.horizon {
             Some(horizon) => ledger.server_history(&events, horizon)?,
             None => Vec::new(),
         };
-        Ok(Json(PullResponse { versions: Versions::ours(), events, cursor, more, history }))
-    })
-    .await
-}
-
-/// The events a node pushed itself, for a node whose ledger went back.
-async fn own_events(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<OwnEventsResponse>, Refusal> {
-    let request: OwnEventsRequest = parse(&body)?;
-    blocking(state, move |ledger| {
-        let node = authenticate(ledger, &headers)?;
-        if ledger.server_lineage_check(node, request.lineage.as_ref())? == LineageCheck::Unknown {
-            out_of_line(LineageCheck::Unknown)?;
-        }
-        let limit = request.limit.clamp(1, SYNC_BATCH_MAX);
-        let (events, cursor, more, lineage) = ledger.server_own_events_after(request.cursor, node, limit)?;
-        Ok(Json(OwnEventsResponse { versions: Versions::ours(), events, cursor, more, lineage }))
+        let lineage = if request.recover && !more { Some(ledger.server_lineage_for_recovery(node)?) } else { None };
+        Ok(Json(PullResponse { versions: Versions::ours(), events, cursor, more, history, lineage }))
     })
     .await
 }

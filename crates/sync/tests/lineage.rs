@@ -1,6 +1,6 @@
 //! A workstation whose ledger went back — restored from last night's backup,
 //! or its database copied onto a second computer — over real HTTP against a
-//! real server: it fetches back what it had already sent and ends like the
+//! real server: it gets back what it had already sent and ends like the
 //! server; a server whose own database went back is refused before anything
 //! moves either way (ledger::lineage).
 
@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use sync::SyncError;
 
 const SYRINGE: &str = "09506000134352";
+const GAUZE: &str = "06901234567892";
 
 struct Hospital {
     dir: tempfile::TempDir,
@@ -124,7 +125,15 @@ fn receive(ledger: &mut Ledger, lot: &str, quantity: i64) -> String {
     post(ledger, DocumentKind::Receipt, lot, quantity)
 }
 
+fn receive_item(ledger: &mut Ledger, item: &str, lot: &str, quantity: i64) -> String {
+    post_item(ledger, DocumentKind::Receipt, item, lot, quantity)
+}
+
 fn post(ledger: &mut Ledger, kind: DocumentKind, lot: &str, quantity: i64) -> String {
+    post_item(ledger, kind, SYRINGE, lot, quantity)
+}
+
+fn post_item(ledger: &mut Ledger, kind: DocumentKind, item: &str, lot: &str, quantity: i64) -> String {
     let request = DocumentRequest {
         kind,
         user: INITIAL_ADMIN.into(),
@@ -133,7 +142,7 @@ fn post(ledger: &mut Ledger, kind: DocumentKind, lot: &str, quantity: i64) -> St
         department: None,
         supplier: None,
         lines: vec![LineRequest {
-            item: SYRINGE.into(),
+            item: item.into(),
             lot: Some(lot.into()),
             expiry: Some("2028-06-30".parse().unwrap()),
             quantity,
@@ -160,10 +169,15 @@ fn a_workstation_restored_from_last_nights_backup_gets_back_what_it_had_sent() {
     assert_eq!(report.unwrap().own_events_back, 0, "a new link finds nothing of its own on the server");
     let backup = h.dir.path().join("S01-backup.sqlite");
     copy_of(&ws, &backup);
-    // The day goes on: receipts and issues, pushed as usual.
-    let mut ws = ws;
+    // The day goes on. Another workstation adds a product; this one pulls it and receives it,
+    // with receipts and issues of its own, all pushed as usual.
+    let (_, mut other) = h.workstation("S02");
+    other.add_item(&NewItem { code: GAUZE.into(), name: "纱布".into(), pack_size: 1, ..NewItem::default() }).unwrap();
+    let (_other, _) = sync(other);
+    let (mut ws, _) = sync(ws);
     receive(&mut ws, "L2", 40);
     post(&mut ws, DocumentKind::Receipt, "L1", 5);
+    receive_item(&mut ws, GAUZE, "G1", 12);
     let (ws, report) = sync(ws);
     assert!(report.unwrap().pushed > 0);
     let before = h.server_state();
@@ -174,14 +188,15 @@ fn a_workstation_restored_from_last_nights_backup_gets_back_what_it_had_sent() {
     assert_ne!(state(ws.connection()), before, "the copy lacks the day's work");
     let (ws, report) = sync(ws);
     let report = report.unwrap();
-    assert!(report.own_events_back >= 4, "two receipts, their lot and movements came back: {report:?}");
+    // Its three receipts came back, after the product they refer to (in the server's order).
+    assert_eq!(report.own_events_back, 3, "{report:?}");
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
     assert_eq!(state(ws.connection()), before, "the workstation holds what the server holds");
     assert_eq!(h.server_state(), before, "the server took nothing twice");
     assert!(ledger::balance::verify(ws.connection()).unwrap().is_empty());
     // Its number series continues after the documents that came back.
     let mut ws = ws;
-    assert_eq!(receive(&mut ws, "L3", 1), "RK-S01-000004");
+    assert_eq!(receive(&mut ws, "L3", 1), "RK-S01-000005");
     // In line again: the next rounds fetch nothing back.
     let (ws, report) = sync(ws);
     assert_eq!(report.unwrap().own_events_back, 0);
@@ -249,12 +264,17 @@ fn a_database_copied_onto_a_second_computer_is_caught_and_both_end_like_the_serv
     receive(&mut b, "B1", 20);
     let (a, report) = sync(a);
     assert_eq!(report.unwrap().own_events_back, 0);
-    // The copy presents a lineage the server has moved past: it fetches back what the other sent.
+    // The copy presents a lineage the server has moved past: it gets back what the other sent.
     let (b, report) = sync(b);
     let report = report.unwrap();
     assert!(report.own_events_back > 0, "{report:?}");
+    // Both had given RK-S01-000001: the copy's receipt, never sent, takes the next number.
+    assert_eq!(report.conflicts.len(), 1, "{:?}", report.conflicts);
+    assert_eq!(report.conflicts[0].incoming, r#"{"renumbered_to":"RK-S01-000002"}"#);
     let (a, report) = sync(a);
-    assert!(report.unwrap().own_events_back > 0, "the first computer is now behind the copy");
+    let report = report.unwrap();
+    assert!(report.own_events_back > 0, "the first computer is now behind the copy");
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
     let server = h.server_state();
     assert_eq!(state(a.connection()), server);
     assert_eq!(state(b.connection()), server);
@@ -286,5 +306,40 @@ fn a_server_restored_from_an_older_backup_is_refused_and_nothing_moves() {
     assert!(e.message(Lang::En).contains("restore the server's newest backup"), "{}", e.message(Lang::En));
     assert_eq!(state(ws.connection()), held, "nothing was received");
     assert_eq!(h.server_state(), server, "nothing was applied");
-    assert_eq!(ws.pending_push_count().unwrap() > 0, true, "the new receipt still waits to be sent");
+    assert!(ws.pending_push_count().unwrap() > 0, "the new receipt still waits to be sent");
+    // No newer copy of the server exists: the workstation sends everything again.
+    let mut ws = ws;
+    ws.resend_everything().unwrap();
+    let (ws, report) = sync(ws);
+    let report = report.unwrap();
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    assert_eq!(state(ws.connection()), h.server_state(), "the server holds again all this workstation made");
+    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    assert_eq!(on_hand, 141);
+    let (_, report) = sync(ws);
+    assert_eq!((report.as_ref().unwrap().pushed, report.as_ref().unwrap().own_events_back), (0, 0));
+}
+
+#[test]
+fn a_copy_taken_before_the_first_sync_starts_from_the_snapshot_without_counting_twice() {
+    let h = Hospital::new();
+    let (path, ws) = h.workstation("S01");
+    // The copy: enrolled, nothing synced yet.
+    let backup = h.dir.path().join("S01-backup.sqlite");
+    copy_of(&ws, &backup);
+    let mut ws = ws;
+    receive(&mut ws, "L1", 100);
+    let (mut ws, _) = sync(ws);
+    post(&mut ws, DocumentKind::Receipt, "L1", 5);
+    let (ws, _) = sync(ws);
+    drop(ws);
+    put_back(&backup, &path);
+    let (ws, report) = sync(Ledger::open(&path).unwrap());
+    let report = report.unwrap();
+    assert!(report.snapshot_balances.is_some(), "it holds no movements: it starts from the snapshot ({report:?})");
+    assert_eq!(report.own_events_back, 0, "its past is in the snapshot's balances, not added again");
+    assert_eq!(state(ws.connection()).1, h.server_state().1, "the same balances as the server");
+    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    assert_eq!(on_hand, 105);
+    assert!(ledger::balance::verify(ws.connection()).unwrap().is_empty());
 }
