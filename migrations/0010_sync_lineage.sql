@@ -17,6 +17,18 @@ ALTER TABLE sync_state ADD COLUMN lineage_next BLOB;
 -- Next values of earlier unanswered attempts, 16 bytes each, newest last.
 ALTER TABLE sync_state ADD COLUMN lineage_tried BLOB;
 
+-- The server's key of its event at the pull cursor (`kind:hex`): presented with
+-- the cursor, so a server whose log went back and gave those sequence numbers to
+-- other events is caught even once its log is long again.
+ALTER TABLE sync_state ADD COLUMN pull_cursor_key TEXT;
+
+-- After the server's database went back with no newer copy (`sync --resend`):
+-- 1 = send every event of this node again (the server accepts it although it
+-- never saw the node's lineage), then pull the whole history again; 2 = the same
+-- for a workstation started from a snapshot, which then must start afresh from a
+-- new snapshot (its balances hold a past the server no longer numbers alike).
+ALTER TABLE sync_state ADD COLUMN resending INTEGER NOT NULL DEFAULT 0;
+
 -- Server: the newest lineage value of each node (NULL until its first push or recovery).
 ALTER TABLE sync_nodes ADD COLUMN lineage BLOB;
 

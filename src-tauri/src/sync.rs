@@ -1286,6 +1286,7 @@ mod tests {
             token: String::new(),
             server_ca_pem: ca.map(str::to_string),
             pull_cursor: 0,
+            pull_cursor_key: None,
             last_success_ms: None,
             last_error: None,
         };

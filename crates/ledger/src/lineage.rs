@@ -59,7 +59,7 @@ pub struct Lineage {
 /// At most this many unanswered attempts are remembered; a node with more
 /// (a long outage of answers, not of requests) is taken for behind and
 /// recovers once — harmless, only slower.
-pub const TRIED_MAX: usize = 16;
+pub const TRIED_MAX: usize = 64;
 
 impl Lineage {
     fn presents(&self, value: Uuid) -> bool {
@@ -69,6 +69,16 @@ impl Lineage {
     fn values(&self) -> impl Iterator<Item = Uuid> + '_ {
         std::iter::once(self.current).chain(self.next).chain(self.tried.iter().copied())
     }
+}
+
+/// A workstation sending everything again after its server's database went back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resending {
+    /// It holds the whole history: then it pulls it all again.
+    ThenPullAll = 1,
+    /// It started from a snapshot: then it must start afresh from a new database.
+    ThenStartAfresh = 2,
 }
 
 /// How a node's lineage stands against the server's.
@@ -128,24 +138,20 @@ impl Ledger {
 
     /// Workstation, after its server's database went back to a copy older than
     /// what this node had sent (`server_behind`) and no newer copy exists: the
-    /// next sync pulls the server's whole history again (the same id twice is
-    /// a no-op), takes the server's lineage value, and sends every event of
-    /// this node again (the server keeps what it has and stores what it lost).
-    /// A workstation that started from a snapshot cannot: its balances hold a
-    /// past it has no events for (start it again from a new snapshot instead).
-    pub fn resend_everything(&mut self) -> Result<()> {
-        if self.sync_horizon()?.is_some() {
-            return Err(crate::LedgerError::InvalidInput {
-                field: "resend",
-                reason: "this workstation started from a server snapshot and holds no history to send again; \
-                         start it again with a new database and a new enrolment code"
-                    .into(),
-            });
-        }
+    /// next sync sends every event of this node again (the server keeps what it
+    /// has and stores what it lost). A node holding the whole history then pulls
+    /// it all again (the same id twice is a no-op) and goes on as before; one
+    /// started from a snapshot cannot — its balances hold a past the server no
+    /// longer numbers alike — and must start afresh from a new database once it
+    /// has sent ([`Resending::ThenStartAfresh`]).
+    pub fn resend_everything(&mut self) -> Result<Resending> {
+        let mode = if self.sync_horizon()?.is_some() { Resending::ThenStartAfresh } else { Resending::ThenPullAll };
         let changed = self.conn.execute(
-            "UPDATE sync_state SET pull_cursor = 0, pushed_change_seq = 0, pushed_hlc = 0,
-                 push_generation = push_generation + 1, lineage = NULL, lineage_next = NULL, lineage_tried = NULL",
-            [],
+            "UPDATE sync_state SET resending = ?1, pushed_change_seq = 0, pushed_hlc = 0,
+                 push_generation = push_generation + 1,
+                 pull_cursor = CASE WHEN ?1 = 1 THEN 0 ELSE pull_cursor END,
+                 pull_cursor_key = CASE WHEN ?1 = 1 THEN NULL ELSE pull_cursor_key END",
+            [mode as i64],
         )?;
         if changed == 0 {
             return Err(crate::LedgerError::InvalidInput {
@@ -153,6 +159,23 @@ impl Ledger {
                 reason: "this workstation is not enrolled".into(),
             });
         }
+        Ok(mode)
+    }
+
+    /// Workstation: whether (and how) it is sending everything again.
+    pub fn resending(&self) -> Result<Option<Resending>> {
+        let mode: i64 =
+            self.conn.query_row("SELECT coalesce((SELECT resending FROM sync_state), 0)", [], |r| r.get(0))?;
+        Ok(match mode {
+            1 => Some(Resending::ThenPullAll),
+            2 => Some(Resending::ThenStartAfresh),
+            _ => None,
+        })
+    }
+
+    /// Workstation: everything was sent again and the history is pulled from the start.
+    pub fn resent(&mut self) -> Result<()> {
+        self.conn.execute("UPDATE sync_state SET resending = 0 WHERE resending = 1", [])?;
         Ok(())
     }
 
@@ -182,6 +205,7 @@ impl Ledger {
         events: &[Event],
         history: &[Event],
         cursor: i64,
+        cursor_key: Option<&str>,
     ) -> Result<(ApplyReport, usize)> {
         let node = self.node()?.id;
         self.step_aside(events)?;
@@ -189,7 +213,7 @@ impl Ledger {
             Ok(ledger.conn.query_row("SELECT count(*) FROM movements WHERE node_id = ?1", [node], |r| r.get(0))?)
         };
         let before = own(self)?;
-        let report = self.apply_page(events, history, cursor)?;
+        let report = self.apply_page_at(events, history, cursor, cursor_key)?;
         let back = (own(self)? - before).max(0) as usize;
         Ok((report, back))
     }
@@ -258,7 +282,7 @@ impl Ledger {
             let holder: Option<Uuid> = tx
                 .prepare_cached(
                     "SELECT id FROM documents WHERE number = ?1 AND id <> ?2 AND node_id = ?3 AND posted_hlc > ?4
-                       AND NOT EXISTS (SELECT 1 FROM documents WHERE id = ?2)",
+                       AND NOT EXISTS (SELECT 1 FROM documents WHERE id = ?2 AND status <> 'draft')",
                 )?
                 .query_row(params![number, doc.id, node, above], |r| r.get(0))
                 .optional()?;
@@ -289,6 +313,23 @@ impl Ledger {
     ) -> Result<std::result::Result<crate::replication::ApplyReport, LineageCheck>> {
         match check(&self.conn, node, Some(lineage))? {
             LineageCheck::InLine => Ok(Ok(self.server_accept_moving(node, events, Some(lineage))?)),
+            other => Ok(Err(other)),
+        }
+    }
+
+    /// Server: accepts a batch a node sends again after the server's database
+    /// went back (`sync --resend`): in line, or presenting values the server
+    /// never saw (those it lost); a node behind recovers first all the same.
+    pub fn server_accept_resent(
+        &mut self,
+        node: Uuid,
+        lineage: &Lineage,
+        events: &[Event],
+    ) -> Result<std::result::Result<crate::replication::ApplyReport, LineageCheck>> {
+        match check(&self.conn, node, Some(lineage))? {
+            LineageCheck::InLine | LineageCheck::Unknown => {
+                Ok(Ok(self.server_accept_moving(node, events, Some(lineage))?))
+            }
             other => Ok(Err(other)),
         }
     }

@@ -515,6 +515,9 @@ pub struct SyncLink {
     pub server_ca_pem: Option<String>,
     /// Last server sequence applied.
     pub pull_cursor: i64,
+    /// The server's key of its event at that sequence, when the server gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_cursor_key: Option<String>,
     /// Last success, wall ms.
     pub last_success_ms: Option<i64>,
     /// Last error in words.
@@ -625,6 +628,11 @@ impl Ledger {
     /// Applies events that came from elsewhere, in order, in one transaction;
     /// `cursor` (the server sequence reached) is stored with them.
     pub fn apply_events(&mut self, events: &[Event], cursor: Option<i64>) -> Result<ApplyReport> {
+        self.apply_events_at(events, cursor.map(|c| (c, None)))
+    }
+
+    /// `apply_events`, storing with the cursor the key of the server's event at it.
+    fn apply_events_at(&mut self, events: &[Event], cursor: Option<(i64, Option<&str>)>) -> Result<ApplyReport> {
         self.node()?;
         let now = self.clock.now_ms();
         let local_hlc = self.hlc;
@@ -635,8 +643,8 @@ impl Ledger {
         for event in events {
             apply_one(&tx, event, now, &mut hlc, &mut report)?;
         }
-        if let Some(cursor) = cursor {
-            tx.execute("UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1)", [cursor])?;
+        if let Some((cursor, key)) = cursor {
+            store_cursor(&tx, cursor, key)?;
         }
         if hlc > local_hlc {
             persist_hlc(&tx, hlc)?;
@@ -651,7 +659,8 @@ impl Ledger {
         Ok(self
             .conn
             .query_row(
-                "SELECT server_url, server_node_id, token, pull_cursor, last_success_ms, last_error, server_ca_pem
+                "SELECT server_url, server_node_id, token, pull_cursor, last_success_ms, last_error, server_ca_pem,
+                     pull_cursor_key
                  FROM sync_state",
                 [],
                 |r| {
@@ -661,6 +670,7 @@ impl Ledger {
                         token: r.get(2)?,
                         server_ca_pem: r.get(6)?,
                         pull_cursor: r.get(3)?,
+                        pull_cursor_key: r.get(7)?,
                         last_success_ms: r.get(4)?,
                         last_error: r.get(5)?,
                     })
@@ -692,6 +702,7 @@ impl Ledger {
                  server_ca_pem = excluded.server_ca_pem,
                  -- Another server knows nothing of ours: push everything again, pull from its start.
                  pull_cursor = CASE WHEN server_node_id = excluded.server_node_id THEN pull_cursor ELSE 0 END,
+                 pull_cursor_key = CASE WHEN server_node_id = excluded.server_node_id THEN pull_cursor_key END,
                  pushed_change_seq = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_change_seq ELSE 0 END,
                  pushed_hlc = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_hlc ELSE 0 END,
                  push_generation = push_generation + 1,
@@ -915,6 +926,17 @@ impl Ledger {
             events.push((seq, event));
         }
         Ok((events, reached, false))
+    }
+
+    /// Server: the key of the event at sequence `seq` (`kind:hex`), if there is one:
+    /// a workstation presents it with its cursor, so a server whose log went back
+    /// and numbered other events alike is caught.
+    pub fn server_event_key_at(&self, seq: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT event_kind, event_key FROM sync_events WHERE seq = ?1")?
+            .query_row([seq], |r| Ok(format!("{}:{}", r.get::<_, String>(0)?, hex(&r.get::<_, Vec<u8>>(1)?))))
+            .optional()?)
     }
 
     /// Server: the newest sequence.
@@ -1194,6 +1216,18 @@ pub struct SafetyConflict {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The pull cursor reached, with the server's key of its event there (the
+/// key goes with the cursor it belongs to, so it changes only when the cursor does).
+fn store_cursor(tx: &Transaction<'_>, cursor: i64, key: Option<&str>) -> Result<()> {
+    tx.execute(
+        "UPDATE sync_state SET pull_cursor_key = CASE WHEN ?1 > pull_cursor OR (?1 = pull_cursor AND ?2 IS NOT NULL)
+                 THEN ?2 ELSE pull_cursor_key END,
+             pull_cursor = max(pull_cursor, ?1)",
+        params![cursor, key],
+    )?;
+    Ok(())
 }
 
 /// `Ledger::mark_pushed` inside a transaction.
@@ -1605,11 +1639,22 @@ fn document_record(conn: &rusqlite::Connection, id: Uuid) -> Result<Option<Docum
 }
 
 fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<String>> {
-    let exists: bool =
-        tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE id = ?1)")?.query_row([doc.id], |r| r.get(0))?;
-    if exists {
-        let stored = document_record(tx, doc.id)?.map(|d| Event::Document(d).body()).unwrap_or_default();
-        return Ok(Some(stored));
+    let local: Option<(String, Uuid)> = tx
+        .prepare_cached("SELECT status, node_id FROM documents WHERE id = ?1")?
+        .query_row([doc.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match local {
+        // Drafts never travel: this node's own draft came back posted — it was posted and
+        // sent after the copy this workstation was restored from was made (crate::lineage).
+        // It becomes that posted document (its lines as posted), as if posted here again.
+        Some((status, node)) if status == "draft" && node == doc.node_id => {
+            tx.prepare_cached("DELETE FROM document_lines WHERE document_id = ?1")?.execute([doc.id])?;
+        }
+        Some(_) => {
+            let stored = document_record(tx, doc.id)?.map(|d| Event::Document(d).body()).unwrap_or_default();
+            return Ok(Some(stored));
+        }
+        None => {}
     }
     if crate::model::DocumentKind::parse(&doc.kind).is_none() {
         return Err(invalid(format!("unknown document kind {}", doc.kind)));
@@ -1670,7 +1715,14 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
         "INSERT INTO documents (id, kind, number, status, node_id, created_by, created_at_ms, posted_by, posted_hlc,
             posted_at_ms, location_id, to_location_id, department_id, supplier_id, override_by, reason,
             corrects_document, note)
-         VALUES (?1,?2,?3,'posted',?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+         VALUES (?1,?2,?3,'posted',?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)
+         ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, number = excluded.number, status = 'posted',
+             created_by = excluded.created_by, created_at_ms = excluded.created_at_ms,
+             posted_by = excluded.posted_by, posted_hlc = excluded.posted_hlc, posted_at_ms = excluded.posted_at_ms,
+             location_id = excluded.location_id, to_location_id = excluded.to_location_id,
+             department_id = excluded.department_id, supplier_id = excluded.supplier_id,
+             override_by = excluded.override_by, reason = excluded.reason,
+             corrects_document = excluded.corrects_document, note = excluded.note",
     )?
     .execute(params![
         doc.id,
@@ -1913,6 +1965,15 @@ impl Ledger {
     /// Server: a snapshot of everything as of now, read in one transaction,
     /// for a node whose clock stands at `since_hlc`.
     pub fn server_snapshot(&mut self, since_hlc: i64) -> Result<Snapshot> {
+        self.server_snapshot_for(None, since_hlc)
+    }
+
+    /// `server_snapshot` for `node`: it also carries the documents of its site's
+    /// number series (`node`'s own, and those of workstations it replaces with
+    /// the same site code) — none for a first workstation of a site; for one put
+    /// back from a copy taken before its first sync, or started afresh, they keep
+    /// its series from starting over.
+    pub fn server_snapshot_for(&mut self, node: Option<Uuid>, since_hlc: i64) -> Result<Snapshot> {
         self.server_publish_own()?;
         let tx = self.conn.unchecked_transaction()?;
         let cursor: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM sync_events", [], |r| r.get(0))?;
@@ -1988,7 +2049,18 @@ impl Ledger {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?,
         );
-        let history = self.with_documents(ahead, Vec::new(), cursor)?;
+        let own_documents: Vec<Uuid> = match node {
+            Some(node) => tx
+                .prepare(
+                    "SELECT id FROM documents WHERE status = 'posted' AND node_id IN
+                         (SELECT node_id FROM sync_nodes WHERE site_code =
+                              (SELECT site_code FROM sync_nodes WHERE node_id = ?1))",
+                )?
+                .query_map([node], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
+            None => Vec::new(),
+        };
+        let history = self.with_documents(ahead, own_documents, cursor)?;
         tx.finish()?;
         Ok(Snapshot { cursor, changes, lots, balances, history })
     }
@@ -2047,7 +2119,7 @@ impl Ledger {
                 .execute(params![tx.last_insert_rowid(), b.quantity])?;
         }
         store_history(&tx, &snapshot.history, now, &mut hlc)?;
-        tx.execute("UPDATE sync_state SET pull_cursor = ?1, horizon = ?1", [snapshot.cursor])?;
+        tx.execute("UPDATE sync_state SET pull_cursor = ?1, pull_cursor_key = NULL, horizon = ?1", [snapshot.cursor])?;
         if hlc > local_hlc {
             persist_hlc(&tx, hlc)?;
         }
@@ -2161,8 +2233,21 @@ impl Ledger {
     /// history a bootstrapped node lacks for it (unfolded: its snapshot's
     /// balances already include it).
     pub fn apply_page(&mut self, events: &[Event], history: &[Event], cursor: i64) -> Result<ApplyReport> {
+        self.apply_page_at(events, history, cursor, None)
+    }
+
+    /// `apply_page`, storing with the cursor `cursor_key`, the server's key of
+    /// its event at that sequence (`PullResponse::cursor_key`): the next pull
+    /// presents it, and a server whose database went back finds it missing.
+    pub fn apply_page_at(
+        &mut self,
+        events: &[Event],
+        history: &[Event],
+        cursor: i64,
+        cursor_key: Option<&str>,
+    ) -> Result<ApplyReport> {
         if history.is_empty() {
-            return self.apply_events(events, Some(cursor));
+            return self.apply_events_at(events, Some((cursor, cursor_key)));
         }
         self.node()?;
         let now = self.clock.now_ms();
@@ -2175,7 +2260,7 @@ impl Ledger {
         for event in events {
             apply_one(&tx, event, now, &mut hlc, &mut report)?;
         }
-        tx.execute("UPDATE sync_state SET pull_cursor = max(pull_cursor, ?1)", [cursor])?;
+        store_cursor(&tx, cursor, cursor_key)?;
         if hlc > local_hlc {
             persist_hlc(&tx, hlc)?;
         }

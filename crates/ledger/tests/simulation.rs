@@ -265,7 +265,9 @@ impl Sim {
             let (events, reached, more) = self.server.server_events_for_recovery(cursor, 40).unwrap();
             let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
             let history = self.history(i, &events);
-            let (applied, back) = self.nodes[i].apply_recovered_page(&events, &history, reached).unwrap();
+            let key = self.server.server_event_key_at(reached).unwrap();
+            let (applied, back) =
+                self.nodes[i].apply_recovered_page(&events, &history, reached, key.as_deref()).unwrap();
             assert!(applied.conflicts.is_empty(), "node {i}: events came back unlike it: {:?}", applied.conflicts);
             self.own_events_back += back;
             if !more {

@@ -280,6 +280,7 @@ fn an_enrolled_version_7_file_keeps_its_link_and_trusts_the_system_roots_until_g
             "ALTER TABLE sync_state DROP COLUMN server_ca_pem; ALTER TABLE excursions DROP COLUMN reopened_at_ms;
              ALTER TABLE sync_state DROP COLUMN lineage; ALTER TABLE sync_state DROP COLUMN lineage_next;
              ALTER TABLE sync_state DROP COLUMN lineage_tried; ALTER TABLE sync_nodes DROP COLUMN lineage;
+             ALTER TABLE sync_state DROP COLUMN pull_cursor_key; ALTER TABLE sync_state DROP COLUMN resending;
              DROP TABLE sync_lineages;
              PRAGMA user_version = 7;",
         )

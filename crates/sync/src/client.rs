@@ -263,8 +263,9 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     let link = ledger.with(|l| l.sync_link())?.ok_or(SyncError::NotEnrolled)?;
     let http = Http::new(&link.server_url, Some(link.token.clone()), link.server_ca_pem.as_deref())?;
     let mut report = SyncReport::default();
+    let resending = ledger.with(|l| l.resending())?;
     // A new workstation starts from a snapshot rather than the whole history.
-    if ledger.with(|l| l.is_fresh())? {
+    if resending.is_none() && ledger.with(|l| l.is_fresh())? {
         let since_hlc = ledger.with(|l| l.current_hlc().0);
         progress("snapshot", 0);
         let answer: SnapshotResponse = http.post_capped(
@@ -278,7 +279,7 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
     }
     // A new link (or one from before lineages): first what the server holds from this node.
     let mut fetched_back = false;
-    if ledger.with(|l| l.lineage())?.is_none() {
+    if resending.is_none() && ledger.with(|l| l.lineage())?.is_none() {
         recover(ledger, &http, &mut report, progress)?;
         fetched_back = true;
     }
@@ -292,8 +293,12 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
         }
         // Chosen after the batch was read: a copy of the database holding this value holds the batch.
         let lineage = ledger.with(|l| l.push_lineage())?;
-        let request =
-            PushRequest { versions: Versions::ours(), events: outbox.events.clone(), lineage: lineage.clone() };
+        let request = PushRequest {
+            versions: Versions::ours(),
+            events: outbox.events.clone(),
+            lineage: lineage.clone(),
+            resend: resending.is_some(),
+        };
         let answer: PushResponse = match http.post("v1/push", &request) {
             // This ledger went back: recover what it had sent, then push what is still new.
             Err(e) if is_behind(&e) && !fetched_back => {
@@ -310,6 +315,13 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
         if !outbox.more {
             break;
         }
+    }
+    match resending {
+        // Everything is on the server again; a workstation holding the whole history pulls it
+        // all again, one started from a snapshot must start afresh.
+        Some(ledger::lineage::Resending::ThenPullAll) => ledger.with(|l| l.resent())?,
+        Some(ledger::lineage::Resending::ThenStartAfresh) => return Err(SyncError::StartAfresh),
+        None => {}
     }
     match pull(ledger, &http, &mut report, progress) {
         // Nothing was pushed to find it out: the pull did.
@@ -341,7 +353,9 @@ fn recover(
 ) -> Result<(), SyncError> {
     let lineage = ledger.with(|l| l.lineage())?;
     let horizon = ledger.with(|l| l.sync_horizon())?;
-    let mut cursor = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
+    let link = ledger.with(|l| l.sync_link())?;
+    let mut cursor = link.as_ref().map_or(0, |s| s.pull_cursor);
+    let mut cursor_key = link.and_then(|s| s.pull_cursor_key);
     loop {
         let request = PullRequest {
             versions: Versions::ours(),
@@ -350,15 +364,18 @@ fn recover(
             horizon,
             lineage: lineage.clone(),
             recover: true,
+            cursor_key: cursor_key.clone(),
         };
         let answer: PullResponse = http.post("v1/pull", &request)?;
-        let (applied, back) =
-            ledger.with(|l| l.apply_recovered_page(&answer.events, &answer.history, answer.cursor))?;
+        let (applied, back) = ledger.with(|l| {
+            l.apply_recovered_page(&answer.events, &answer.history, answer.cursor, answer.cursor_key.as_deref())
+        })?;
         report.own_events_back += back;
         report.pulled += answer.events.len();
         report.conflicts.extend(applied.conflicts);
         progress("pull", report.pulled);
         cursor = answer.cursor;
+        cursor_key = answer.cursor_key;
         if !answer.more {
             let value = answer.lineage.ok_or_else(|| SyncError::BadAnswer("a recovery without a lineage".into()))?;
             let renumbered = ledger.with(|l| l.finish_recovery(value))?;
@@ -378,13 +395,15 @@ fn pull(
     report: &mut SyncReport,
     progress: Progress<'_>,
 ) -> Result<(), SyncError> {
-    let start = ledger.with(|l| l.sync_link())?.map_or(0, |s| s.pull_cursor);
+    let link = ledger.with(|l| l.sync_link())?;
+    let start = link.as_ref().map_or(0, |s| s.pull_cursor);
+    let start_key = link.and_then(|s| s.pull_cursor_key);
     let horizon = ledger.with(|l| l.sync_horizon())?;
     let lineage = ledger.with(|l| l.lineage())?;
     let (pages, arriving) = std::sync::mpsc::sync_channel::<Result<PullResponse, SyncError>>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut cursor = start;
+            let (mut cursor, mut cursor_key) = (start, start_key);
             loop {
                 let request = PullRequest {
                     versions: Versions::ours(),
@@ -393,22 +412,25 @@ fn pull(
                     horizon,
                     lineage: lineage.clone(),
                     recover: false,
+                    cursor_key: cursor_key.clone(),
                 };
                 let answer: Result<PullResponse, SyncError> = http.post("v1/pull", &request);
-                let next = answer.as_ref().ok().filter(|a| a.more).map(|a| a.cursor);
+                let next = answer.as_ref().ok().filter(|a| a.more).map(|a| (a.cursor, a.cursor_key.clone()));
                 // The applying side hung up (it failed): stop fetching.
                 if pages.send(answer).is_err() {
                     return;
                 }
                 match next {
-                    Some(reached) => cursor = reached,
+                    Some(reached) => (cursor, cursor_key) = reached,
                     None => return,
                 }
             }
         });
         for answer in arriving {
             let answer = answer?;
-            let applied = ledger.with(|l| l.apply_page(&answer.events, &answer.history, answer.cursor))?;
+            let applied = ledger.with(|l| {
+                l.apply_page_at(&answer.events, &answer.history, answer.cursor, answer.cursor_key.as_deref())
+            })?;
             report.pulled += answer.events.len();
             report.conflicts.extend(applied.conflicts);
             progress("pull", report.pulled);

@@ -60,6 +60,10 @@ pub enum SyncError {
     /// An https address whose server does not speak TLS.
     #[error("{0} does not speak https")]
     NotHttps(String),
+    /// This workstation sent everything again after the server's database went
+    /// back; it started from a snapshot, so it must start afresh from a new one.
+    #[error("this workstation sent its records again; start it afresh from a new database")]
+    StartAfresh,
     /// The local ledger refused.
     #[error(transparent)]
     Ledger(#[from] ledger::LedgerError),
@@ -85,6 +89,7 @@ impl SyncError {
             SyncError::CertificateWrongHost { .. } => "certificate_wrong_host".into(),
             SyncError::CertificateExpired(_) => "certificate_expired".into(),
             SyncError::NotHttps(_) => "server_not_https".into(),
+            SyncError::StartAfresh => "start_afresh".into(),
             SyncError::Ledger(e) => e.code().into(),
         }
     }
@@ -184,6 +189,13 @@ impl SyncError {
                     format!("{url} 上的服务器不支持 https。请检查地址和端口；本机上的服务器可以用 http://。")
                 } else {
                     format!("The server at {url} does not speak https. Check the address and port; a server on this computer may be reached with http://.")
+                }
+            }
+            SyncError::StartAfresh => {
+                if zh {
+                    "本机已把自己的全部记录重新发给服务器。本机是从服务器快照开始的，而服务器已回到较旧的备份，所以本机需要重新开始：请管理员在服务器上停用本机（medledger node revoke 本机站点代码）并为同一站点代码生成注册码，然后用新的数据库文件注册本机。".into()
+                } else {
+                    "This workstation has sent all its records to the server again. It started from a snapshot of the server, which has since gone back to an older backup, so it must start afresh: an administrator revokes it on the server (medledger node revoke SITE), makes an enrolment code for the same site, and this workstation enrols with a new database file.".into()
                 }
             }
             SyncError::Ledger(e) => e.message(lang),

@@ -64,6 +64,10 @@ pub struct PushRequest {
     /// one the server moves it to with this batch.
     #[serde(default)]
     pub lineage: Option<Lineage>,
+    /// Sent again after the server's database went back (`sync --resend`):
+    /// accepted although the server never saw the lineage.
+    #[serde(default)]
+    pub resend: bool,
 }
 
 /// What the server did with a batch.
@@ -101,6 +105,10 @@ pub struct PullRequest {
     /// last page carries the lineage value it takes.
     #[serde(default)]
     pub recover: bool,
+    /// The server's key of its event at `cursor`, as the last answer gave it: a
+    /// server whose log went back (and numbered other events alike) is caught.
+    #[serde(default)]
+    pub cursor_key: Option<String>,
 }
 
 /// Events of other nodes in server order.
@@ -122,6 +130,9 @@ pub struct PullResponse {
     /// A recovery's last page: the lineage value the node takes.
     #[serde(default)]
     pub lineage: Option<uuid::Uuid>,
+    /// The key of the event at `cursor` (store it with the cursor; present it next time).
+    #[serde(default)]
+    pub cursor_key: Option<String>,
 }
 
 /// A new workstation asks for a snapshot instead of the whole history.

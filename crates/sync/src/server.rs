@@ -320,10 +320,17 @@ async fn push(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             ));
         }
         let report = match &request.lineage {
-            Some(lineage) => match ledger.server_accept_in_line(node, lineage, &request.events)? {
-                Ok(report) => report,
-                Err(check) => return Err(lineage_refusal(check == LineageCheck::Behind)),
-            },
+            Some(lineage) => {
+                let accepted = if request.resend {
+                    ledger.server_accept_resent(node, lineage, &request.events)?
+                } else {
+                    ledger.server_accept_in_line(node, lineage, &request.events)?
+                };
+                match accepted {
+                    Ok(report) => report,
+                    Err(check) => return Err(lineage_refusal(check == LineageCheck::Behind)),
+                }
+            }
             None => {
                 out_of_line(ledger.server_lineage_check(node, None)?)?;
                 ledger.server_accept(node, &request.events)?
@@ -348,8 +355,14 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             LineageCheck::Behind if request.recover => {}
             check => out_of_line(check)?,
         }
-        // A cursor past the newest event: the server's database went back since the node pulled.
-        if request.cursor > ledger.server_head()? {
+        // The event at the node's cursor is not the one it pulled there (or there is none): the
+        // server's database went back since the node pulled.
+        let at_cursor = ledger.server_event_key_at(request.cursor)?;
+        let moved = match &request.cursor_key {
+            Some(key) => at_cursor.as_ref() != Some(key),
+            None => request.cursor > ledger.server_head()?,
+        };
+        if moved {
             return Err(lineage_refusal(false));
         }
         // Master data edited on the server's own database (with the CLI) goes out too.
@@ -366,7 +379,8 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             None => Vec::new(),
         };
         let lineage = if request.recover && !more { Some(ledger.server_lineage_for_recovery(node)?) } else { None };
-        Ok(Json(PullResponse { versions: Versions::ours(), events, cursor, more, history, lineage }))
+        let cursor_key = ledger.server_event_key_at(cursor)?;
+        Ok(Json(PullResponse { versions: Versions::ours(), events, cursor, more, history, lineage, cursor_key }))
     })
     .await
 }
@@ -378,8 +392,8 @@ async fn snapshot(
 ) -> Result<Json<SnapshotResponse>, Refusal> {
     let request: SnapshotRequest = parse(&body)?;
     blocking(state, move |ledger| {
-        authenticate(ledger, &headers)?;
-        let snapshot = ledger.server_snapshot(request.since_hlc)?;
+        let node = authenticate(ledger, &headers)?;
+        let snapshot = ledger.server_snapshot_for(Some(node), request.since_hlc)?;
         Ok(Json(SnapshotResponse { versions: Versions::ours(), snapshot }))
     })
     .await

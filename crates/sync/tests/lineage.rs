@@ -76,6 +76,23 @@ impl Hospital {
         self.server = Some(sync::serve(server, "127.0.0.1:0", false).unwrap());
     }
 
+    /// A workstation for `site` started afresh: the old one revoked, a new database enrolled.
+    fn start_afresh(&self, site: &str) -> Ledger {
+        let code = {
+            let mut server = Ledger::open(&self.server_db).unwrap();
+            server.server_revoke(site).unwrap();
+            sync::new_enrolment_code(&mut server, site).unwrap()
+        };
+        let path = self.dir.path().join(format!("{site}-afresh.sqlite"));
+        let mut ledger = Ledger::open(&path).unwrap();
+        ledger.init(site, "").unwrap();
+        let access = Mutex::new(ledger);
+        sync::enrol(&access, &self.url(), &code).unwrap();
+        let (ledger, report) = sync(access.into_inner().unwrap());
+        assert!(report.unwrap().snapshot_balances.is_some());
+        ledger
+    }
+
     /// What the server holds: every movement id, every balance and every document number.
     fn server_state(&self) -> State {
         state(&rusqlite::Connection::open(&self.server_db).unwrap())
@@ -134,7 +151,11 @@ fn post(ledger: &mut Ledger, kind: DocumentKind, lot: &str, quantity: i64) -> St
 }
 
 fn post_item(ledger: &mut Ledger, kind: DocumentKind, item: &str, lot: &str, quantity: i64) -> String {
-    let request = DocumentRequest {
+    ledger.post(&request(kind, item, lot, quantity)).unwrap().number
+}
+
+fn request(kind: DocumentKind, item: &str, lot: &str, quantity: i64) -> DocumentRequest {
+    DocumentRequest {
         kind,
         user: INITIAL_ADMIN.into(),
         location: "MAIN".into(),
@@ -150,8 +171,7 @@ fn post_item(ledger: &mut Ledger, kind: DocumentKind, item: &str, lot: &str, qua
         }],
         note: String::new(),
         override_: None,
-    };
-    ledger.post(&request).unwrap().number
+    }
 }
 
 fn sync(ledger: Ledger) -> (Ledger, Result<sync::SyncReport, SyncError>) {
@@ -342,4 +362,132 @@ fn a_copy_taken_before_the_first_sync_starts_from_the_snapshot_without_counting_
     let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
     assert_eq!(on_hand, 105);
     assert!(ledger::balance::verify(ws.connection()).unwrap().is_empty());
+    // The snapshot carried its own documents: its number series goes on, not over.
+    let mut ws = ws;
+    assert_eq!(receive(&mut ws, "L2", 1), "RK-S01-000003");
+    let (ws, report) = sync(ws);
+    assert!(report.unwrap().conflicts.is_empty());
+    assert_eq!(state(ws.connection()).2, h.server_state().2);
+}
+
+#[test]
+fn a_draft_posted_after_the_copy_comes_back_posted_and_cannot_be_posted_twice() {
+    let h = Hospital::new();
+    let (path, mut ws) = h.workstation("S01");
+    let draft = ws.save_draft(&request(DocumentKind::Receipt, SYRINGE, "D1", 60)).unwrap();
+    let (ws, _) = sync(ws);
+    let backup = h.dir.path().join("S01-backup.sqlite");
+    copy_of(&ws, &backup);
+    let mut ws = ws;
+    let posted = ws.post_draft(&draft, INITIAL_ADMIN, None).unwrap();
+    let (ws, _) = sync(ws);
+    drop(ws);
+    put_back(&backup, &path);
+    let (mut ws, report) = sync(Ledger::open(&path).unwrap());
+    let report = report.unwrap();
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    assert_eq!(state(ws.connection()), h.server_state());
+    let (status, number): (String, String) = ws
+        .connection()
+        .query_row("SELECT status, number FROM documents WHERE lower(hex(id)) = ?1", [draft.replace('-', "")], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), number.as_str()), ("posted", posted.number.as_str()));
+    assert!(ws.post_draft(&draft, INITIAL_ADMIN, None).is_err(), "the receipt is in once");
+    assert_eq!(receive(&mut ws, "L2", 1), "RK-S01-000002");
+}
+
+#[test]
+fn a_server_log_that_went_back_and_grew_again_is_caught_by_the_key_at_the_cursor() {
+    let mut h = Hospital::new();
+    let (_, reader) = h.workstation("S01");
+    let (_, mut writer) = h.workstation("S02");
+    let (_, mut third) = h.workstation("S03");
+    // The reader starts from a snapshot (nothing posted before its first sync) and receives once.
+    let (mut reader, _) = sync(reader);
+    assert!(reader.sync_horizon().unwrap().is_some());
+    receive(&mut reader, "R1", 4);
+    let (reader, _) = sync(reader);
+    receive(&mut third, "T1", 5);
+    let (third, _) = sync(third);
+    receive(&mut writer, "A1", 10);
+    let (writer, _) = sync(writer);
+    let backup = h.back_up_server();
+    // After the copy: the writer sends more, the reader pulls it all (it only pulls).
+    let mut writer = writer;
+    for lot in ["B1", "B2", "B3"] {
+        receive(&mut writer, lot, 1);
+    }
+    let (writer, _) = sync(writer);
+    let (reader, _) = sync(reader);
+    h.restore_server(&backup);
+    let url = h.url();
+    for ws in [&reader, &writer, &third] {
+        ws.connection().execute("UPDATE sync_state SET server_url = ?1", [&url]).unwrap();
+    }
+    // The third workstation, in line with the old copy, sends new work; the writer, refused,
+    // sends everything again: the log grows past the reader's cursor, other events there.
+    let mut third = third;
+    receive(&mut third, "T2", 7);
+    let (third, report) = sync(third);
+    report.unwrap();
+    let (mut writer, outcome) = sync(writer);
+    assert_eq!(outcome.unwrap_err().code(), "server_behind");
+    // It posted before its first sync, so it holds the whole history: it pulls it all again.
+    assert_eq!(writer.resend_everything().unwrap(), ledger::lineage::Resending::ThenPullAll);
+    let (writer, report) = sync(writer);
+    report.unwrap();
+    let head: i64 = rusqlite::Connection::open(&h.server_db)
+        .unwrap()
+        .query_row("SELECT max(seq) FROM sync_events", [], |r| r.get(0))
+        .unwrap();
+    assert!(head >= reader.sync_link().unwrap().unwrap().pull_cursor, "the log grew past the reader's cursor");
+    let held = state(reader.connection());
+    let (mut reader, outcome) = sync(reader);
+    assert_eq!(outcome.unwrap_err().code(), "server_behind", "its cursor names another event now");
+    assert_eq!(state(reader.connection()), held, "nothing was received");
+    // Started from a snapshot: it sends its records again, then must start afresh.
+    assert_eq!(reader.resend_everything().unwrap(), ledger::lineage::Resending::ThenStartAfresh);
+    let (reader, outcome) = sync(reader);
+    let e = outcome.unwrap_err();
+    assert_eq!(e.code(), "start_afresh", "{e}");
+    assert!(e.message(Lang::En).contains("enrols with a new database file"));
+    drop(reader);
+    let mut reader = h.start_afresh("S01");
+    assert_eq!(receive(&mut reader, "C1", 2), "RK-S01-000002", "its site's number series goes on");
+    let (reader, _) = sync(reader);
+    let (writer, _) = sync(writer);
+    let (third, _) = sync(third);
+    let balances = h.server_state().1;
+    for ws in [&reader, &writer, &third] {
+        assert_eq!(state(ws.connection()).1, balances);
+    }
+    let on_hand: i64 = third.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    assert_eq!(on_hand, 4 + 5 + 10 + 3 + 7 + 2, "nothing lost, nothing twice");
+}
+
+#[test]
+fn a_workstation_holding_the_whole_history_sends_everything_again_and_goes_on() {
+    let mut h = Hospital::new();
+    let (path, mut ws) = h.workstation("S01");
+    // It posts before its first sync: it holds the whole history (no snapshot).
+    receive(&mut ws, "L1", 100);
+    let (ws, _) = sync(ws);
+    assert_eq!(ws.sync_horizon().unwrap(), None);
+    let backup = h.back_up_server();
+    let mut ws = ws;
+    receive(&mut ws, "L2", 40);
+    let (ws, _) = sync(ws);
+    h.restore_server(&backup);
+    ws.connection().execute("UPDATE sync_state SET server_url = ?1", [&h.url()]).unwrap();
+    let (mut ws, outcome) = sync(ws);
+    assert_eq!(outcome.unwrap_err().code(), "server_behind");
+    assert_eq!(ws.resend_everything().unwrap(), ledger::lineage::Resending::ThenPullAll);
+    let (ws, report) = sync(ws);
+    report.unwrap();
+    assert_eq!(state(ws.connection()), h.server_state(), "the server holds again all this workstation made");
+    let (ws, report) = sync(ws);
+    assert_eq!(report.unwrap().pushed, 0, "in line again");
+    drop((ws, path));
 }
