@@ -1961,6 +1961,10 @@ pub struct Snapshot {
     pub history: Vec<Event>,
 }
 
+/// At most this many movements from the ambiguity window before a new
+/// workstation's clock travel in its snapshot (see `Ledger::server_snapshot`).
+pub const SNAPSHOT_RECENT_MAX: i64 = 10_000;
+
 impl Ledger {
     /// Server: a snapshot of everything as of now, read in one transaction,
     /// for a node whose clock stands at `since_hlc`.
@@ -2011,15 +2015,26 @@ impl Ledger {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        // Movements at or ahead of the new node's clock (a count it takes will fold over them),
-        // and those within the ambiguity window before it: a count it takes in its first
-        // minutes is listed with them for review, as the server lists it (crate::review).
+        // Movements ahead of the new node's clock (a count it takes will fold over them).
+        let mut ahead: Vec<MovementRecord> = tx
+            .prepare(&format!("{} WHERE hlc > ?1 ORDER BY hlc, node_id", crate::apply::RECORD_SELECT))?
+            .query_map([since_hlc], crate::apply::record_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        // And the newest of those within the ambiguity window before it: a count it takes in
+        // its first minutes is listed with them for review, as the server lists it
+        // (crate::review). At most SNAPSHOT_RECENT_MAX: a hospital makes a few dozen movements
+        // in five minutes; a bulk import just before a workstation joins would otherwise ship
+        // its whole self as history.
         let bits = crate::clock::HLC_COUNTER_BITS;
         let recent = ((since_hlc >> bits) - crate::review::COUNT_AMBIGUITY_WINDOW_MS).max(0) << bits;
-        let mut ahead: Vec<MovementRecord> = tx
-            .prepare(&format!("{} WHERE hlc >= ?1 ORDER BY hlc, node_id", crate::apply::RECORD_SELECT))?
-            .query_map([recent], crate::apply::record_row)?
-            .collect::<rusqlite::Result<_>>()?;
+        ahead.extend(
+            tx.prepare(&format!(
+                "{} WHERE hlc >= ?1 AND hlc <= ?2 ORDER BY hlc DESC, node_id DESC LIMIT ?3",
+                crate::apply::RECORD_SELECT
+            ))?
+            .query_map(params![recent, since_hlc, SNAPSHOT_RECENT_MAX], crate::apply::record_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
         // Who holds the stock in quarantine now: the excursion movements of every key with
         // quarantined stock, so that an excursion the new node opens names them in its holds
         // (crate::quarantine) and a release elsewhere that did not know of it is undone.
