@@ -311,27 +311,26 @@ impl Ledger {
         lineage: &Lineage,
         events: &[Event],
     ) -> Result<std::result::Result<crate::replication::ApplyReport, LineageCheck>> {
-        match check(&self.conn, node, Some(lineage))? {
-            LineageCheck::InLine => Ok(Ok(self.server_accept_moving(node, events, Some(lineage))?)),
-            other => Ok(Err(other)),
-        }
+        self.server_accept_checked(node, lineage, events, false)
     }
 
-    /// Server: accepts a batch a node sends again after the server's database
-    /// went back (`sync --resend`): in line, or presenting values the server
-    /// never saw (those it lost); a node behind recovers first all the same.
-    pub fn server_accept_resent(
+    /// Server: `server_accept_in_line`, or — for a batch a node sends again after
+    /// the server's database went back (`resent`, `sync --resend`) — also when
+    /// it presents values the server never saw (those it lost). A node behind
+    /// recovers first all the same.
+    pub fn server_accept_checked(
         &mut self,
         node: Uuid,
         lineage: &Lineage,
         events: &[Event],
+        resent: bool,
     ) -> Result<std::result::Result<crate::replication::ApplyReport, LineageCheck>> {
         match check(&self.conn, node, Some(lineage))? {
-            LineageCheck::InLine | LineageCheck::Unknown => {
-                Ok(Ok(self.server_accept_moving(node, events, Some(lineage))?))
-            }
-            other => Ok(Err(other)),
+            LineageCheck::InLine => {}
+            LineageCheck::Unknown if resent => {}
+            other => return Ok(Err(other)),
         }
+        Ok(Ok(self.server_accept_moving(node, events, Some(lineage))?))
     }
 
     /// Server: the value a recovering node takes once it has pulled everything:

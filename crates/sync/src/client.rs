@@ -341,6 +341,39 @@ fn is_behind(e: &SyncError) -> bool {
     matches!(e, SyncError::Refused { code, .. } if code == "workstation_behind")
 }
 
+/// Where a pull starts, and what it presents.
+struct PullStart {
+    lineage: Option<ledger::lineage::Lineage>,
+    horizon: Option<i64>,
+    cursor: i64,
+    cursor_key: Option<String>,
+}
+
+impl PullStart {
+    /// The request for the page after the cursor (`recover`: with this node's own events).
+    fn request(&self, recover: bool) -> PullRequest {
+        PullRequest {
+            versions: Versions::ours(),
+            cursor: self.cursor,
+            limit: SYNC_BATCH_MAX,
+            horizon: self.horizon,
+            lineage: self.lineage.clone(),
+            recover,
+            cursor_key: self.cursor_key.clone(),
+        }
+    }
+}
+
+fn pull_start(ledger: &impl LedgerAccess) -> Result<PullStart, SyncError> {
+    let link = ledger.with(|l| l.sync_link())?;
+    Ok(PullStart {
+        lineage: ledger.with(|l| l.lineage())?,
+        horizon: ledger.with(|l| l.sync_horizon())?,
+        cursor: link.as_ref().map_or(0, |s| s.pull_cursor),
+        cursor_key: link.and_then(|s| s.pull_cursor_key),
+    })
+}
+
 /// Recovers a node whose ledger went back (or whose link is new): pulls from
 /// its cursor with its own events included, in the server's order — what it
 /// had sent since its copy was made comes back after what that refers to —
@@ -351,22 +384,9 @@ fn recover(
     report: &mut SyncReport,
     progress: Progress<'_>,
 ) -> Result<(), SyncError> {
-    let lineage = ledger.with(|l| l.lineage())?;
-    let horizon = ledger.with(|l| l.sync_horizon())?;
-    let link = ledger.with(|l| l.sync_link())?;
-    let mut cursor = link.as_ref().map_or(0, |s| s.pull_cursor);
-    let mut cursor_key = link.and_then(|s| s.pull_cursor_key);
+    let mut start = pull_start(ledger)?;
     loop {
-        let request = PullRequest {
-            versions: Versions::ours(),
-            cursor,
-            limit: SYNC_BATCH_MAX,
-            horizon,
-            lineage: lineage.clone(),
-            recover: true,
-            cursor_key: cursor_key.clone(),
-        };
-        let answer: PullResponse = http.post("v1/pull", &request)?;
+        let answer: PullResponse = http.post("v1/pull", &start.request(true))?;
         let (applied, back) = ledger.with(|l| {
             l.apply_recovered_page(&answer.events, &answer.history, answer.cursor, answer.cursor_key.as_deref())
         })?;
@@ -374,8 +394,7 @@ fn recover(
         report.pulled += answer.events.len();
         report.conflicts.extend(applied.conflicts);
         progress("pull", report.pulled);
-        cursor = answer.cursor;
-        cursor_key = answer.cursor_key;
+        (start.cursor, start.cursor_key) = (answer.cursor, answer.cursor_key);
         if !answer.more {
             let value = answer.lineage.ok_or_else(|| SyncError::BadAnswer("a recovery without a lineage".into()))?;
             let renumbered = ledger.with(|l| l.finish_recovery(value))?;
@@ -395,33 +414,19 @@ fn pull(
     report: &mut SyncReport,
     progress: Progress<'_>,
 ) -> Result<(), SyncError> {
-    let link = ledger.with(|l| l.sync_link())?;
-    let start = link.as_ref().map_or(0, |s| s.pull_cursor);
-    let start_key = link.and_then(|s| s.pull_cursor_key);
-    let horizon = ledger.with(|l| l.sync_horizon())?;
-    let lineage = ledger.with(|l| l.lineage())?;
+    let mut start = pull_start(ledger)?;
     let (pages, arriving) = std::sync::mpsc::sync_channel::<Result<PullResponse, SyncError>>(1);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let (mut cursor, mut cursor_key) = (start, start_key);
             loop {
-                let request = PullRequest {
-                    versions: Versions::ours(),
-                    cursor,
-                    limit: SYNC_BATCH_MAX,
-                    horizon,
-                    lineage: lineage.clone(),
-                    recover: false,
-                    cursor_key: cursor_key.clone(),
-                };
-                let answer: Result<PullResponse, SyncError> = http.post("v1/pull", &request);
+                let answer: Result<PullResponse, SyncError> = http.post("v1/pull", &start.request(false));
                 let next = answer.as_ref().ok().filter(|a| a.more).map(|a| (a.cursor, a.cursor_key.clone()));
                 // The applying side hung up (it failed): stop fetching.
                 if pages.send(answer).is_err() {
                     return;
                 }
                 match next {
-                    Some(reached) => (cursor, cursor_key) = reached,
+                    Some(reached) => (start.cursor, start.cursor_key) = reached,
                     None => return,
                 }
             }

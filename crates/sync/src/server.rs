@@ -320,17 +320,10 @@ async fn push(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             ));
         }
         let report = match &request.lineage {
-            Some(lineage) => {
-                let accepted = if request.resend {
-                    ledger.server_accept_resent(node, lineage, &request.events)?
-                } else {
-                    ledger.server_accept_in_line(node, lineage, &request.events)?
-                };
-                match accepted {
-                    Ok(report) => report,
-                    Err(check) => return Err(lineage_refusal(check == LineageCheck::Behind)),
-                }
-            }
+            Some(lineage) => match ledger.server_accept_checked(node, lineage, &request.events, request.resend)? {
+                Ok(report) => report,
+                Err(check) => return Err(lineage_refusal(check == LineageCheck::Behind)),
+            },
             None => {
                 out_of_line(ledger.server_lineage_check(node, None)?)?;
                 ledger.server_accept(node, &request.events)?
