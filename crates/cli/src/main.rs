@@ -213,8 +213,9 @@ enum Command {
         #[arg(long, conflicts_with_all = ["server", "enrol", "ca"])]
         review: bool,
         /// After the server's database was restored from a backup older than what this
-        /// workstation had sent (`server_behind`), and no newer backup exists: pull the
-        /// server's history again and send everything this workstation holds again.
+        /// workstation had sent, and no newer backup exists: only when the server says so
+        /// (`server_behind`), send everything this workstation made again; then one holding
+        /// the whole history pulls it again, one started from a snapshot must start afresh.
         #[arg(long, conflicts_with_all = ["enrol", "review"])]
         resend: bool,
     },
@@ -803,12 +804,15 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
         }
         Command::Enrol { site } => sync_commands::run_enrol(&mut ledger, site, json, lang)?,
         Command::Sync { review: true, .. } => sync_commands::run_review(&ledger, json, lang)?,
-        Command::Sync { server, enrol, ca, resend, .. } => {
-            if *resend {
-                ledger.resend_everything().map_err(f)?;
-            }
-            sync_commands::run_sync(&mut ledger, server.as_deref(), enrol.as_deref(), ca.as_deref(), json, lang)?
-        }
+        Command::Sync { server, enrol, ca, resend, .. } => sync_commands::run_sync(
+            &mut ledger,
+            server.as_deref(),
+            enrol.as_deref(),
+            ca.as_deref(),
+            *resend,
+            json,
+            lang,
+        )?,
         Command::Node { command } => sync_commands::run_node(&mut ledger, command, json, lang)?,
         Command::Server { .. } => unreachable!("handled above"),
         Command::Stocktake { command } => stocktake::run(&mut ledger, command, &cli.user, json, lang)?,

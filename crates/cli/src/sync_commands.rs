@@ -116,6 +116,7 @@ pub fn run_sync(
     server: Option<&str>,
     enrol: Option<&str>,
     ca: Option<&Path>,
+    resend: bool,
     json: bool,
     lang: Lang,
 ) -> Result<(), Failure> {
@@ -141,7 +142,13 @@ pub fn run_sync(
         }
     }
     let mut progress = |_: &'static str, _: usize| {};
-    let report = sync::sync_once(&access, &mut progress).map_err(|e| failed(e, lang))?;
+    let mut outcome = sync::sync_once(&access, &mut progress);
+    // `--resend` only where the server says its database went back: elsewhere a plain round.
+    if resend && matches!(&outcome, Err(e) if e.code() == "server_behind") {
+        access.with(|l| l.resend_everything()).map_err(|e| crate::fail(e, lang))?;
+        outcome = sync::sync_once(&access, &mut progress);
+    }
+    let report = outcome.map_err(|e| failed(e, lang))?;
     if json {
         print_json(&SyncJson {
             pushed: report.pushed,

@@ -275,6 +275,12 @@ fn three_workstations_work_offline_then_sync_to_the_same_stock() {
     json(&late, &["sync"]);
     json(&sites[1].db, &["sync"]);
     assert_eq!(stock(&late), stock(&sites[1].db));
+    // `--resend` where the server did not go back is a plain round: nothing is sent again.
+    let report = json(&late, &["sync", "--resend"]);
+    assert_eq!((report["pushed"].as_u64(), report["own_events_back"].as_u64()), (Some(0), Some(0)), "{report}");
+    let report = json(&late, &["sync"]);
+    assert_eq!(report["pushed"].as_u64(), Some(0), "{report}");
+    assert_eq!(stock(&late), stock(&sites[1].db));
 }
 
 #[test]

@@ -706,8 +706,8 @@ impl Ledger {
                  pushed_change_seq = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_change_seq ELSE 0 END,
                  pushed_hlc = CASE WHEN server_node_id = excluded.server_node_id THEN pushed_hlc ELSE 0 END,
                  push_generation = push_generation + 1,
-                 -- Fetch back what the server holds from this node first (crate::lineage).
-                 lineage = NULL, lineage_next = NULL,
+                 -- Recover what the server holds from this node first (crate::lineage).
+                 lineage = NULL, lineage_next = NULL, lineage_tried = NULL, resending = 0,
                  server_node_id = excluded.server_node_id",
             params![server_url, server_node_id, token, server_ca_pem],
         )?;
@@ -1649,6 +1649,8 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
         // It becomes that posted document (its lines as posted), as if posted here again.
         Some((status, node)) if status == "draft" && node == doc.node_id => {
             tx.prepare_cached("DELETE FROM document_lines WHERE document_id = ?1")?.execute([doc.id])?;
+            // A stocktake's session closes with it: it cannot be posted a second time.
+            tx.prepare_cached("UPDATE stocktakes SET status = 'posted' WHERE document_id = ?1")?.execute([doc.id])?;
         }
         Some(_) => {
             let stored = document_record(tx, doc.id)?.map(|d| Event::Document(d).body()).unwrap_or_default();
@@ -1659,10 +1661,15 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
     if crate::model::DocumentKind::parse(&doc.kind).is_none() {
         return Err(invalid(format!("unknown document kind {}", doc.kind)));
     }
+    // A number held by another document (not by this very document as a draft: a stocktake
+    // is numbered when its counting starts).
+    let taken = |number: &str| -> Result<bool> {
+        Ok(tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE number = ?1 AND id <> ?2)")?
+            .query_row(params![number, doc.id], |r| r.get(0))?)
+    };
     if let Some(number) = &doc.number {
-        let taken: bool = tx
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE number = ?1)")?
-            .query_row([number], |r| r.get(0))?;
+        let taken = taken(number)?;
         if taken {
             // Two nodes with one site code (a restored or copied database) numbered a
             // document alike: it is kept under a number of its own, so its movements
@@ -1683,17 +1690,10 @@ fn apply_document(tx: &Transaction<'_>, doc: &DocumentRecord) -> Result<Option<S
     if doc.lines.iter().any(|l| l.quantity.abs() > crate::posting::LINE_QUANTITY_MAX) {
         return Err(invalid(format!("document {} has a quantity over the limit", doc.id)));
     }
-    let number = doc.number.as_ref().map(|n| {
-        let taken: bool = tx
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM documents WHERE number = ?1)")
-            .and_then(|mut s| s.query_row([n], |r| r.get(0)))
-            .unwrap_or(false);
-        if taken {
-            suffixed(n, doc.id)
-        } else {
-            n.clone()
-        }
-    });
+    let number = match &doc.number {
+        Some(n) if taken(n)? => Some(suffixed(n, doc.id)),
+        other => other.clone(),
+    };
     for line in &doc.lines {
         tx.prepare_cached(
             "INSERT INTO document_lines (document_id, line_no, item_id, lot, expires_on, produced_on, serial, quantity,
@@ -1959,6 +1959,9 @@ pub struct Snapshot {
     /// runs ahead made them): a count the new node takes will fold over them.
     #[serde(default)]
     pub history: Vec<Event>,
+    /// The key of the server's event at `cursor` (stored with it, presented with the next pull).
+    #[serde(default)]
+    pub cursor_key: Option<String>,
 }
 
 /// At most this many movements from the ambiguity window before a new
@@ -2064,20 +2067,37 @@ impl Ledger {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?,
         );
-        let own_documents: Vec<Uuid> = match node {
-            Some(node) => tx
-                .prepare(
-                    "SELECT id FROM documents WHERE status = 'posted' AND node_id IN
-                         (SELECT node_id FROM sync_nodes WHERE site_code =
-                              (SELECT site_code FROM sync_nodes WHERE node_id = ?1))",
-                )?
-                .query_map([node], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?,
-            None => Vec::new(),
+        // The newest document of each of the node's site's number series: its series goes on.
+        let mut series_heads = Vec::new();
+        let site: Option<String> = match node {
+            Some(node) => {
+                tx.query_row("SELECT site_code FROM sync_nodes WHERE node_id = ?1", [node], |r| r.get(0)).optional()?
+            }
+            None => None,
         };
-        let history = self.with_documents(ahead, own_documents, cursor)?;
+        if let Some(site) = site {
+            for kind in crate::model::DocumentKind::ALL {
+                let next = crate::posting::next_number(&tx, *kind, &site)?;
+                let series = format!("{}-{site}-", crate::posting::number_prefix(*kind));
+                let Some(counter) = next.strip_prefix(series.as_str()).and_then(|c| c.parse::<u64>().ok()) else {
+                    continue;
+                };
+                if counter > 1 {
+                    let newest = crate::posting::format_number(&series, counter - 1);
+                    series_heads.extend(
+                        tx.prepare_cached(
+                            "SELECT id FROM documents WHERE number >= ?1 AND number < ?1 || ':' LIMIT 1",
+                        )?
+                        .query_row([&newest], |r| r.get::<_, Uuid>(0))
+                        .optional()?,
+                    );
+                }
+            }
+        }
+        let history = self.with_documents(ahead, series_heads, cursor)?;
+        let cursor_key = self.server_event_key_at(cursor)?;
         tx.finish()?;
-        Ok(Snapshot { cursor, changes, lots, balances, history })
+        Ok(Snapshot { cursor, changes, lots, balances, history, cursor_key })
     }
 
     /// Does this node hold nothing a snapshot would overwrite (no movements, nothing pulled)?
@@ -2134,7 +2154,10 @@ impl Ledger {
                 .execute(params![tx.last_insert_rowid(), b.quantity])?;
         }
         store_history(&tx, &snapshot.history, now, &mut hlc)?;
-        tx.execute("UPDATE sync_state SET pull_cursor = ?1, pull_cursor_key = NULL, horizon = ?1", [snapshot.cursor])?;
+        tx.execute(
+            "UPDATE sync_state SET pull_cursor = ?1, pull_cursor_key = ?2, horizon = ?1",
+            params![snapshot.cursor, snapshot.cursor_key],
+        )?;
         if hlc > local_hlc {
             persist_hlc(&tx, hlc)?;
         }

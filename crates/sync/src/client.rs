@@ -293,11 +293,14 @@ fn run(ledger: &impl LedgerAccess, progress: Progress<'_>) -> Result<SyncReport,
         }
         // Chosen after the batch was read: a copy of the database holding this value holds the batch.
         let lineage = ledger.with(|l| l.push_lineage())?;
+        let at = pull_start(ledger)?;
         let request = PushRequest {
             versions: Versions::ours(),
             events: outbox.events.clone(),
             lineage: lineage.clone(),
             resend: resending.is_some(),
+            cursor: at.cursor,
+            cursor_key: at.cursor_key,
         };
         let answer: PushResponse = match http.post("v1/push", &request) {
             // This ledger went back: recover what it had sent, then push what is still new.

@@ -193,9 +193,9 @@ impl SyncError {
             }
             SyncError::StartAfresh => {
                 if zh {
-                    "本机已把自己的全部记录重新发给服务器。本机是从服务器快照开始的，而服务器已回到较旧的备份，所以本机需要重新开始：请管理员在服务器上停用本机（medledger node revoke 本机站点代码）并为同一站点代码生成注册码，然后用新的数据库文件注册本机。".into()
+                    "本机已把自己的全部记录重新发给服务器。本机是从服务器快照开始的，而服务器已回到较旧的备份，所以本机需要重新开始：请停止在本机记账，等下一次同步发出最后的记录后，由管理员在服务器上停用本机（medledger node revoke 本机站点代码）并为同一站点代码生成注册码，然后用新的数据库文件注册本机。".into()
                 } else {
-                    "This workstation has sent all its records to the server again. It started from a snapshot of the server, which has since gone back to an older backup, so it must start afresh: an administrator revokes it on the server (medledger node revoke SITE), makes an enrolment code for the same site, and this workstation enrols with a new database file.".into()
+                    "This workstation has sent all its records to the server again. It started from a snapshot of the server, which has since gone back to an older backup, so it must start afresh: stop posting here; once a sync has sent the last records, an administrator revokes it on the server (medledger node revoke SITE), makes an enrolment code for the same site, and this workstation enrols with a new database file.".into()
                 }
             }
             SyncError::Ledger(e) => e.message(lang),

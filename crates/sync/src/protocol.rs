@@ -68,6 +68,14 @@ pub struct PushRequest {
     /// accepted although the server never saw the lineage.
     #[serde(default)]
     pub resend: bool,
+    /// The node's pull cursor and the key of the server's event there: a push to a
+    /// server whose database went back is refused before a reference it no longer
+    /// holds (an item the node pulled) could make the batch look malformed.
+    #[serde(default)]
+    pub cursor: i64,
+    /// See `cursor`.
+    #[serde(default)]
+    pub cursor_key: Option<String>,
 }
 
 /// What the server did with a batch.

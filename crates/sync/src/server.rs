@@ -223,6 +223,15 @@ fn out_of_line(check: LineageCheck) -> Result<(), Refusal> {
     }
 }
 
+/// The event at a node's pull cursor is not the one it pulled there (or there
+/// is none): the server's database went back since the node pulled.
+fn went_back(ledger: &Ledger, cursor: i64, key: Option<&str>) -> Result<bool, Refusal> {
+    Ok(match key {
+        Some(key) => ledger.server_event_key_at(cursor)?.as_deref() != Some(key),
+        None => cursor > ledger.server_head()?,
+    })
+}
+
 /// The refusal of a node whose ledger went back (`behind`) or whose server's did.
 fn lineage_refusal(behind: bool) -> Refusal {
     if behind {
@@ -312,6 +321,10 @@ async fn push(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     }
     blocking(state, move |ledger| {
         let node = authenticate(ledger, &headers)?;
+        // (A batch sent again after the server went back presents a cursor it no longer knows.)
+        if !request.resend && went_back(ledger, request.cursor, request.cursor_key.as_deref())? {
+            return Err(lineage_refusal(false));
+        }
         if let Some(foreign) = request.events.iter().find_map(|e| e.origin().filter(|o| *o != node)) {
             return Err(Refusal(
                 StatusCode::BAD_REQUEST,
@@ -348,14 +361,7 @@ async fn pull(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             LineageCheck::Behind if request.recover => {}
             check => out_of_line(check)?,
         }
-        // The event at the node's cursor is not the one it pulled there (or there is none): the
-        // server's database went back since the node pulled.
-        let at_cursor = ledger.server_event_key_at(request.cursor)?;
-        let moved = match &request.cursor_key {
-            Some(key) => at_cursor.as_ref() != Some(key),
-            None => request.cursor > ledger.server_head()?,
-        };
-        if moved {
+        if went_back(ledger, request.cursor, request.cursor_key.as_deref())? {
             return Err(lineage_refusal(false));
         }
         // Master data edited on the server's own database (with the CLI) goes out too.

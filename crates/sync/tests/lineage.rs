@@ -399,6 +399,75 @@ fn a_draft_posted_after_the_copy_comes_back_posted_and_cannot_be_posted_twice() 
 }
 
 #[test]
+fn a_stocktake_posted_after_the_copy_comes_back_posted_under_its_number_and_is_closed() {
+    let h = Hospital::new();
+    let (path, mut ws) = h.workstation("S01");
+    receive(&mut ws, "L1", 100);
+    let (mut ws, _) = sync(ws);
+    let started = ws
+        .start_stocktake(&StocktakeRequest {
+            user: INITIAL_ADMIN.into(),
+            locations: vec!["MAIN".into()],
+            ..StocktakeRequest::default()
+        })
+        .unwrap();
+    ws.record_count(
+        &started.id,
+        &CountEntry {
+            user: INITIAL_ADMIN.into(),
+            item: SYRINGE.into(),
+            lot: Some("L1".into()),
+            quantity: Some(95),
+            ..CountEntry::default()
+        },
+    )
+    .unwrap();
+    let backup = h.dir.path().join("S01-backup.sqlite");
+    copy_of(&ws, &backup);
+    let request = PostStocktakeRequest { user: INITIAL_ADMIN.into(), close_scope: false, accept_over_tolerance: true };
+    ws.post_stocktake(&started.number, &request).unwrap();
+    let (ws, _) = sync(ws);
+    drop(ws);
+    put_back(&backup, &path);
+    let (mut ws, report) = sync(Ledger::open(&path).unwrap());
+    let report = report.unwrap();
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    assert_eq!(state(ws.connection()), h.server_state(), "its number kept, as on the server");
+    let view = ws.stocktake(&started.number, INITIAL_ADMIN).unwrap();
+    assert_eq!(view.status, StocktakeStatus::Posted);
+    assert!(ws.post_stocktake(&started.number, &request).is_err(), "the counts are in once");
+    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    assert_eq!(on_hand, 95);
+}
+
+#[test]
+fn a_workstation_in_line_that_pushes_to_a_server_gone_back_is_told_so_not_malformed() {
+    let mut h = Hospital::new();
+    let (_, mut maker) = h.workstation("S01");
+    let (_, mut user) = h.workstation("S02");
+    receive(&mut maker, "M1", 1);
+    let (maker, _) = sync(maker);
+    receive(&mut user, "U1", 1);
+    let (user, _) = sync(user);
+    let backup = h.back_up_server();
+    // After the copy: a new product made elsewhere, which this workstation pulls and then issues.
+    let mut maker = maker;
+    maker.add_item(&NewItem { code: GAUZE.into(), name: "纱布".into(), pack_size: 1, ..NewItem::default() }).unwrap();
+    receive_item(&mut maker, GAUZE, "G1", 10);
+    let (_maker, _) = sync(maker);
+    let (user, _) = sync(user);
+    h.restore_server(&backup);
+    user.connection().execute("UPDATE sync_state SET server_url = ?1", [&h.url()]).unwrap();
+    let mut user = user;
+    receive_item(&mut user, GAUZE, "G1", 3);
+    let server = h.server_state();
+    let (_, outcome) = sync(user);
+    let e = outcome.unwrap_err();
+    assert_eq!(e.code(), "server_behind", "{e}");
+    assert_eq!(h.server_state(), server, "nothing applied");
+}
+
+#[test]
 fn a_server_log_that_went_back_and_grew_again_is_caught_by_the_key_at_the_cursor() {
     let mut h = Hospital::new();
     let (_, reader) = h.workstation("S01");
