@@ -130,6 +130,24 @@ fn copy_of(ledger: &Ledger, to: &Path) {
     ledger.connection().execute("VACUUM INTO ?1", [to.to_str().unwrap()]).unwrap();
 }
 
+/// The nightly copy of workstation S01's database.
+fn nightly_copy(h: &Hospital, ws: &Ledger) -> PathBuf {
+    let backup = h.dir.path().join("S01-backup.sqlite");
+    copy_of(ws, &backup);
+    backup
+}
+
+/// The workstation's disk dies: it closes, and IT puts `backup` in place of its database.
+fn put_back_copy(ws: Ledger, backup: &Path, path: &Path) {
+    drop(ws);
+    put_back(backup, path);
+}
+
+/// Units on hand over every balance.
+fn on_hand(ledger: &Ledger) -> i64 {
+    ledger.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap()
+}
+
 /// Replaces the database at `path` (closed) with the copy at `from`.
 fn put_back(from: &Path, path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
@@ -187,8 +205,7 @@ fn a_workstation_restored_from_last_nights_backup_gets_back_what_it_had_sent() {
     receive(&mut ws, "L1", 100);
     let (ws, report) = sync(ws);
     assert_eq!(report.unwrap().own_events_back, 0, "a new link finds nothing of its own on the server");
-    let backup = h.dir.path().join("S01-backup.sqlite");
-    copy_of(&ws, &backup);
+    let backup = nightly_copy(&h, &ws);
     // The day goes on. Another workstation adds a product; this one pulls it and receives it,
     // with receipts and issues of its own, all pushed as usual.
     let (_, mut other) = h.workstation("S02");
@@ -202,8 +219,7 @@ fn a_workstation_restored_from_last_nights_backup_gets_back_what_it_had_sent() {
     assert!(report.unwrap().pushed > 0);
     let before = h.server_state();
     // The disk dies; IT puts last night's copy back.
-    drop(ws);
-    put_back(&backup, &path);
+    put_back_copy(ws, &backup, &path);
     let ws = Ledger::open(&path).unwrap();
     assert_ne!(state(ws.connection()), before, "the copy lacks the day's work");
     let (ws, report) = sync(ws);
@@ -230,13 +246,11 @@ fn work_done_on_a_restored_workstation_before_it_synced_is_kept_and_its_numbers_
     let h = Hospital::new();
     let (path, ws) = h.workstation("S01");
     let (ws, _) = sync(ws);
-    let backup = h.dir.path().join("S01-backup.sqlite");
-    copy_of(&ws, &backup);
+    let backup = nightly_copy(&h, &ws);
     let mut ws = ws;
     let lost = receive(&mut ws, "L1", 30);
     let (ws, _) = sync(ws);
-    drop(ws);
-    put_back(&backup, &path);
+    put_back_copy(ws, &backup, &path);
     // Restored, and a clerk receives before the network is back: the copy gives the same number again.
     let mut ws = Ledger::open(&path).unwrap();
     assert_eq!(receive(&mut ws, "L9", 7), lost);
@@ -245,7 +259,7 @@ fn work_done_on_a_restored_workstation_before_it_synced_is_kept_and_its_numbers_
     assert!(report.own_events_back > 0 && report.pushed > 0, "{report:?}");
     // Both receipts count everywhere; the repeated number is listed for review.
     assert_eq!(state(ws.connection()), h.server_state());
-    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    let on_hand = on_hand(&ws);
     assert_eq!(on_hand, 37);
     // The receipt that came back keeps its number everywhere; the one posted here since,
     // never sent, takes the next one (listed for review: its slip shows the old number).
@@ -334,7 +348,7 @@ fn a_server_restored_from_an_older_backup_is_refused_and_nothing_moves() {
     let report = report.unwrap();
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
     assert_eq!(state(ws.connection()), h.server_state(), "the server holds again all this workstation made");
-    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    let on_hand = on_hand(&ws);
     assert_eq!(on_hand, 141);
     let (_, report) = sync(ws);
     assert_eq!((report.as_ref().unwrap().pushed, report.as_ref().unwrap().own_events_back), (0, 0));
@@ -345,21 +359,19 @@ fn a_copy_taken_before_the_first_sync_starts_from_the_snapshot_without_counting_
     let h = Hospital::new();
     let (path, ws) = h.workstation("S01");
     // The copy: enrolled, nothing synced yet.
-    let backup = h.dir.path().join("S01-backup.sqlite");
-    copy_of(&ws, &backup);
+    let backup = nightly_copy(&h, &ws);
     let mut ws = ws;
     receive(&mut ws, "L1", 100);
     let (mut ws, _) = sync(ws);
     post(&mut ws, DocumentKind::Receipt, "L1", 5);
     let (ws, _) = sync(ws);
-    drop(ws);
-    put_back(&backup, &path);
+    put_back_copy(ws, &backup, &path);
     let (ws, report) = sync(Ledger::open(&path).unwrap());
     let report = report.unwrap();
     assert!(report.snapshot_balances.is_some(), "it holds no movements: it starts from the snapshot ({report:?})");
     assert_eq!(report.own_events_back, 0, "its past is in the snapshot's balances, not added again");
     assert_eq!(state(ws.connection()).1, h.server_state().1, "the same balances as the server");
-    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    let on_hand = on_hand(&ws);
     assert_eq!(on_hand, 105);
     assert!(ledger::balance::verify(ws.connection()).unwrap().is_empty());
     // The snapshot carried its own documents: its number series goes on, not over.
@@ -376,13 +388,11 @@ fn a_draft_posted_after_the_copy_comes_back_posted_and_cannot_be_posted_twice() 
     let (path, mut ws) = h.workstation("S01");
     let draft = ws.save_draft(&request(DocumentKind::Receipt, SYRINGE, "D1", 60)).unwrap();
     let (ws, _) = sync(ws);
-    let backup = h.dir.path().join("S01-backup.sqlite");
-    copy_of(&ws, &backup);
+    let backup = nightly_copy(&h, &ws);
     let mut ws = ws;
     let posted = ws.post_draft(&draft, INITIAL_ADMIN, None).unwrap();
     let (ws, _) = sync(ws);
-    drop(ws);
-    put_back(&backup, &path);
+    put_back_copy(ws, &backup, &path);
     let (mut ws, report) = sync(Ledger::open(&path).unwrap());
     let report = report.unwrap();
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
@@ -422,13 +432,11 @@ fn a_stocktake_posted_after_the_copy_comes_back_posted_under_its_number_and_is_c
         },
     )
     .unwrap();
-    let backup = h.dir.path().join("S01-backup.sqlite");
-    copy_of(&ws, &backup);
+    let backup = nightly_copy(&h, &ws);
     let request = PostStocktakeRequest { user: INITIAL_ADMIN.into(), close_scope: false, accept_over_tolerance: true };
     ws.post_stocktake(&started.number, &request).unwrap();
     let (ws, _) = sync(ws);
-    drop(ws);
-    put_back(&backup, &path);
+    put_back_copy(ws, &backup, &path);
     let (mut ws, report) = sync(Ledger::open(&path).unwrap());
     let report = report.unwrap();
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
@@ -436,7 +444,7 @@ fn a_stocktake_posted_after_the_copy_comes_back_posted_under_its_number_and_is_c
     let view = ws.stocktake(&started.number, INITIAL_ADMIN).unwrap();
     assert_eq!(view.status, StocktakeStatus::Posted);
     assert!(ws.post_stocktake(&started.number, &request).is_err(), "the counts are in once");
-    let on_hand: i64 = ws.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    let on_hand = on_hand(&ws);
     assert_eq!(on_hand, 95);
 }
 
@@ -532,7 +540,7 @@ fn a_server_log_that_went_back_and_grew_again_is_caught_by_the_key_at_the_cursor
     for ws in [&reader, &writer, &third] {
         assert_eq!(state(ws.connection()).1, balances);
     }
-    let on_hand: i64 = third.connection().query_row("SELECT sum(quantity) FROM balances", [], |r| r.get(0)).unwrap();
+    let on_hand = on_hand(&third);
     assert_eq!(on_hand, 4 + 5 + 10 + 3 + 7 + 2, "nothing lost, nothing twice");
 }
 
