@@ -928,7 +928,7 @@ async fn a_warm_fridge_raises_the_alarm_quarantines_its_stock_refuses_the_issue_
     assert_eq!((excursion.kind.as_str(), excursion.status.as_str()), ("out_of_range", "released"));
     assert_eq!((excursion.quarantined_units, excursion.resolution_reason.as_deref()), (5, Some(reason)));
     let rows = ledger.stock(&ledger::StockFilter::default()).unwrap();
-    let fridge: Vec<_> = rows.iter().filter(|r| &*r.location == "FR1").map(|r| (r.status, r.quantity)).collect();
+    let fridge: Vec<_> = rows.iter().filter(|r| r.location.code == "FR1").map(|r| (r.status, r.quantity)).collect();
     assert_eq!(fridge, [(ledger::StockStatus::Available, 4)]);
     assert!(ledger::balance::verify(ledger.connection()).unwrap().is_empty());
 }

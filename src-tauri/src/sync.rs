@@ -1007,7 +1007,7 @@ mod tests {
 
     fn on_hand(ledger: &Mutex<Ledger>) -> i64 {
         let rows = ledger.lock().unwrap().stock(&StockFilter::default()).unwrap_or_default();
-        rows.iter().filter(|r| &*r.code == SYRINGE).map(|r| r.quantity).sum()
+        rows.iter().filter(|r| r.item.code == SYRINGE).map(|r| r.quantity).sum()
     }
 
     fn last_status(events: &Mutex<Vec<SyncEvent>>) -> Option<SyncStatusView> {

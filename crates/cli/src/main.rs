@@ -835,12 +835,12 @@ fn run(cli: &Cli, lang: Lang) -> Result<(), Failure> {
                 for r in rows {
                     println!(
                         "{:<16} {:<24} lot {:<12} exp {:<10} sn {:<10} {:<10} {:<11} {:>8}",
-                        r.code,
-                        if en { &r.name_en } else { &r.name },
+                        r.item.code,
+                        if en { &r.item.name_en } else { &r.item.name },
                         r.lot.as_deref().unwrap_or("-"),
                         r.expiry.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
                         r.serial.as_deref().unwrap_or("-"),
-                        r.location,
+                        r.location.code,
                         r.status,
                         r.quantity
                     );

@@ -171,7 +171,7 @@ fn a_warm_run_longer_than_the_limit_opens_an_excursion_that_quarantines_the_stoc
         .stock(&StockFilter { include_zero: false, ..StockFilter::default() })
         .unwrap()
         .iter()
-        .filter(|r| &*r.location == "FR1" && r.status == StockStatus::Quarantined)
+        .filter(|r| r.location.code == "FR1" && r.status == StockStatus::Quarantined)
         .map(|r| r.quantity)
         .sum();
     assert_eq!(quarantined, 5);

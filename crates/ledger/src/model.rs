@@ -298,23 +298,51 @@ pub struct ItemView {
     pub reorder_point: i64,
 }
 
-/// One row of the stock list: a balance key and its quantity. Item and
-/// location texts are shared (`Arc<str>`) across the rows that repeat them.
+/// What the stock list says about an item: one record shared (`Arc`) by
+/// every row of the item, so a list of 100,000 keys builds and drops two
+/// references per row, not one per text.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct StockItem {
+    /// Item UUID.
+    #[serde(rename = "item")]
+    pub id: String,
+    /// Item primary code.
+    pub code: String,
+    /// GTIN, when the item has one.
+    pub gtin: Option<String>,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+    /// Base unit.
+    pub unit: String,
+}
+
+/// What the stock list says about a location, shared like [`StockItem`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct StockPlace {
+    /// Location code.
+    #[serde(rename = "location")]
+    pub code: String,
+    /// Location Chinese name.
+    #[serde(rename = "location_name")]
+    pub name: String,
+    /// Location English name.
+    #[serde(rename = "location_name_en")]
+    pub name_en: String,
+}
+
+/// One row of the stock list: a balance key and its quantity. On the wire
+/// the item's and the location's fields sit in the row itself (flattened).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct StockRow {
-    /// Item UUID.
-    pub item: Arc<str>,
-    /// Item primary code.
-    pub code: Arc<str>,
-    /// GTIN, when the item has one.
-    pub gtin: Option<Arc<str>>,
-    /// Chinese name.
-    pub name: Arc<str>,
-    /// English name.
-    pub name_en: Arc<str>,
-    /// Base unit.
-    pub unit: Arc<str>,
+    /// The item (shared by its rows).
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub item: Arc<StockItem>,
     /// Lot number, or null.
     pub lot: Option<String>,
     /// Expiry date of the lot.
@@ -322,12 +350,10 @@ pub struct StockRow {
     pub expiry: Option<NaiveDate>,
     /// Serial number, or null.
     pub serial: Option<String>,
-    /// Location code.
-    pub location: Arc<str>,
-    /// Location Chinese name.
-    pub location_name: Arc<str>,
-    /// Location English name.
-    pub location_name_en: Arc<str>,
+    /// The location (shared by its rows).
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub location: Arc<StockPlace>,
     /// Available or quarantined.
     pub status: StockStatus,
     /// On-hand quantity in base units.

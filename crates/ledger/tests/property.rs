@@ -115,6 +115,59 @@ fn balances(ledger: &Ledger) -> BTreeMap<(Vec<u8>, String, String, Vec<u8>, Stri
         .collect()
 }
 
+/// The stock list as text lines, in its order.
+fn stock_lines(ledger: &Ledger, filter: &StockFilter) -> Vec<String> {
+    let rows = ledger.stock(filter).unwrap();
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{} {} {:?} {} {} {} {} {} {}",
+                r.item.code,
+                r.item.name,
+                r.lot,
+                r.expiry.map(|d| d.to_string()).unwrap_or_default(),
+                r.location.code,
+                r.location.name,
+                r.serial.as_deref().unwrap_or(""),
+                r.status,
+                r.quantity
+            )
+        })
+        .collect()
+}
+
+/// The same list from one plain SQL join and ORDER BY: item code, expiry (none
+/// last), location code, lot, serial, status.
+fn stock_by_sql(ledger: &Ledger, filter: &StockFilter) -> Vec<String> {
+    let mut stmt = ledger
+        .connection()
+        .prepare(
+            "SELECT i.code, i.name, b.lot, coalesce(b.expires_on, ''), l.code, l.name, b.serial, b.status, b.quantity
+             FROM balances b JOIN items i ON i.id = b.item_id JOIN locations l ON l.id = b.location_id
+             WHERE (?1 OR b.quantity <> 0) AND (?2 IS NULL OR l.code = ?2)
+             ORDER BY i.code, b.expires_on IS NULL, b.expires_on, l.code, b.lot, b.serial, b.status",
+        )
+        .unwrap();
+    stmt.query_map(rusqlite::params![filter.include_zero, filter.location], |r| {
+        let lot: String = r.get(2)?;
+        Ok(format!(
+            "{} {} {:?} {} {} {} {} {} {}",
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            (!lot.is_empty()).then_some(lot),
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+            r.get::<_, String>(7)?,
+            r.get::<_, i64>(8)?
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
 fn negative_keys_without_override(ledger: &Ledger) -> i64 {
     ledger
         .connection()
@@ -146,6 +199,10 @@ proptest! {
             }
             prop_assert_eq!(balance::verify(h.ledger.connection()).unwrap(), vec![], "after {:?}", op);
             prop_assert_eq!(negative_keys_without_override(&h.ledger), 0, "after {:?}", op);
+        }
+        for (include_zero, location) in [(false, None), (true, None), (false, Some("ICU-STORE"))] {
+            let filter = StockFilter { location: location.map(Into::into), search: None, include_zero };
+            prop_assert_eq!(stock_lines(&h.ledger, &filter), stock_by_sql(&h.ledger, &filter));
         }
     }
 

@@ -2,10 +2,30 @@
 import type { StockStatus } from "./StockStatus";
 
 /**
- * One row of the stock list: a balance key and its quantity. Item and
- * location texts are shared (`Arc<str>`) across the rows that repeat them.
+ * One row of the stock list: a balance key and its quantity. On the wire
+ * the item's and the location's fields sit in the row itself (flattened).
  */
 export type StockRow = { 
+/**
+ * Lot number, or null.
+ */
+lot: string | null, 
+/**
+ * Expiry date of the lot.
+ */
+expiry: string | null, 
+/**
+ * Serial number, or null.
+ */
+serial: string | null, 
+/**
+ * Available or quarantined.
+ */
+status: StockStatus, 
+/**
+ * On-hand quantity in base units.
+ */
+quantity: number, 
 /**
  * Item UUID.
  */
@@ -31,18 +51,6 @@ name_en: string,
  */
 unit: string, 
 /**
- * Lot number, or null.
- */
-lot: string | null, 
-/**
- * Expiry date of the lot.
- */
-expiry: string | null, 
-/**
- * Serial number, or null.
- */
-serial: string | null, 
-/**
  * Location code.
  */
 location: string, 
@@ -53,12 +61,4 @@ location_name: string,
 /**
  * Location English name.
  */
-location_name_en: string, 
-/**
- * Available or quarantined.
- */
-status: StockStatus, 
-/**
- * On-hand quantity in base units.
- */
-quantity: number, };
+location_name_en: string, };

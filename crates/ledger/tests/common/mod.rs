@@ -184,7 +184,7 @@ pub fn on_hand(ledger: &Ledger, item: &str, lot: Option<&str>, location: &str) -
         .stock(&StockFilter { location: Some(location.into()), search: None, include_zero: true })
         .expect("stock")
         .into_iter()
-        .filter(|r| &*r.code == item && r.lot.as_deref() == lot && r.status == StockStatus::Available)
+        .filter(|r| r.item.code == item && r.lot.as_deref() == lot && r.status == StockStatus::Available)
         .map(|r| r.quantity)
         .sum()
 }
