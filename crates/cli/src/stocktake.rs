@@ -110,7 +110,8 @@ pub enum StocktakeCommand {
     /// Post: count movements at each key's last scan (manager).
     Post {
         stocktake: String,
-        /// Keys in scope that nobody counted are counted as zero.
+        /// Keys in scope that nobody counted are counted as zero, as of the end of
+        /// counting (`finish`) if it ended before: stock received since stays.
         #[arg(long)]
         close_scope: bool,
         /// Accept first counts beyond the tolerance without a recount.

@@ -344,7 +344,8 @@ pub struct StocktakeSummary {
 pub struct PostStocktakeRequest {
     /// The acting manager's username.
     pub user: String,
-    /// The scope is closed: keys in scope that nobody counted are counted as zero.
+    /// The scope is closed: keys in scope that nobody counted are counted as zero
+    /// (as of the end of counting, when `finish_counting` came first).
     #[serde(default)]
     pub close_scope: bool,
     /// Accept first counts beyond the tolerance without a recount.
@@ -406,6 +407,10 @@ pub struct ImportSummary {
     pub units: i64,
 }
 
+/// Clock ticks a stocktake reserves when its counting ends, one for each
+/// uncounted key a closed scope zeroes as of that moment (2^20: 16 ms of HLC).
+pub const ZERO_COUNT_SLOTS: i64 = 1 << 20;
+
 /// A counted key: item, lot, serial, location (status is always available).
 type CountKey = (Uuid, String, String, Uuid);
 
@@ -422,6 +427,8 @@ struct Header {
     categories: Vec<String>,
     all_locations: bool,
     locations: Vec<(Uuid, String)>,
+    /// When counting ended (`finish_counting`), if it did before posting.
+    counting_ended_hlc: Option<i64>,
 }
 
 impl Header {
@@ -450,7 +457,7 @@ fn load_header(conn: &Connection, text: &str) -> Result<Header> {
     let row = conn
         .prepare_cached(
             "SELECT d.id, d.number, s.status, d.status, s.blind, s.started_hlc, u.username, s.tolerance_quantity,
-                    s.tolerance_value, s.categories, s.all_locations
+                    s.tolerance_value, s.categories, s.all_locations, s.counting_ended_hlc
              FROM stocktakes s JOIN documents d ON d.id = s.document_id JOIN users u ON u.id = d.created_by
              WHERE d.number = ?1 OR d.id = ?2",
         )?
@@ -467,12 +474,25 @@ fn load_header(conn: &Connection, text: &str) -> Result<Header> {
                 r.get::<_, Option<String>>(8)?,
                 r.get::<_, String>(9)?,
                 r.get::<_, bool>(10)?,
+                r.get::<_, Option<i64>>(11)?,
             ))
         })
         .optional()?
         .ok_or_else(|| LedgerError::UnknownDocument(text.to_string()))?;
-    let (id, number, status, document_status, blind, started_hlc, started_by, tolerance_quantity, value, cats, all) =
-        row;
+    let (
+        id,
+        number,
+        status,
+        document_status,
+        blind,
+        started_hlc,
+        started_by,
+        tolerance_quantity,
+        value,
+        cats,
+        all,
+        counting_ended_hlc,
+    ) = row;
     let mut locations = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT l.id, l.code FROM stocktake_locations s JOIN locations l ON l.id = s.location_id
@@ -496,6 +516,7 @@ fn load_header(conn: &Connection, text: &str) -> Result<Header> {
         categories: cats.split('\n').filter(|c| !c.is_empty()).map(str::to_string).collect(),
         all_locations: all,
         locations,
+        counting_ended_hlc,
     })
 }
 
@@ -1339,12 +1360,28 @@ impl Ledger {
     }
 
     /// Closes counting: only keys sent for a recount take scans from now on.
+    /// The moment is kept: a closed scope's uncounted keys are zeroed as of
+    /// it, so what arrives between now and the posting stays on the books.
+    /// This node's clock then skips [`ZERO_COUNT_SLOTS`] ticks, which the
+    /// zero counts take (no later movement of this node can fall among them).
     pub fn finish_counting(&mut self, stocktake: &str, user: &str) -> Result<()> {
-        let (tx, _) = self.split()?;
+        let (tx, st) = self.split()?;
         let header = load_header(&tx, stocktake)?;
         header.refuse_unless_open()?;
         acting_user(&tx, user, Action::ReviewStocktake)?;
-        tx.execute("UPDATE stocktakes SET status = 'review' WHERE document_id = ?1", [header.id])?;
+        let ended = match header.counting_ended_hlc {
+            Some(ended) => ended,
+            None => {
+                let (ended, _) = stamp(st.hlc, st.clock);
+                *st.hlc = Hlc(ended.0 + ZERO_COUNT_SLOTS);
+                crate::store::persist_hlc(&tx, *st.hlc)?;
+                ended.0
+            }
+        };
+        tx.execute(
+            "UPDATE stocktakes SET status = 'review', counting_ended_hlc = ?2 WHERE document_id = ?1",
+            params![header.id, ended],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -1395,18 +1432,49 @@ impl Ledger {
         };
         let mut line_no = 0;
         let mut earliest_count: Option<Hlc> = None;
+        // Zero counts of a scope closed after counting ended take the ticks reserved then.
+        let mut next_zero = header.counting_ended_hlc;
         for (key, state, j) in judged {
             if j.counted.is_some() {
                 let code = items.get(&key.0).map(|i| i.code.clone()).unwrap_or_default();
                 refuse_quarantined(&tx, key, &code)?;
             }
             let expires_on = state.expires_on.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
-            let (counted, hlc, counter) = match (j.counted, state.last_hlc, state.last_counter) {
-                (Some(counted), Some(hlc), Some(counter)) => (counted, Hlc(hlc), counter),
-                _ if request.close_scope && j.flags.contains(&VarianceFlag::Uncounted) => {
-                    posted.zeroed += 1;
-                    (0, st.stamp().0, user_id)
-                }
+            let (counted, hlc, counter, expected) = match (j.counted, state.last_hlc, state.last_counter) {
+                (Some(counted), Some(hlc), Some(counter)) => (counted, Hlc(hlc), counter, j.expected),
+                _ if request.close_scope && j.flags.contains(&VarianceFlag::Uncounted) => match next_zero {
+                    // Counting ends now: zero as of now.
+                    None => {
+                        posted.zeroed += 1;
+                        (0, st.stamp().0, user_id, j.expected)
+                    }
+                    Some(from) => {
+                        let ended = header.counting_ended_hlc.unwrap_or(from);
+                        // A key first stocked after counting ended was never there to count.
+                        let first: Option<i64> = match state.key_id {
+                            Some(key_id) => tx
+                                .prepare_cached("SELECT min(hlc) FROM movements WHERE key_id = ?1")?
+                                .query_row([key_id], |r| r.get(0))?,
+                            None => None,
+                        };
+                        if first.is_none_or(|first| first > ended) {
+                            posted.untouched += 1;
+                            continue;
+                        }
+                        let at = free_past_hlc(&tx, node.id, from)?;
+                        if at >= ended + ZERO_COUNT_SLOTS {
+                            return Err(LedgerError::InvalidInput {
+                                field: "stocktake",
+                                reason: format!(
+                                    "more than {ZERO_COUNT_SLOTS} uncounted keys to zero: post with the scope open"
+                                ),
+                            });
+                        }
+                        next_zero = Some(at + 1);
+                        posted.zeroed += 1;
+                        (0, Hlc(at), user_id, balance_as_of(&tx, &balance_key(key), at)?)
+                    }
+                },
                 _ => {
                     posted.untouched += 1;
                     continue;
@@ -1428,7 +1496,7 @@ impl Ledger {
                 kind: MovementKind::Count,
                 key: balance_key(key),
                 quantity: counted,
-                expected_quantity: Some(j.expected),
+                expected_quantity: Some(expected),
                 unit_cost: j.unit_cost.map(|c| c.to_string()),
                 department_id: None,
                 supplier_id: None,
@@ -1455,7 +1523,7 @@ impl Ledger {
                 key.1,
                 key.2,
                 key.3,
-                j.expected,
+                expected,
                 counted,
                 j.unit_cost.map(|c| c.to_string()),
                 hlc.0,

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0008_sync_ca.sql"),
     include_str!("../../../migrations/0009_excursion_reopened.sql"),
     include_str!("../../../migrations/0010_sync_lineage.sql"),
+    include_str!("../../../migrations/0011_stocktake_counting_ended.sql"),
 ];
 
 /// The schema version this build writes.

@@ -184,6 +184,43 @@ fn uncounted_keys_become_zero_only_when_the_scope_is_closed() {
 }
 
 #[test]
+fn closing_the_scope_zeroes_as_of_the_end_of_counting_and_keeps_what_arrived_since() {
+    let mut h = hospital();
+    receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
+    receive(&mut h, SYRINGE, "L2", "2027-08-31", 4);
+    let st = start(&mut h, "boss", false);
+    scan(&mut h, &st, "counter", "L1", Some(10));
+    h.clock.advance_ms(1_000);
+    h.ledger.finish_counting(&st.id, "boss").unwrap();
+    // Between the end of counting and the posting: more of the uncounted lot
+    // arrives, and a lot nobody could have counted; one issue leaves.
+    receive(&mut h, SYRINGE, "L2", "2027-08-31", 6);
+    receive(&mut h, SYRINGE, "L3", "2028-01-31", 5);
+    issue(&mut h, "L1", 3);
+    let posted = post(&mut h, &st, true).unwrap();
+    assert_eq!((posted.movements, posted.zeroed, posted.untouched), (2, 1, 1));
+    // L2's 4 unseen units are written off as of the end; the 6 received later stay.
+    assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L2"), "MAIN"), 6);
+    assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L3"), "MAIN"), 5);
+    assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L1"), "MAIN"), 7);
+    // The zero records what the books said when counting ended.
+    let (expected, counted): (i64, i64) = h
+        .ledger
+        .connection()
+        .query_row(
+            "SELECT expected, counted FROM stocktake_results WHERE document_id = ?1 AND lot = 'L2'",
+            [uuid::Uuid::parse_str(&posted.id).unwrap()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((expected, counted), (4, 0));
+    assert!(balance::verify(h.ledger.connection()).unwrap().is_empty());
+    // The clock went on after the reserved ticks: a later movement sorts after the zero.
+    issue(&mut h, "L2", 1);
+    assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L2"), "MAIN"), 5);
+}
+
+#[test]
 fn a_difference_beyond_the_tolerance_asks_for_a_recount_or_an_explicit_acceptance() {
     let mut h = hospital();
     receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);

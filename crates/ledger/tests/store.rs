@@ -281,7 +281,7 @@ fn an_enrolled_version_7_file_keeps_its_link_and_trusts_the_system_roots_until_g
              ALTER TABLE sync_state DROP COLUMN lineage; ALTER TABLE sync_state DROP COLUMN lineage_next;
              ALTER TABLE sync_state DROP COLUMN lineage_tried; ALTER TABLE sync_nodes DROP COLUMN lineage;
              ALTER TABLE sync_state DROP COLUMN pull_cursor_key; ALTER TABLE sync_state DROP COLUMN resending;
-             DROP TABLE sync_lineages;
+             DROP TABLE sync_lineages; ALTER TABLE stocktakes DROP COLUMN counting_ended_hlc;
              PRAGMA user_version = 7;",
         )
         .unwrap();

@@ -9,7 +9,8 @@ export type PostStocktakeRequest = {
  */
 user: string, 
 /**
- * The scope is closed: keys in scope that nobody counted are counted as zero.
+ * The scope is closed: keys in scope that nobody counted are counted as zero
+ * (as of the end of counting, when `finish_counting` came first).
  */
 close_scope: boolean, 
 /**
