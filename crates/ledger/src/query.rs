@@ -95,7 +95,7 @@ impl Ledger {
         let mut query = stmt.query(params![filter.include_zero, location_id])?;
         while let Some(r) = query.next()? {
             let (Some(item), Some(location)) =
-                (last_item.rank(r.get_ref(0)?, &item_rank), last_location.rank(r.get_ref(3)?, &location_rank))
+                (last_item.rank(r.get_ref(0)?, &item_rank)?, last_location.rank(r.get_ref(3)?, &location_rank)?)
             else {
                 continue;
             };
@@ -401,16 +401,21 @@ struct RankCache {
 
 impl RankCache {
     /// The rank of the UUID in `value` (a 16-byte blob), if `ranks` knows it.
-    fn rank(&mut self, value: rusqlite::types::ValueRef<'_>, ranks: &UuidMap<usize>) -> Option<usize> {
-        let bytes: [u8; 16] = value.as_blob().ok()?.try_into().ok()?;
-        match self.id {
+    fn rank(
+        &mut self,
+        value: rusqlite::types::ValueRef<'_>,
+        ranks: &UuidMap<usize>,
+    ) -> rusqlite::Result<Option<usize>> {
+        let bytes: [u8; 16] = value.as_blob()?.try_into().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, "an id is 16 bytes".into())
+        })?;
+        Ok(match self.id {
             Some((id, rank)) if id == bytes => Some(rank),
-            _ => {
-                let rank = *ranks.get(&Uuid::from_bytes(bytes))?;
+            _ => ranks.get(&Uuid::from_bytes(bytes)).map(|&rank| {
                 self.id = Some((bytes, rank));
-                Some(rank)
-            }
-        }
+                rank
+            }),
+        })
     }
 }
 

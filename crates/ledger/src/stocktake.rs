@@ -542,6 +542,29 @@ fn counter_total(conn: &Connection, doc: Uuid, key: &CountKey, round: i64, count
         .query_row(params![doc, key.0, key.1, key.2, key.3, round, counter], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
+/// What zeroing an uncounted key of a closed scope as of `at` (the end of
+/// counting, or a tick reserved just after it) does, from the key's books:
+/// `None` when there is nothing to write off — nothing was on the books then
+/// (the key was first stocked later, or stood at zero) or a later count
+/// already says what is on the shelf. Otherwise (books then, count): stock
+/// that left since proves it was there, so the count is what left, at least 0.
+fn zero_as_of(conn: &Connection, key_id: i64, at: i64, node: Uuid) -> Result<Option<(i64, i64)>> {
+    let (now, after, counted_after): (i64, i64, bool) = conn
+        .prepare_cached(
+            "SELECT b.quantity,
+                    (SELECT coalesce(sum(quantity), 0) FROM movements
+                     WHERE key_id = ?1 AND kind <> 'count' AND (hlc, node_id) > (?2, ?3)),
+                    EXISTS(SELECT 1 FROM movements WHERE key_id = ?1 AND kind = 'count' AND (hlc, node_id) > (?2, ?3))
+             FROM balances b WHERE b.key_id = ?1",
+        )?
+        .query_row(params![key_id, at, node], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let then = now - after;
+    if counted_after || then == 0 {
+        return Ok(None);
+    }
+    Ok(Some((then, (-after).max(0))))
+}
+
 /// The key's balance as of `hlc` by this station's movements: the newest
 /// count at or before it plus everything else after that count.
 fn balance_as_of(conn: &Connection, key: &BalanceKey, hlc: i64) -> Result<i64> {
@@ -1369,14 +1392,15 @@ impl Ledger {
         let header = load_header(&tx, stocktake)?;
         header.refuse_unless_open()?;
         acting_user(&tx, user, Action::ReviewStocktake)?;
-        let ended = match header.counting_ended_hlc {
-            Some(ended) => ended,
-            None => {
+        // Finished again (or in review since before 0011): the end stays as it was.
+        let ended = match (header.counting_ended_hlc, header.status) {
+            (None, StocktakeStatus::Counting) => {
                 let (ended, _) = stamp(st.hlc, st.clock);
                 *st.hlc = Hlc(ended.0 + ZERO_COUNT_SLOTS);
                 crate::store::persist_hlc(&tx, *st.hlc)?;
-                ended.0
+                Some(ended.0)
             }
+            (ended, _) => ended,
         };
         tx.execute(
             "UPDATE stocktakes SET status = 'review', counting_ended_hlc = ?2 WHERE document_id = ?1",
@@ -1450,17 +1474,6 @@ impl Ledger {
                     }
                     Some(from) => {
                         let ended = header.counting_ended_hlc.unwrap_or(from);
-                        // A key first stocked after counting ended was never there to count.
-                        let first: Option<i64> = match state.key_id {
-                            Some(key_id) => tx
-                                .prepare_cached("SELECT min(hlc) FROM movements WHERE key_id = ?1")?
-                                .query_row([key_id], |r| r.get(0))?,
-                            None => None,
-                        };
-                        if first.is_none_or(|first| first > ended) {
-                            posted.untouched += 1;
-                            continue;
-                        }
                         let at = free_past_hlc(&tx, node.id, from)?;
                         if at >= ended + ZERO_COUNT_SLOTS {
                             return Err(LedgerError::InvalidInput {
@@ -1470,9 +1483,17 @@ impl Ledger {
                                 ),
                             });
                         }
+                        let zero = match state.key_id {
+                            Some(key_id) => zero_as_of(&tx, key_id, at, node.id)?,
+                            None => None,
+                        };
+                        let Some((then, count)) = zero else {
+                            posted.untouched += 1;
+                            continue;
+                        };
                         next_zero = Some(at + 1);
                         posted.zeroed += 1;
-                        (0, Hlc(at), user_id, balance_as_of(&tx, &balance_key(key), at)?)
+                        (count, Hlc(at), user_id, then)
                     }
                 },
                 _ => {
@@ -1601,7 +1622,14 @@ fn variance(conn: &Connection, header: &Header, node: Uuid, codes: &HashMap<Uuid
     let mut total = Decimal::ZERO;
     for (key, state) in &keys {
         let facts = items.get(&key.0);
-        let j = judge(conn, header, node, state, facts.and_then(|i| i.unit_price.as_deref()))?;
+        let mut j = judge(conn, header, node, state, facts.and_then(|i| i.unit_price.as_deref()))?;
+        // Counting has ended: an uncounted key shows its books as of then, which
+        // closing the scope writes off (less what has left since).
+        if let (Some(ended), Some(key_id), true) =
+            (header.counting_ended_hlc, state.key_id, j.flags.contains(&VarianceFlag::Uncounted))
+        {
+            j.expected = zero_as_of(conn, key_id, ended, node)?.map_or(0, |(then, _)| then);
+        }
         counted_keys += usize::from(!state.counters.is_empty());
         needing += usize::from(j.flags.iter().any(|f| f.blocks()));
         over += usize::from(j.flags.contains(&VarianceFlag::OverTolerance));

@@ -188,21 +188,29 @@ fn closing_the_scope_zeroes_as_of_the_end_of_counting_and_keeps_what_arrived_sin
     let mut h = hospital();
     receive(&mut h, SYRINGE, "L1", "2027-06-30", 10);
     receive(&mut h, SYRINGE, "L2", "2027-08-31", 4);
+    receive(&mut h, SYRINGE, "L4", "2027-09-30", 5);
     let st = start(&mut h, "boss", false);
     scan(&mut h, &st, "counter", "L1", Some(10));
     h.clock.advance_ms(1_000);
     h.ledger.finish_counting(&st.id, "boss").unwrap();
-    // Between the end of counting and the posting: more of the uncounted lot
-    // arrives, and a lot nobody could have counted; one issue leaves.
+    // Between the end of counting and the posting: more of an uncounted lot
+    // arrives, a lot nobody could have counted arrives, and issues leave
+    // (3 of the uncounted L4: they were on the shelf after all).
     receive(&mut h, SYRINGE, "L2", "2027-08-31", 6);
     receive(&mut h, SYRINGE, "L3", "2028-01-31", 5);
     issue(&mut h, "L1", 3);
+    issue(&mut h, "L4", 3);
+    // The review shows what posting will write off: the books when counting ended.
+    let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+    assert_eq!((row(&report, "L2").expected, row(&report, "L3").expected, row(&report, "L4").expected), (4, 0, 5));
     let posted = post(&mut h, &st, true).unwrap();
-    assert_eq!((posted.movements, posted.zeroed, posted.untouched), (2, 1, 1));
+    assert_eq!((posted.movements, posted.zeroed, posted.untouched), (3, 2, 1));
     // L2's 4 unseen units are written off as of the end; the 6 received later stay.
     assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L2"), "MAIN"), 6);
     assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L3"), "MAIN"), 5);
     assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L1"), "MAIN"), 7);
+    // L4: 3 of its 5 were proven there by leaving; the 2 unseen are written off, never below zero.
+    assert_eq!(on_hand(&h.ledger, SYRINGE, Some("L4"), "MAIN"), 0);
     // The zero records what the books said when counting ended.
     let (expected, counted): (i64, i64) = h
         .ledger
