@@ -231,6 +231,8 @@ interface Stocktake {
   recounts: Map<string, number>;
   /** The variance table as posted. */
   frozen: VarianceReport | null;
+  /** When counting ended (finish_counting), if it ended before posting. */
+  ended?: number;
 }
 
 /** One key after folding the observations (the core's KeyState). */
@@ -945,7 +947,10 @@ export class FakeBackend implements Backend {
     if (totals.size === 0) flags.push(s.round > 0 ? 'recount_pending' : 'uncounted');
     else if (totals.size === 1) counted = [...totals][0];
     else flags.push('disagreement');
-    const expected = s.last?.expected ?? s.onBooks;
+    // Counting has ended: an uncounted key shows its books as of then (what closing the scope writes off).
+    const expected = st.ended !== undefined && flags.includes('uncounted')
+      ? this.zeroAsOf(s, st.ended)?.then ?? 0
+      : s.last?.expected ?? s.onBooks;
     if (counted !== null && !s.inScopeOnBooks && expected === 0) flags.push('not_on_books');
     const unitCost = this.items.find((i) => i.code === s.key.item)?.unit_price ?? null;
     const difference = counted === null ? null : counted - expected;
@@ -1202,8 +1207,27 @@ export class FakeBackend implements Backend {
       const st = this.stocktakeOf(stocktake);
       this.refuseUnlessOpen(st);
       this.actor('review_stocktake');
+      // The end stays the first one: a closed scope zeroes uncounted keys as of it.
+      if (st.status === 'counting' && st.ended === undefined) {
+        this.hlc += 1;
+        st.ended = this.hlc;
+      }
       st.status = 'review';
     });
+  }
+
+  /**
+   * As the core's zero_as_of: zeroing an uncounted key as of the end of
+   * counting writes off the books of then, less what has left since (it was
+   * there); nothing when the key was empty then or a later count stands.
+   */
+  private zeroAsOf(s: KeyState, at: number): { then: number; count: number } | null {
+    const later = this.moves.filter((m) => m.hlc > at && m.item === s.key.item && (m.lot ?? '') === s.key.lot
+      && (m.serial ?? '') === s.key.serial && m.location === s.key.location && m.status === 'available');
+    if (later.some((m) => m.kind === 'count')) return null;
+    const after = later.reduce((n, m) => n + m.quantity, 0);
+    const then = this.balance({ ...s.key, status: 'available' }).quantity - after;
+    return then === 0 ? null : { then, count: Math.max(0, -after) };
   }
 
   cancelStocktake(stocktake: string): Promise<void> {
@@ -1246,8 +1270,18 @@ export class FakeBackend implements Backend {
           counted = j.counted;
           since = s.last.hlc;
         } else if (request.close_scope && j.flags.includes('uncounted')) {
-          counted = 0;
-          since = this.hlc;
+          if (st.ended === undefined) {
+            counted = 0;
+            since = this.hlc;
+          } else {
+            const zero = this.zeroAsOf(s, st.ended);
+            if (!zero) {
+              posted.untouched += 1;
+              continue;
+            }
+            counted = zero.count;
+            since = st.ended;
+          }
           posted.zeroed += 1;
         } else {
           posted.untouched += 1;

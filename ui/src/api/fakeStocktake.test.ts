@@ -34,6 +34,25 @@ describe('FakeBackend stocktakes', () => {
     expect((await backend.listStocktakes(10)).map((s) => s.number)).toEqual(['PD-S01-000005']);
   });
 
+  it('closing the scope after counting ended writes off the books of then and keeps what arrived since', async () => {
+    const { id } = await backend.startStocktake(startRequest());
+    await backend.recordCount(id, entry({ quantity: 1200 }));
+    as('zhaoqiang');
+    await backend.finishCounting(id);
+    const line = (lot: string, quantity: number) => ({ item: SYRINGE, lot, expiry: lot === 'L2503' ? '2028-03-31' : '2029-01-31', production_date: null, serial: null, quantity, unit_cost: null });
+    await backend.postDocument({
+      kind: 'receipt', user: '', location: 'MAIN', to_location: null, department: null, supplier: null,
+      lines: [line('L2503', 7), line('L2999', 5)], note: '', override: null,
+    });
+    const report = await backend.stocktakeVariance(id);
+    expect([row(report, 'L2503').expected, row(report, 'L2999').expected]).toEqual([1600, 0]);
+    const posted = await backend.postStocktake(id, { user: '', close_scope: true, accept_over_tolerance: false });
+    expect(posted.untouched).toBe(1); // L2999 arrived after counting ended
+    expect(await onHand('L2503')).toBe(7);
+    expect(await onHand('L2999')).toBe(5);
+    expect(await onHand('L2402')).toBe(1200);
+  });
+
   it('adds one per scan, a typed quantity replaces the scan, undo removes the newest', async () => {
     const { id } = await backend.startStocktake(startRequest());
     await backend.recordCount(id, entry());
