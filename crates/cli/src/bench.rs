@@ -168,6 +168,15 @@ pub fn run(command: &BenchCommand, json: bool) -> ledger::Result<()> {
                         "  automerge merge        {a:.1} s for the same sets: ours is {r:.1}× as fast (target ≥ 10×)"
                     );
                 }
+                if let Some(f) = report.sqlite_floor_seconds {
+                    let ratio = report
+                        .floor_ratio_vs_automerge
+                        .map(|r| format!(": Automerge / floor {r:.1}×, the best any such ledger could reach here"))
+                        .unwrap_or_default();
+                    println!(
+                        "  SQLite floor           {f:.1} s: every database's movement rows and balances in plain SQL, same batches{ratio}"
+                    );
+                }
                 if let (Some(a), Some(r)) = (report.automerge_sync_seconds, report.ratio_vs_automerge_sync) {
                     println!(
                         "  automerge sync + save  {a:.1} s like for like (its sync protocol, durable incremental saves): ours is {r:.1}× as fast"

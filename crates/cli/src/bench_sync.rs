@@ -3,7 +3,7 @@
 //! server's snapshot (in its own process, for its peak memory); and the same
 //! movement sets merged as list entries of Automerge documents, the baseline.
 
-use ledger::replication::MovementWire;
+use ledger::replication::{self, MovementWire};
 use ledger::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 use sync::client::Owned;
+use uuid::Uuid;
 
 /// What the sync benchmark measured.
 #[derive(Debug, Serialize)]
@@ -40,6 +41,14 @@ pub struct SyncBenchReport {
     pub automerge_sync_seconds: Option<f64>,
     /// Automerge like-for-like seconds / ours.
     pub ratio_vs_automerge_sync: Option<f64>,
+    /// The floor under any durable SQLite ledger of these movements: every
+    /// database (the server and each workstation) given the movement rows it
+    /// receives, with their cached balances, in plain prepared SQL, in the
+    /// same batches of one durable transaction each — no wire, no checks, no
+    /// lots, documents or foreign keys. Seconds.
+    pub sqlite_floor_seconds: Option<f64>,
+    /// Automerge seconds / that floor: the best ratio such a ledger could reach here.
+    pub floor_ratio_vs_automerge: Option<f64>,
     /// The server's movements for the bootstrap.
     pub bootstrap_server_movements: Option<usize>,
     /// Balances in that server's snapshot.
@@ -253,6 +262,8 @@ pub fn run(
         ratio_vs_automerge: None,
         automerge_sync_seconds: None,
         ratio_vs_automerge_sync: None,
+        sqlite_floor_seconds: None,
+        floor_ratio_vs_automerge: None,
         bootstrap_server_movements: None,
         bootstrap_balances: None,
         bootstrap_seconds: None,
@@ -265,11 +276,16 @@ pub fn run(
     ));
     drop(handle);
     drop(nodes);
+    log("the SQLite floor: the same movement rows and balances in plain SQL".into());
+    let floor = sqlite_floor(dir, &sets)?;
+    report.sqlite_floor_seconds = Some(floor);
+    log(format!("plain SQL wrote what every database receives in {floor:.1} s"));
     if automerge {
         log("automerge: the same movement sets as list entries".into());
         let seconds = automerge_merge(&sets)?;
         report.automerge_seconds = Some(seconds);
         report.ratio_vs_automerge = Some(seconds / converge_seconds);
+        report.floor_ratio_vs_automerge = Some(seconds / floor);
         log(format!("automerge merged the same sets in {seconds:.1} s"));
         log("automerge: the same sets through its sync protocol, saved durably".into());
         let seconds = automerge_sync(dir, &sets)?;
@@ -281,6 +297,92 @@ pub fn run(
         bootstrap(dir, bootstrap_movements, &mut report, log)?;
     }
     Ok(report)
+}
+
+/// The floor under any durable SQLite ledger of these movements (see
+/// [`SyncBenchReport::sqlite_floor_seconds`]): fresh ledger databases (the
+/// same schema, pragmas and durability as ours, foreign keys off), the server
+/// receiving every set and each workstation every set but its own, in
+/// batches of [`replication::SYNC_BATCH_MAX`] per transaction; key ids kept
+/// in memory, so each movement is one balance write and one movement insert.
+fn sqlite_floor(dir: &Path, sets: &[Vec<MovementWire>]) -> Result<f64> {
+    use std::collections::HashMap;
+    let mut seconds = 0.0;
+    for target in 0..=sets.len() {
+        // Target 0 is the server; target i receives everything but set i - 1.
+        let incoming: Vec<&MovementWire> =
+            sets.iter().enumerate().filter(|(i, _)| *i + 1 != target).flat_map(|(_, set)| set.iter()).collect();
+        let path = dir.join(format!("floor-{target}.sqlite"));
+        let mut ledger = Ledger::open(&path)?;
+        ledger.init(&format!("F{target:02}"), "floor")?;
+        let conn = ledger.connection();
+        conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+        let started = Instant::now();
+        let mut keys: HashMap<(Uuid, &str, &str, Uuid, &str), i64> = HashMap::new();
+        for batch in incoming.chunks(replication::SYNC_BATCH_MAX) {
+            let tx = conn.unchecked_transaction()?;
+            for m in batch {
+                let key = (m.item_id, m.lot.as_str(), m.serial.as_str(), m.location_id, m.status.as_str());
+                let key_id = match keys.get(&key) {
+                    Some(&id) => {
+                        tx.prepare_cached("UPDATE balances SET quantity = quantity + ?2 WHERE key_id = ?1")?
+                            .execute(rusqlite::params![id, m.quantity])?;
+                        id
+                    }
+                    None => {
+                        tx.prepare_cached(
+                            "INSERT INTO balances (item_id, lot, serial, location_id, status, quantity)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )?
+                        .execute(rusqlite::params![
+                            m.item_id,
+                            m.lot,
+                            m.serial,
+                            m.location_id,
+                            m.status,
+                            m.quantity
+                        ])?;
+                        let id = tx.last_insert_rowid();
+                        keys.insert(key, id);
+                        id
+                    }
+                };
+                tx.prepare_cached(
+                    "INSERT INTO movements (id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial,
+                        location_id, status, quantity, expected_quantity, unit_cost, department_id, supplier_id,
+                        document_id, reason, corrects, override_by, note, key_id)
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
+                )?
+                .execute(rusqlite::params![
+                    m.id,
+                    m.hlc,
+                    m.node_id,
+                    m.recorded_at_ms,
+                    m.user_id,
+                    m.kind,
+                    m.item_id,
+                    m.lot,
+                    m.serial,
+                    m.location_id,
+                    m.status,
+                    m.quantity,
+                    m.expected_quantity,
+                    m.unit_cost,
+                    m.department_id,
+                    m.supplier_id,
+                    m.document_id,
+                    m.reason,
+                    m.corrects,
+                    m.override_by,
+                    m.note,
+                    key_id
+                ])?;
+            }
+            tx.commit()?;
+        }
+        seconds += started.elapsed().as_secs_f64();
+    }
+    Ok(seconds)
 }
 
 fn automerge_error(e: impl std::fmt::Display) -> LedgerError {
