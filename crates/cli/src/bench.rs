@@ -284,6 +284,10 @@ fn print_report(r: &LedgerBenchReport) {
         "  raw insert with movement indexes  {:>10.0} /s (median {:.0} µs); ratio ours / it {:.2}",
         r.raw_indexed_insert_per_second, r.raw_indexed_insert_median_us, r.post_over_raw_indexed_ratio
     );
+    println!(
+        "  the same rows in plain SQL        {:>10.0} /s (median {:.0} µs); floor / raw {:.2}, ours / floor {:.2}",
+        r.floor_per_second, r.floor_median_us, r.floor_over_raw_ratio, r.post_over_floor_ratio
+    );
     println!("  1,000-line receipt                {:>10.0} lines/s", r.receipt_1000_lines_per_second);
     println!(
         "  list all on-hand stock            {:>10.1} ms ({} rows; target < 50 ms)",

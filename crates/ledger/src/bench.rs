@@ -63,6 +63,17 @@ pub struct LedgerBenchReport {
     pub raw_indexed_insert_median_us: f64,
     /// Our mean time over the indexed raw mean time.
     pub post_over_raw_indexed_ratio: f64,
+    /// The floor under any post: the rows a single-line receipt writes (its
+    /// line, the document with its number, the movement with its indexes, the
+    /// key's cached balance) in plain prepared SQL on the same database, one
+    /// durable transaction each, with no lookups or checks. Per second.
+    pub floor_per_second: f64,
+    /// Median time of one such floor transaction, µs.
+    pub floor_median_us: f64,
+    /// The floor's mean time over the raw mean time: the best ratio a post writing these rows can reach.
+    pub floor_over_raw_ratio: f64,
+    /// Our mean time over the floor's: what our checks and lookups add.
+    pub post_over_floor_ratio: f64,
     /// Lines per second posting one 1,000-line receipt (median of 3).
     pub receipt_1000_lines_per_second: f64,
     /// Stock rows listed.
@@ -193,6 +204,16 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
     let mut ours = Vec::with_capacity(options.single_posts);
     let mut raw = Vec::with_capacity(options.single_posts);
     let mut raw_indexed = Vec::with_capacity(options.single_posts);
+    let mut floor = Vec::with_capacity(options.single_posts);
+    let (user_id, location_id, node_id, floor_hlc): (uuid::Uuid, uuid::Uuid, uuid::Uuid, i64) =
+        ledger.connection().query_row(
+            "SELECT (SELECT id FROM users WHERE username = ?1), (SELECT id FROM locations WHERE code = 'MAIN'),
+                (SELECT id FROM node), (SELECT max(hlc) FROM movements)",
+            [INITIAL_ADMIN],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    // Floor rows sort after every movement of the run (HLCs an hour ahead).
+    let floor_hlc = floor_hlc + (3_600_000 << 16);
     for n in 0..options.single_posts {
         let request = receipt(vec![key_line((n * 7919) % keys, 1)]);
         let t = Instant::now();
@@ -222,11 +243,66 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
         .execute(rusqlite::params![id, n as i64, id, n as i64, id, id, format!("L{n}"), id, id, n as i64])?;
         conn.execute_batch("COMMIT")?;
         raw_indexed.push(t.elapsed());
+
+        // The floor: a receipt line of another key, written as plain rows.
+        let line = key_line((n * 7919 + 1) % keys, 1);
+        let item_id: uuid::Uuid = conn.query_row("SELECT id FROM items WHERE code = ?1", [&line.item], |r| r.get(0))?;
+        let lot = line.lot.clone().unwrap_or_default();
+        let (doc_id, movement_id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let hlc = floor_hlc + n as i64;
+        let t = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.prepare_cached(
+            "INSERT INTO document_lines (document_id, line_no, item_id, lot, expires_on, serial, quantity)
+             VALUES (?1, 1, ?2, ?3, '2030-01-01', '', 1)",
+        )?
+        .execute(rusqlite::params![doc_id, item_id, lot])?;
+        conn.prepare_cached(
+            "INSERT INTO documents (id, kind, number, status, node_id, created_by, created_at_ms, posted_by,
+                posted_hlc, posted_at_ms, location_id)
+             VALUES (?1, 'receipt', ?2, 'posted', ?3, ?4, ?5, ?4, ?6, ?5, ?7)",
+        )?
+        .execute(rusqlite::params![
+            doc_id,
+            format!("FL-B01-{n:06}"),
+            node_id,
+            user_id,
+            n as i64,
+            hlc,
+            location_id
+        ])?;
+        let key_id: i64 = conn
+            .prepare_cached(
+                "UPDATE balances SET quantity = quantity + 1
+                 WHERE item_id = ?1 AND lot = ?2 AND serial = '' AND location_id = ?3 AND status = 'available'
+                 RETURNING key_id",
+            )?
+            .query_row(rusqlite::params![item_id, lot, location_id], |r| r.get(0))?;
+        conn.prepare_cached(
+            "INSERT INTO movements (id, hlc, node_id, recorded_at_ms, user_id, kind, item_id, lot, serial,
+                location_id, status, quantity, document_id, note, key_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'receive', ?6, ?7, '', ?8, 'available', 1, ?9, '', ?10)",
+        )?
+        .execute(rusqlite::params![
+            movement_id,
+            hlc,
+            node_id,
+            n as i64,
+            user_id,
+            item_id,
+            lot,
+            location_id,
+            doc_id,
+            key_id
+        ])?;
+        conn.execute_batch("COMMIT")?;
+        floor.push(t.elapsed());
     }
     let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() / v.len() as f64;
     let ours_mean = mean(&ours);
     let raw_mean = mean(&raw);
     let raw_indexed_mean = mean(&raw_indexed);
+    let floor_mean = mean(&floor);
     progress("single-line posting measured");
 
     let mut bulk = Vec::new();
@@ -271,6 +347,10 @@ pub fn run(dir: &Path, options: &LedgerBenchOptions, progress: &mut dyn FnMut(&s
         raw_indexed_insert_per_second: 1.0 / raw_indexed_mean,
         raw_indexed_insert_median_us: median(raw_indexed).as_secs_f64() * 1e6,
         post_over_raw_indexed_ratio: ours_mean / raw_indexed_mean,
+        floor_per_second: 1.0 / floor_mean,
+        floor_median_us: median(floor).as_secs_f64() * 1e6,
+        floor_over_raw_ratio: floor_mean / raw_mean,
+        post_over_floor_ratio: ours_mean / floor_mean,
         receipt_1000_lines_per_second: BENCH_LINES as f64 / bulk.as_secs_f64(),
         stock_rows,
         stock_list_ms: median(stock_times).as_secs_f64() * 1e3,
