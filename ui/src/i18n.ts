@@ -287,6 +287,7 @@ const zh = {
   reviewPost: '盘点过账',
   reviewPosting: '过账中…',
   reviewPostedBanner: '盘点单 {number} 已过账：写入 {movements} 条盘点变动，{zeroed} 个记为 0，{untouched} 个保持不变。',
+  reviewPostedFound: '{found} 个序列号在别处盘到，原账面位置记为 0。',
   reviewCancel: '作废盘点单',
   reviewCancelConfirm: '确认作废（库存不变）',
   reviewCancelled: '盘点单 {number} 已作废，库存未改变。',
@@ -299,6 +300,7 @@ const zh = {
   flagRecounted: '已复盘',
   flagAmbiguous: '时间存疑',
   flagNotOnBooks: '账外',
+  flagFoundElsewhere: '在别处盘到（此处记为 0）',
 
   roleClerk: '库管员',
   roleStocktaker: '盘点员',
@@ -596,6 +598,7 @@ const en: Dictionary = {
   reviewPost: 'Post stocktake',
   reviewPosting: 'Posting…',
   reviewPostedBanner: 'Stocktake {number} posted: {movements} count movements, {zeroed} set to zero, {untouched} left as they were.',
+  reviewPostedFound: '{found} serial units were found elsewhere: zero where the books had them.',
   reviewCancel: 'Cancel stocktake',
   reviewCancelConfirm: 'Confirm: cancel (stock unchanged)',
   reviewCancelled: 'Stocktake {number} cancelled; stock is unchanged.',
@@ -608,6 +611,7 @@ const en: Dictionary = {
   flagRecounted: 'recounted',
   flagAmbiguous: 'ambiguous timing',
   flagNotOnBooks: 'not on books',
+  flagFoundElsewhere: 'found elsewhere (zero here)',
 
   roleClerk: 'Clerk',
   roleStocktaker: 'Stocktaker',

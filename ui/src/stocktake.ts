@@ -18,6 +18,7 @@ export const FLAG_TEXT: Record<VarianceFlag, TextKey> = {
   recounted: 'flagRecounted',
   ambiguous: 'flagAmbiguous',
   not_on_books: 'flagNotOnBooks',
+  found_elsewhere: 'flagFoundElsewhere',
 };
 
 /** How loud a flag is: blocks posting (danger), needs a decision (warn), informs (info), settled (ok). */
@@ -28,6 +29,7 @@ export const FLAG_TONE: Record<VarianceFlag, 'danger' | 'warn' | 'info' | 'ok'> 
   ambiguous: 'warn',
   uncounted: 'info',
   not_on_books: 'info',
+  found_elsewhere: 'info',
   recounted: 'ok',
 };
 

@@ -354,8 +354,8 @@ pub fn run(ledger: &mut Ledger, command: &StocktakeCommand, user: &str, json: bo
             let posted = ledger.post_stocktake(stocktake, &request).map_err(f)?;
             print_view(&posted, json, || {
                 format!(
-                    "{} posted: {} count movement(s), {} zeroed, {} left as they were",
-                    posted.number, posted.movements, posted.zeroed, posted.untouched
+                    "{} posted: {} count movement(s), {} zeroed, {} left as they were, {} serial unit(s) counted as zero where the books had them (found elsewhere)",
+                    posted.number, posted.movements, posted.zeroed, posted.untouched, posted.found_elsewhere
                 )
             })
         }

@@ -197,6 +197,10 @@ pub enum VarianceFlag {
     Ambiguous,
     /// Found on the shelf but not on the books here.
     NotOnBooks,
+    /// A serial unit the books hold here, counted at another location (or
+    /// under another lot) in this stocktake: posting counts it as zero here,
+    /// so the unit is in one place, where it was found.
+    FoundElsewhere,
 }
 
 impl VarianceFlag {
@@ -209,6 +213,7 @@ impl VarianceFlag {
             VarianceFlag::Recounted => "recounted",
             VarianceFlag::Ambiguous => "ambiguous",
             VarianceFlag::NotOnBooks => "not_on_books",
+            VarianceFlag::FoundElsewhere => "found_elsewhere",
         }
     }
     /// Blocks posting until a recount (or, for over-tolerance, an explicit acceptance).
@@ -367,6 +372,9 @@ pub struct PostedStocktake {
     pub zeroed: usize,
     /// Keys left as they were (uncounted, scope not closed).
     pub untouched: usize,
+    /// Serial units counted at another location than the books had them:
+    /// the keys they left, counted as zero.
+    pub found_elsewhere: usize,
 }
 
 /// A key to send for a recount.
@@ -711,6 +719,8 @@ struct KeyState {
     last_expected: Option<i64>,
     last_counter: Option<Uuid>,
     last_at_ms: Option<i64>,
+    /// Uncounted, holding a serial unit this stocktake counted at this location.
+    found_at: Option<Uuid>,
 }
 
 struct ItemFacts {
@@ -852,6 +862,49 @@ fn fold(conn: &Connection, header: &Header) -> Result<(BTreeMap<CountKey, KeySta
     Ok((keys, items))
 }
 
+/// Serial units counted in this stocktake that the books hold (available) at
+/// another key too — another location, in the scope or not, or another lot:
+/// the unit is where it was counted, so each such key that nobody counted is
+/// marked to be counted as zero (keys outside the scope are added). One unit,
+/// one place; a key somebody counted keeps its count. Returns the keys added.
+fn mark_found_elsewhere(conn: &Connection, keys: &mut BTreeMap<CountKey, KeyState>) -> Result<usize> {
+    let mut added = 0;
+    let counted: Vec<CountKey> = keys
+        .iter()
+        .filter(|(key, state)| !key.2.is_empty() && state.counters.values().any(|(_, total)| *total > 0))
+        .map(|(key, _)| key.clone())
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT key_id, lot, location_id, quantity, expires_on FROM balances
+         WHERE item_id = ?1 AND serial = ?2 AND status = 'available' AND quantity > 0",
+    )?;
+    for found in counted {
+        let mut rows = stmt.query(params![found.0, found.2])?;
+        while let Some(r) = rows.next()? {
+            let key: CountKey = (found.0, r.get(1)?, found.2.clone(), r.get(2)?);
+            if key == found {
+                continue;
+            }
+            let state = match keys.entry(key) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    added += 1;
+                    e.insert(KeyState {
+                        key_id: Some(r.get(0)?),
+                        on_books: r.get(3)?,
+                        expires_on: r.get(4)?,
+                        ..KeyState::default()
+                    })
+                }
+            };
+            if state.counters.is_empty() {
+                state.found_at = Some(found.3);
+            }
+        }
+    }
+    Ok(added)
+}
+
 /// A key's counted quantity and flags.
 struct Judged {
     counted: Option<i64>,
@@ -862,6 +915,18 @@ struct Judged {
 }
 
 fn judge(conn: &Connection, header: &Header, node: Uuid, state: &KeyState, unit_price: Option<&str>) -> Result<Judged> {
+    let unit_cost = unit_price.and_then(|p| Decimal::from_str(p).ok());
+    if state.found_at.is_some() {
+        // The unit moved, it is not missing: no tolerance applies.
+        let expected = state.on_books;
+        return Ok(Judged {
+            counted: Some(0),
+            expected,
+            flags: vec![VarianceFlag::FoundElsewhere],
+            value: unit_cost.map(|c| c * Decimal::from(-expected)),
+            unit_cost,
+        });
+    }
     let mut flags = Vec::new();
     let totals: HashSet<i64> = state.counters.values().map(|(_, total)| *total).collect();
     let counted = match totals.len() {
@@ -879,7 +944,6 @@ fn judge(conn: &Connection, header: &Header, node: Uuid, state: &KeyState, unit_
     if counted.is_some() && !state.in_scope_on_books && expected == 0 {
         flags.push(VarianceFlag::NotOnBooks);
     }
-    let unit_cost = unit_price.and_then(|p| Decimal::from_str(p).ok());
     let difference = counted.map(|c| c - expected);
     let value = difference.and_then(|d| unit_cost.map(|c| c * Decimal::from(d)));
     if let Some(d) = difference.filter(|d| *d != 0) {
@@ -1431,7 +1495,8 @@ impl Ledger {
         let header = load_header(&tx, stocktake)?;
         header.refuse_unless_open()?;
         let (user_id, _) = acting_user(&tx, &request.user, Action::ReviewStocktake)?;
-        let (keys, items) = fold(&tx, &header)?;
+        let (mut keys, items) = fold(&tx, &header)?;
+        mark_found_elsewhere(&tx, &mut keys)?;
         let mut judged = Vec::with_capacity(keys.len());
         let (mut blocking, mut over) = (0, 0);
         for (key, state) in &keys {
@@ -1453,6 +1518,7 @@ impl Ledger {
             movements: 0,
             zeroed: 0,
             untouched: 0,
+            found_elsewhere: 0,
         };
         let mut line_no = 0;
         let mut earliest_count: Option<Hlc> = None;
@@ -1466,6 +1532,11 @@ impl Ledger {
             let expires_on = state.expires_on.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
             let (counted, hlc, counter, expected) = match (j.counted, state.last_hlc, state.last_counter) {
                 (Some(counted), Some(hlc), Some(counter)) => (counted, Hlc(hlc), counter, j.expected),
+                // Counted elsewhere: zero here as of the posting (the manager's decision).
+                _ if state.found_at.is_some() => {
+                    posted.found_elsewhere += 1;
+                    (0, st.stamp().0, user_id, j.expected)
+                }
                 _ if request.close_scope && j.flags.contains(&VarianceFlag::Uncounted) => match next_zero {
                     // Counting ends now: zero as of now.
                     None => {
@@ -1609,7 +1680,8 @@ impl Stamper<'_> {
 }
 
 fn variance(conn: &Connection, header: &Header, node: Uuid, codes: &HashMap<Uuid, String>) -> Result<VarianceReport> {
-    let (keys, items) = fold(conn, header)?;
+    let (mut keys, items) = fold(conn, header)?;
+    let outside = mark_found_elsewhere(conn, &mut keys)?;
     let mut rows = Vec::with_capacity(keys.len());
     let mut users: HashMap<Uuid, String> = HashMap::new();
     let mut stmt = conn.prepare_cached("SELECT id, username FROM users")?;
@@ -1669,7 +1741,7 @@ fn variance(conn: &Connection, header: &Header, node: Uuid, codes: &HashMap<Uuid
         number: header.number.clone(),
         status: header.status,
         blind: header.blind,
-        keys_in_scope: keys.len(),
+        keys_in_scope: keys.len() - outside,
         keys_counted: counted_keys,
         keys_needing_recount: needing,
         keys_over_tolerance: over,
@@ -1734,7 +1806,7 @@ fn posted_variance(conn: &Connection, header: &Header) -> Result<VarianceReport>
 
 fn parse_flag(text: &str) -> Option<VarianceFlag> {
     use VarianceFlag::*;
-    [Uncounted, Disagreement, RecountPending, OverTolerance, Recounted, Ambiguous, NotOnBooks]
+    [Uncounted, Disagreement, RecountPending, OverTolerance, Recounted, Ambiguous, NotOnBooks, FoundElsewhere]
         .into_iter()
         .find(|f| f.as_str() == text)
 }

@@ -306,6 +306,121 @@ fn a_serial_is_counted_once_and_out_of_scope_scans_are_refused() {
 }
 
 #[test]
+fn a_serial_counted_where_the_books_do_not_have_it_leaves_the_place_they_had_it() {
+    // In the scope or outside it, a key nobody counted: the unit is where it was found.
+    for scope in [vec!["MAIN"], vec!["MAIN", "ICU-STORE"]] {
+        let mut h = hospital();
+        let receipt = |location: &str, serial: &str| {
+            request(DocumentKind::Receipt, "wang", location, vec![serial_line(STENT, "S1", serial)])
+        };
+        h.ledger.post(&receipt("ICU-STORE", "SN-1")).unwrap();
+        h.ledger.post(&receipt("MAIN", "SN-2")).unwrap();
+        h.ledger.post(&receipt("MAIN", "SN-3")).unwrap();
+        let st = h
+            .ledger
+            .start_stocktake(&StocktakeRequest {
+                user: "counter".into(),
+                locations: scope.iter().map(|l| l.to_string()).collect(),
+                ..StocktakeRequest::default()
+            })
+            .unwrap();
+        for serial in ["SN-1", "SN-2"] {
+            h.clock.advance_ms(1_000);
+            let stent = CountEntry {
+                user: "counter".into(),
+                item: STENT.into(),
+                lot: Some("S1".into()),
+                serial: Some(serial.into()),
+                location: Some("MAIN".into()),
+                ..CountEntry::default()
+            };
+            h.ledger.record_count(&st.id, &stent).unwrap();
+        }
+        let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+        let at = |report: &VarianceReport, serial: &str, location: &str| {
+            report
+                .rows
+                .iter()
+                .find(|r| r.serial.as_deref() == Some(serial) && r.location == location)
+                .cloned()
+                .unwrap_or_else(|| panic!("no row for {serial} at {location}"))
+        };
+        let found = at(&report, "SN-1", "MAIN");
+        assert_eq!((found.expected, found.counted, found.flags), (0, Some(1), vec![VarianceFlag::NotOnBooks]));
+        let left = at(&report, "SN-1", "ICU-STORE");
+        assert_eq!(
+            (left.expected, left.counted, left.difference, left.flags.clone()),
+            (1, Some(0), Some(-1), vec![VarianceFlag::FoundElsewhere]),
+            "scope {scope:?}"
+        );
+        assert_eq!(at(&report, "SN-3", "MAIN").flags, vec![VarianceFlag::Uncounted]);
+        assert_eq!(
+            report.keys_in_scope,
+            if scope.len() == 1 { 3 } else { 4 },
+            "ICU-STORE's key is no part of a MAIN stocktake"
+        );
+        // Posting with the scope open: the uncounted SN-3 stays, SN-1 is in one place.
+        let posted = post(&mut h, &st, false).unwrap();
+        assert_eq!(
+            (posted.movements, posted.zeroed, posted.untouched, posted.found_elsewhere),
+            (3, 0, 1, 1),
+            "scope {scope:?}"
+        );
+        let places = |serial: &str| -> Vec<String> {
+            h.ledger
+                .stock(&StockFilter::default())
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.serial.as_deref() == Some(serial))
+                .map(|r| r.location.code.to_string())
+                .collect()
+        };
+        assert_eq!(places("SN-1"), vec!["MAIN".to_string()], "scope {scope:?}");
+        assert_eq!(places("SN-3"), vec!["MAIN".to_string()]);
+        assert!(balance::verify(h.ledger.connection()).unwrap().is_empty());
+        // The posted table keeps the row and its flag.
+        let frozen = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+        assert_eq!(at(&frozen, "SN-1", "ICU-STORE").flags, vec![VarianceFlag::FoundElsewhere]);
+    }
+}
+
+#[test]
+fn a_serial_counted_in_both_places_keeps_both_counts() {
+    let mut h = hospital();
+    h.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "ICU-STORE", vec![serial_line(STENT, "S1", "SN-1")]))
+        .unwrap();
+    let st = h
+        .ledger
+        .start_stocktake(&StocktakeRequest {
+            user: "counter".into(),
+            locations: vec!["MAIN".into(), "ICU-STORE".into()],
+            ..StocktakeRequest::default()
+        })
+        .unwrap();
+    for (location, quantity) in [("MAIN", Some(1)), ("ICU-STORE", Some(0))] {
+        h.clock.advance_ms(1_000);
+        let stent = CountEntry {
+            user: "counter".into(),
+            item: STENT.into(),
+            lot: Some("S1".into()),
+            serial: Some("SN-1".into()),
+            location: Some(location.into()),
+            quantity,
+            ..CountEntry::default()
+        };
+        h.ledger.record_count(&st.id, &stent).unwrap();
+    }
+    // Somebody counted ICU-STORE (none there): that count stands, nothing is added.
+    let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+    assert!(report.rows.iter().all(|r| !r.flags.contains(&VarianceFlag::FoundElsewhere)));
+    let posted = post(&mut h, &st, false).unwrap();
+    assert_eq!((posted.movements, posted.found_elsewhere), (2, 0));
+    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "ICU-STORE"), 0);
+    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "MAIN"), 1);
+}
+
+#[test]
 fn stock_found_on_the_shelf_but_not_on_the_books_is_counted_in() {
     let mut h = hospital();
     let st = start(&mut h, "counter", false);

@@ -244,6 +244,8 @@ interface KeyState {
   /** Counter → total in the current round. */
   counters: Map<string, number>;
   last: Observation | null;
+  /** Uncounted, holding a serial unit this stocktake counted at that location (the core's `found_at`). */
+  foundAt?: string;
 }
 
 const isGtin = (code: string) => /^(\d{8}|\d{12,14})$/.test(code) && gs1CheckDigit(code.slice(0, -1)) === Number(code[code.length - 1]);
@@ -939,8 +941,39 @@ export class FakeBackend implements Backend {
     return keys;
   }
 
+  /**
+   * Serial units counted here that the books hold (available) at another key too: each such key nobody
+   * counted is marked to be counted as zero, keys outside the scope added (the core's `mark_found_elsewhere`).
+   * Returns how many were added.
+   */
+  private markFoundElsewhere(keys: Map<string, KeyState>): number {
+    let added = 0;
+    const counted = [...keys.values()].filter((s) => s.key.serial && [...s.counters.values()].some((n) => n > 0));
+    for (const found of counted) {
+      for (const b of this.balances) {
+        if (b.item !== found.key.item || b.serial !== found.key.serial || b.status !== 'available' || b.quantity <= 0) continue;
+        const key = { item: b.item, lot: b.lot, serial: b.serial, location: b.location };
+        if (keyOf(key) === keyOf(found.key)) continue;
+        let state = keys.get(keyOf(key));
+        if (!state) {
+          added += 1;
+          state = { key, onBooks: b.quantity, inScopeOnBooks: false, round: 0, counters: new Map(), last: null };
+          keys.set(keyOf(key), state);
+        }
+        if (state.counters.size === 0) state.foundAt = found.key.location;
+      }
+    }
+    return added;
+  }
+
   /** A key's counted quantity, value and flags (the core's `judge`; one station here, so never ambiguous). */
   private judge(st: Stocktake, s: KeyState) {
+    if (s.foundAt !== undefined) {
+      // The unit moved, it is not missing: no tolerance applies.
+      const unitCost = this.items.find((i) => i.code === s.key.item)?.unit_price ?? null;
+      const flags: VarianceFlag[] = ['found_elsewhere'];
+      return { counted: 0, expected: s.onBooks, difference: -s.onBooks, value: decimalTimes(unitCost, -s.onBooks), unitCost, flags };
+    }
     const flags: VarianceFlag[] = [];
     const totals = new Set(s.counters.values());
     let counted: number | null = null;
@@ -1158,7 +1191,9 @@ export class FakeBackend implements Backend {
     const rows: VarianceRow[] = [];
     let needing = 0;
     let over = 0;
-    const states = [...this.fold(st).values()].sort((a, b) => keyOf(a.key).localeCompare(keyOf(b.key)));
+    const keys = this.fold(st);
+    const outside = this.markFoundElsewhere(keys);
+    const states = [...keys.values()].sort((a, b) => keyOf(a.key).localeCompare(keyOf(b.key)));
     for (const s of states) {
       const it = this.items.find((i) => i.code === s.key.item)!;
       const j = this.judge(st, s);
@@ -1174,7 +1209,7 @@ export class FakeBackend implements Backend {
     // Largest absolute value first, then largest difference; ties keep key order.
     rows.sort((a, b) => compareAbs(b.value, a.value) || Math.abs(b.difference ?? 0) - Math.abs(a.difference ?? 0));
     return {
-      id: st.id, number: st.number, status: st.status, blind: st.blind, keys_in_scope: rows.length,
+      id: st.id, number: st.number, status: st.status, blind: st.blind, keys_in_scope: rows.length - outside,
       keys_counted: states.filter((s) => s.counters.size > 0).length, keys_needing_recount: needing, keys_over_tolerance: over,
       total_value: decimalSum(rows.map((r) => r.value)), rows,
     };
@@ -1249,7 +1284,9 @@ export class FakeBackend implements Backend {
       const st = this.stocktakeOf(stocktake);
       this.refuseUnlessOpen(st);
       const user = this.actor('review_stocktake');
-      const judged = [...this.fold(st).values()].map((s) => ({ s, j: this.judge(st, s) }));
+      const keys = this.fold(st);
+      this.markFoundElsewhere(keys);
+      const judged = [...keys.values()].map((s) => ({ s, j: this.judge(st, s) }));
       const blocking = judged.filter(({ j }) => j.flags.some((f) => f === 'disagreement' || f === 'recount_pending')).length;
       if (blocking > 0) {
         this.fail('stocktake_needs_recount', `盘点单 ${st.number} 有 ${blocking} 个品规需要复盘（盘点人结果不一致或复盘未完成）。请复盘后再过账。`,
@@ -1261,7 +1298,7 @@ export class FakeBackend implements Backend {
           `Stocktake ${st.number} has ${over} keys whose difference exceeds the tolerance. Recount them, or accept the differences when posting.`);
       }
       const frozen = this.variance(st);
-      const posted: PostedStocktake = { id: st.id, number: st.number, movements: 0, zeroed: 0, untouched: 0 };
+      const posted: PostedStocktake = { id: st.id, number: st.number, movements: 0, zeroed: 0, untouched: 0, found_elsewhere: 0 };
       const kept: VarianceRow[] = [];
       for (const { s, j } of judged) {
         let counted: number;
@@ -1269,6 +1306,11 @@ export class FakeBackend implements Backend {
         if (j.counted !== null && s.last) {
           counted = j.counted;
           since = s.last.hlc;
+        } else if (s.foundAt !== undefined) {
+          // Counted elsewhere: zero here as of the posting.
+          counted = 0;
+          since = this.hlc;
+          posted.found_elsewhere += 1;
         } else if (request.close_scope && j.flags.includes('uncounted')) {
           if (st.ended === undefined) {
             counted = 0;

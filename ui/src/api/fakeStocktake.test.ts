@@ -158,6 +158,28 @@ describe('FakeBackend stocktakes', () => {
     expect(row(await backend.stocktakeVariance(id), 'L2402').expected).toBe(1200);
   });
 
+  it('a serial counted where the books do not have it leaves the place they had it', async () => {
+    await backend.postDocument({
+      kind: 'receipt', user: '', location: 'ICU-STORE', to_location: null, department: null, supplier: null,
+      lines: [{ item: STENT, lot: 'B-FOUND', expiry: '2029-06-30', production_date: null, serial: 'SN-FOUND-1', quantity: 1, unit_cost: null }],
+      note: '', override: null,
+    });
+    const { id } = await backend.startStocktake(startRequest());
+    const keysInScope = (await backend.stocktakeView(id)).keys_in_scope;
+    await backend.recordCount(id, entry({ item: STENT, lot: 'B-FOUND', serial: 'SN-FOUND-1' }));
+    as('zhaoqiang');
+    const report = await backend.stocktakeVariance(id);
+    const at = (location: string) => report.rows.find((r) => r.serial === 'SN-FOUND-1' && r.location === location)!;
+    expect([at('MAIN').expected, at('MAIN').counted, at('MAIN').flags]).toEqual([0, 1, ['not_on_books']]);
+    expect([at('ICU-STORE').expected, at('ICU-STORE').counted, at('ICU-STORE').difference, at('ICU-STORE').flags])
+      .toEqual([1, 0, -1, ['found_elsewhere']]);
+    expect(report.keys_in_scope).toBe(keysInScope + 1); // the counted MAIN key; ICU-STORE's is outside the scope
+    const posted = await backend.postStocktake(id, { user: '', close_scope: false, accept_over_tolerance: false });
+    expect(posted.found_elsewhere).toBe(1);
+    const places = (await backend.stock({ location: null, search: 'SN-FOUND-1', include_zero: false })).map((r) => r.location);
+    expect(places).toEqual(['MAIN']);
+  });
+
   it('refuses what lies outside the scope, a second count of a serial, and a missing location', async () => {
     const { id } = await backend.startStocktake(startRequest());
     await expect(backend.recordCount(id, entry({ item: GLUCOSE, lot: '26010538', location: 'COLD' })))

@@ -23,4 +23,9 @@ zeroed: number,
 /**
  * Keys left as they were (uncounted, scope not closed).
  */
-untouched: number, };
+untouched: number, 
+/**
+ * Serial units counted at another location than the books had them:
+ * the keys they left, counted as zero.
+ */
+found_elsewhere: number, };

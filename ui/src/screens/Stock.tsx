@@ -107,6 +107,7 @@ export function StockScreen({ today, onError }: { today: string; onError: (e: un
                   data-testid="stock-row"
                   data-code={r.code}
                   data-lot={r.lot ?? ''}
+                  data-serial={r.serial ?? ''}
                   data-location={r.location}
                   data-quantity={r.quantity}
                   data-expiry-class={expiry}

@@ -729,7 +729,8 @@ function ReviewView({ id, mayReview, onBack, onCount, onError, clearError }: {
   const finish = () => act(async () => { await backend.finishCounting(id); return { testId: 'review-done', text: t('reviewFinished') }; });
   const post = () => act(async () => {
     const posted = await backend.postStocktake(id, { user: '', close_scope: closeScope, accept_over_tolerance: acceptOver });
-    return { testId: 'stocktake-posted', text: t('reviewPostedBanner', { number: posted.number, movements: posted.movements, zeroed: posted.zeroed, untouched: posted.untouched }) };
+    const found = posted.found_elsewhere > 0 ? ` ${t('reviewPostedFound', { found: posted.found_elsewhere })}` : '';
+    return { testId: 'stocktake-posted', text: t('reviewPostedBanner', { number: posted.number, movements: posted.movements, zeroed: posted.zeroed, untouched: posted.untouched }) + found };
   });
   const cancel = () => act(async () => {
     await backend.cancelStocktake(id);

@@ -9,6 +9,7 @@ import { openScreen, rowsOf, signedIn } from '../test/render';
 type App = Awaited<ReturnType<typeof signedIn>>;
 
 const SYRINGE = '09506000134352';
+const STENT = '06981205304251';
 
 /** What a wedge scanner types: the text, GS as Ctrl+], then Enter. */
 async function scan(app: App, text: string) {
@@ -240,6 +241,24 @@ describe('review and posting', () => {
     await openScreen(app.user, 'stock');
     await waitFor(() => expect(rowsOf('stock-row').find((r) => r.dataset.lot === 'L2402')?.dataset.quantity).toBe('1195'));
     expect(rowsOf('stock-row').find((r) => r.dataset.lot === 'L2503')?.dataset.quantity).toBe('1601');
+  });
+
+  it('shows a stent counted here that the books have in another store, and posting moves it here', async () => {
+    const app = await started('zhaoqiang');
+    // SN42998747 is on the books in CARD-STORE, outside this MAIN stocktake.
+    await scan(app, `01${STENT}10B2609245\u001d21SN42998747`);
+    await waitFor(() => expect(total()).toBe('1'));
+    await app.user.click(screen.getByTestId('stocktake-to-review'));
+    await screen.findByTestId('review-view');
+    const of = (location: string) => rowsOf('variance-row').find((r) => r.dataset.serial === 'SN42998747' && r.dataset.location === location);
+    await waitFor(() => expect(of('CARD-STORE')).toBeTruthy());
+    expect([of('CARD-STORE')!.dataset.expected, of('CARD-STORE')!.dataset.counted, of('CARD-STORE')!.dataset.flags]).toEqual(['1', '0', 'found_elsewhere']);
+    expect(within(of('CARD-STORE')!).getByTestId('flag-found_elsewhere').textContent).toBe('在别处盘到（此处记为 0）');
+    expect(of('MAIN')!.dataset.flags).toBe('not_on_books');
+    await app.user.click(screen.getByTestId('post-stocktake'));
+    expect((await screen.findByTestId('stocktake-posted')).textContent).toContain('1 个序列号在别处盘到，原账面位置记为 0。');
+    await openScreen(app.user, 'stock');
+    await waitFor(() => expect(rowsOf('stock-row').filter((r) => r.dataset.serial === 'SN42998747').map((r) => r.dataset.location)).toEqual(['MAIN']));
   });
 
   it('refuses to post beyond the tolerance until accepted, and closes the scope on request', async () => {
