@@ -719,8 +719,19 @@ struct KeyState {
     last_expected: Option<i64>,
     last_counter: Option<Uuid>,
     last_at_ms: Option<i64>,
-    /// Uncounted, holding a serial unit this stocktake counted at this location.
-    found_at: Option<Uuid>,
+    /// Uncounted, and the books had here a serial unit this stocktake saw elsewhere.
+    found: Option<Found>,
+}
+
+/// A serial unit seen elsewhere, for a key the books had it at.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    /// The HLC of the sighting (the last observation of the key it was counted at).
+    hlc: i64,
+    /// The key's books as of then.
+    then: i64,
+    /// What the zero count as of then will be (more than 0 only when units left the key since).
+    count: i64,
 }
 
 struct ItemFacts {
@@ -862,43 +873,49 @@ fn fold(conn: &Connection, header: &Header) -> Result<(BTreeMap<CountKey, KeySta
     Ok((keys, items))
 }
 
-/// Serial units counted in this stocktake that the books hold (available) at
-/// another key too — another location, in the scope or not, or another lot:
-/// the unit is where it was counted, so each such key that nobody counted is
-/// marked to be counted as zero (keys outside the scope are added). One unit,
-/// one place; a key somebody counted keeps its count. Returns the keys added.
-fn mark_found_elsewhere(conn: &Connection, keys: &mut BTreeMap<CountKey, KeyState>) -> Result<usize> {
+/// Serial units counted in this stocktake that the books had (available) at
+/// another key too when they were seen — another location, in the scope or
+/// not, or another lot: the unit was where it was counted, so each such key
+/// that nobody counted (and none is to recount) is marked to be counted as
+/// zero as of the sighting (`zero_as_of`: what moved there since stays, and a
+/// later count there, such as another stocktake's, stands). Keys outside the
+/// scope are added. One unit, one place, the latest sighting wins whichever
+/// stocktake posts first. Returns the keys added.
+fn mark_found_elsewhere(conn: &Connection, node: Uuid, keys: &mut BTreeMap<CountKey, KeyState>) -> Result<usize> {
     let mut added = 0;
-    let counted: Vec<CountKey> = keys
+    let sightings: Vec<(CountKey, i64)> = keys
         .iter()
         .filter(|(key, state)| !key.2.is_empty() && state.counters.values().any(|(_, total)| *total > 0))
-        .map(|(key, _)| key.clone())
+        .filter_map(|(key, state)| state.last_hlc.map(|hlc| (key.clone(), hlc)))
         .collect();
     let mut stmt = conn.prepare_cached(
         "SELECT key_id, lot, location_id, quantity, expires_on FROM balances
-         WHERE item_id = ?1 AND serial = ?2 AND status = 'available' AND quantity > 0",
+         WHERE item_id = ?1 AND serial = ?2 AND status = 'available'",
     )?;
-    for found in counted {
-        let mut rows = stmt.query(params![found.0, found.2])?;
+    for (seen, hlc) in sightings {
+        let mut rows = stmt.query(params![seen.0, seen.2])?;
         while let Some(r) = rows.next()? {
-            let key: CountKey = (found.0, r.get(1)?, found.2.clone(), r.get(2)?);
-            if key == found {
+            let key: CountKey = (seen.0, r.get(1)?, seen.2.clone(), r.get(2)?);
+            let key_id: i64 = r.get(0)?;
+            if key == seen || keys.get(&key).is_some_and(|s| !s.counters.is_empty() || s.round > 0) {
                 continue;
             }
+            let Some((then, count)) = zero_as_of(conn, key_id, hlc, node)? else { continue };
             let state = match keys.entry(key) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
                     added += 1;
                     e.insert(KeyState {
-                        key_id: Some(r.get(0)?),
+                        key_id: Some(key_id),
                         on_books: r.get(3)?,
                         expires_on: r.get(4)?,
                         ..KeyState::default()
                     })
                 }
             };
-            if state.counters.is_empty() {
-                state.found_at = Some(found.3);
+            // Seen in two places: the later sighting decides.
+            if state.found.is_none_or(|f| hlc > f.hlc) {
+                state.found = Some(Found { hlc, then, count });
             }
         }
     }
@@ -916,14 +933,13 @@ struct Judged {
 
 fn judge(conn: &Connection, header: &Header, node: Uuid, state: &KeyState, unit_price: Option<&str>) -> Result<Judged> {
     let unit_cost = unit_price.and_then(|p| Decimal::from_str(p).ok());
-    if state.found_at.is_some() {
+    if let Some(found) = state.found {
         // The unit moved, it is not missing: no tolerance applies.
-        let expected = state.on_books;
         return Ok(Judged {
-            counted: Some(0),
-            expected,
+            counted: Some(found.count),
+            expected: found.then,
             flags: vec![VarianceFlag::FoundElsewhere],
-            value: unit_cost.map(|c| c * Decimal::from(-expected)),
+            value: unit_cost.map(|c| c * Decimal::from(found.count - found.then)),
             unit_cost,
         });
     }
@@ -1496,7 +1512,7 @@ impl Ledger {
         header.refuse_unless_open()?;
         let (user_id, _) = acting_user(&tx, &request.user, Action::ReviewStocktake)?;
         let (mut keys, items) = fold(&tx, &header)?;
-        mark_found_elsewhere(&tx, &mut keys)?;
+        mark_found_elsewhere(&tx, node.id, &mut keys)?;
         let mut judged = Vec::with_capacity(keys.len());
         let (mut blocking, mut over) = (0, 0);
         for (key, state) in &keys {
@@ -1525,17 +1541,25 @@ impl Ledger {
         // Zero counts of a scope closed after counting ended take the ticks reserved then.
         let mut next_zero = header.counting_ended_hlc;
         for (key, state, j) in judged {
-            if j.counted.is_some() {
+            if j.counted.is_some() && state.found.is_none() {
                 let code = items.get(&key.0).map(|i| i.code.clone()).unwrap_or_default();
                 refuse_quarantined(&tx, key, &code)?;
             }
             let expires_on = state.expires_on.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
             let (counted, hlc, counter, expected) = match (j.counted, state.last_hlc, state.last_counter) {
                 (Some(counted), Some(hlc), Some(counter)) => (counted, Hlc(hlc), counter, j.expected),
-                // Counted elsewhere: zero here as of the posting (the manager's decision).
-                _ if state.found_at.is_some() => {
+                // Seen elsewhere: zero here as of the sighting, on a tick of its own.
+                _ if state.found.is_some() => {
+                    let seen = state.found.map_or(0, |f| f.hlc);
+                    let at = free_past_hlc(&tx, node.id, seen + 1)?;
+                    let Some((then, count)) =
+                        state.key_id.map(|k| zero_as_of(&tx, k, at, node.id)).transpose()?.flatten()
+                    else {
+                        posted.untouched += 1;
+                        continue;
+                    };
                     posted.found_elsewhere += 1;
-                    (0, st.stamp().0, user_id, j.expected)
+                    (count, Hlc(at), user_id, then)
                 }
                 _ if request.close_scope && j.flags.contains(&VarianceFlag::Uncounted) => match next_zero {
                     // Counting ends now: zero as of now.
@@ -1681,7 +1705,7 @@ impl Stamper<'_> {
 
 fn variance(conn: &Connection, header: &Header, node: Uuid, codes: &HashMap<Uuid, String>) -> Result<VarianceReport> {
     let (mut keys, items) = fold(conn, header)?;
-    let outside = mark_found_elsewhere(conn, &mut keys)?;
+    let outside = mark_found_elsewhere(conn, node, &mut keys)?;
     let mut rows = Vec::with_capacity(keys.len());
     let mut users: HashMap<Uuid, String> = HashMap::new();
     let mut stmt = conn.prepare_cached("SELECT id, username FROM users")?;
@@ -1788,7 +1812,12 @@ fn posted_variance(conn: &Connection, header: &Header) -> Result<VarianceReport>
             flags: flags.split(',').filter_map(parse_flag).collect(),
         });
     }
-    let keys = rows.len();
+    // Keys where a serial unit was found elsewhere were zeroed, not counted; outside the scope they were no part of it.
+    let found = |r: &&VarianceRow| r.flags.contains(&VarianceFlag::FoundElsewhere);
+    let in_scope =
+        |r: &&VarianceRow| header.all_locations || header.locations.iter().any(|(_, code)| *code == r.location);
+    let keys = rows.iter().filter(|r| !found(r) || in_scope(r)).count();
+    let counted = rows.iter().filter(|r| !found(r)).count();
     let over = rows.iter().filter(|r| r.flags.contains(&VarianceFlag::OverTolerance)).count();
     Ok(VarianceReport {
         id: header.id.to_string(),
@@ -1796,7 +1825,7 @@ fn posted_variance(conn: &Connection, header: &Header) -> Result<VarianceReport>
         status: header.status,
         blind: header.blind,
         keys_in_scope: keys,
-        keys_counted: keys,
+        keys_counted: counted,
         keys_needing_recount: 0,
         keys_over_tolerance: over,
         total_value: total.normalize().to_string(),

@@ -384,6 +384,117 @@ fn a_serial_counted_where_the_books_do_not_have_it_leaves_the_place_they_had_it(
     }
 }
 
+fn stent_at(location: &str) -> CountEntry {
+    CountEntry {
+        user: "counter".into(),
+        item: STENT.into(),
+        lot: Some("S1".into()),
+        serial: Some("SN-1".into()),
+        location: Some(location.into()),
+        ..CountEntry::default()
+    }
+}
+
+fn stocktake_of(h: &mut Hospital, locations: &[&str]) -> StocktakeRef {
+    h.ledger
+        .start_stocktake(&StocktakeRequest {
+            user: "counter".into(),
+            locations: locations.iter().map(|l| l.to_string()).collect(),
+            ..StocktakeRequest::default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn two_stocktakes_that_saw_one_serial_in_two_places_never_lose_it_and_mostly_agree_on_the_latest_sighting() {
+    for (first_seen, last_seen) in [("ICU-STORE", "MAIN"), ("MAIN", "ICU-STORE")] {
+        for main_posts_first in [true, false] {
+            let mut h = hospital();
+            h.ledger
+                .post(&request(DocumentKind::Receipt, "wang", "ICU-STORE", vec![serial_line(STENT, "S1", "SN-1")]))
+                .unwrap();
+            let main = stocktake_of(&mut h, &["MAIN"]);
+            let icu = stocktake_of(&mut h, &["ICU-STORE"]);
+            for location in [first_seen, last_seen] {
+                h.clock.advance_ms(1_000);
+                let st = if location == "MAIN" { &main } else { &icu };
+                h.ledger.record_count(&st.id, &stent_at(location)).unwrap();
+            }
+            let order = if main_posts_first { [&main, &icu] } else { [&icu, &main] };
+            for st in order {
+                post(&mut h, st, false).unwrap();
+            }
+            let places: Vec<String> = h
+                .ledger
+                .stock(&StockFilter::default())
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.serial.as_deref() == Some("SN-1"))
+                .map(|r| r.location.code.to_string())
+                .collect();
+            let case = format!("seen at {first_seen} then {last_seen}, MAIN first: {main_posts_first}");
+            // Never lost: the latest sighting always holds it.
+            assert!(places.contains(&last_seen.to_string()), "{case}: {places:?}");
+            let later_posts_last = (last_seen == "MAIN") == !main_posts_first;
+            if later_posts_last || last_seen == "MAIN" {
+                assert_eq!(places, vec![last_seen.to_string()], "{case}");
+            } else {
+                // Known limit: the later sighting (ICU-STORE) posted before the earlier one
+                // (MAIN, where the books never had it): the earlier count still stands too.
+                assert_eq!(places, vec!["ICU-STORE".to_string(), "MAIN".to_string()], "{case}");
+            }
+            assert!(balance::verify(h.ledger.connection()).unwrap().is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_key_sent_for_a_recount_is_recounted_even_when_its_serial_turned_up_elsewhere() {
+    let mut h = hospital();
+    h.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "ICU-STORE", vec![serial_line(STENT, "S1", "SN-1")]))
+        .unwrap();
+    let st = stocktake_of(&mut h, &["MAIN", "ICU-STORE"]);
+    h.clock.advance_ms(1_000);
+    h.ledger.record_count(&st.id, &stent_at("ICU-STORE")).unwrap();
+    let key = RecountKey {
+        item: STENT.into(),
+        lot: Some("S1".into()),
+        serial: Some("SN-1".into()),
+        location: "ICU-STORE".into(),
+    };
+    assert_eq!(h.ledger.request_recount(&st.id, "boss", &[key]).unwrap(), 1);
+    h.clock.advance_ms(1_000);
+    h.ledger.record_count(&st.id, &stent_at("MAIN")).unwrap();
+    let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+    let icu = report.rows.iter().find(|r| r.location == "ICU-STORE").unwrap();
+    assert_eq!(icu.flags, vec![VarianceFlag::RecountPending]);
+    let before = snapshot(&h.ledger);
+    assert_eq!(post(&mut h, &st, false).unwrap_err().code(), "stocktake_needs_recount");
+    assert_eq!(snapshot(&h.ledger), before);
+}
+
+#[test]
+fn a_serial_that_left_the_books_place_after_it_was_seen_elsewhere_never_goes_below_zero() {
+    let mut h = hospital();
+    h.ledger
+        .post(&request(DocumentKind::Receipt, "wang", "ICU-STORE", vec![serial_line(STENT, "S1", "SN-1")]))
+        .unwrap();
+    let st = stocktake_of(&mut h, &["MAIN"]);
+    h.clock.advance_ms(1_000);
+    h.ledger.record_count(&st.id, &stent_at("MAIN")).unwrap();
+    // The books still move it out of ICU-STORE after it was seen in MAIN (a slip typed late).
+    h.clock.advance_ms(1_000);
+    let mut out = request(DocumentKind::Issue, "wang", "ICU-STORE", vec![serial_line(STENT, "S1", "SN-1")]);
+    out.department = Some("ICU".into());
+    h.ledger.post(&out).unwrap();
+    let posted = post(&mut h, &st, false).unwrap();
+    assert_eq!(posted.found_elsewhere, 1);
+    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "ICU-STORE"), 0);
+    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "MAIN"), 1);
+    assert!(balance::verify(h.ledger.connection()).unwrap().is_empty());
+}
+
 #[test]
 fn a_serial_counted_in_both_places_keeps_both_counts() {
     let mut h = hospital();

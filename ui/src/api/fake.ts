@@ -244,8 +244,8 @@ interface KeyState {
   /** Counter → total in the current round. */
   counters: Map<string, number>;
   last: Observation | null;
-  /** Uncounted, holding a serial unit this stocktake counted at that location (the core's `found_at`). */
-  foundAt?: string;
+  /** Uncounted, and the books had here a serial unit this stocktake saw elsewhere (the core's `Found`). */
+  found?: { hlc: number; then: number; count: number };
 }
 
 const isGtin = (code: string) => /^(\d{8}|\d{12,14})$/.test(code) && gs1CheckDigit(code.slice(0, -1)) === Number(code[code.length - 1]);
@@ -942,25 +942,28 @@ export class FakeBackend implements Backend {
   }
 
   /**
-   * Serial units counted here that the books hold (available) at another key too: each such key nobody
-   * counted is marked to be counted as zero, keys outside the scope added (the core's `mark_found_elsewhere`).
-   * Returns how many were added.
+   * Serial units counted here that the books had (available) at another key when they were seen: each such key
+   * nobody counted (and none is to recount) is marked to be counted as zero as of the sighting, keys outside the
+   * scope added; the later sighting decides (the core's `mark_found_elsewhere`). Returns how many were added.
    */
   private markFoundElsewhere(keys: Map<string, KeyState>): number {
     let added = 0;
-    const counted = [...keys.values()].filter((s) => s.key.serial && [...s.counters.values()].some((n) => n > 0));
-    for (const found of counted) {
+    const sightings = [...keys.values()].filter((s) => s.key.serial && s.last && [...s.counters.values()].some((n) => n > 0));
+    for (const seen of sightings) {
+      const hlc = seen.last!.hlc;
       for (const b of this.balances) {
-        if (b.item !== found.key.item || b.serial !== found.key.serial || b.status !== 'available' || b.quantity <= 0) continue;
+        if (b.item !== seen.key.item || b.serial !== seen.key.serial || b.status !== 'available') continue;
         const key = { item: b.item, lot: b.lot, serial: b.serial, location: b.location };
-        if (keyOf(key) === keyOf(found.key)) continue;
-        let state = keys.get(keyOf(key));
-        if (!state) {
+        const known = keys.get(keyOf(key));
+        if (keyOf(key) === keyOf(seen.key) || (known && (known.counters.size > 0 || known.round > 0))) continue;
+        const state: KeyState = known ?? { key, onBooks: b.quantity, inScopeOnBooks: false, round: 0, counters: new Map(), last: null };
+        const zero = this.zeroAsOf(state, hlc);
+        if (!zero) continue;
+        if (!known) {
           added += 1;
-          state = { key, onBooks: b.quantity, inScopeOnBooks: false, round: 0, counters: new Map(), last: null };
           keys.set(keyOf(key), state);
         }
-        if (state.counters.size === 0) state.foundAt = found.key.location;
+        if (!state.found || hlc > state.found.hlc) state.found = { hlc, ...zero };
       }
     }
     return added;
@@ -968,11 +971,12 @@ export class FakeBackend implements Backend {
 
   /** A key's counted quantity, value and flags (the core's `judge`; one station here, so never ambiguous). */
   private judge(st: Stocktake, s: KeyState) {
-    if (s.foundAt !== undefined) {
+    if (s.found) {
       // The unit moved, it is not missing: no tolerance applies.
       const unitCost = this.items.find((i) => i.code === s.key.item)?.unit_price ?? null;
       const flags: VarianceFlag[] = ['found_elsewhere'];
-      return { counted: 0, expected: s.onBooks, difference: -s.onBooks, value: decimalTimes(unitCost, -s.onBooks), unitCost, flags };
+      const difference = s.found.count - s.found.then;
+      return { counted: s.found.count, expected: s.found.then, difference, value: decimalTimes(unitCost, difference), unitCost, flags };
     }
     const flags: VarianceFlag[] = [];
     const totals = new Set(s.counters.values());
@@ -1306,10 +1310,10 @@ export class FakeBackend implements Backend {
         if (j.counted !== null && s.last) {
           counted = j.counted;
           since = s.last.hlc;
-        } else if (s.foundAt !== undefined) {
-          // Counted elsewhere: zero here as of the posting.
-          counted = 0;
-          since = this.hlc;
+        } else if (s.found) {
+          // Seen elsewhere: zero here as of the sighting.
+          counted = s.found.count;
+          since = s.found.hlc;
           posted.found_elsewhere += 1;
         } else if (request.close_scope && j.flags.includes('uncounted')) {
           if (st.ended === undefined) {
