@@ -38,6 +38,15 @@ pub const SYNC_BATCH_MAX: usize = 2_000;
 /// The wire protocol's version; a peer speaking another is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The shape of what travels between nodes — events (movements, documents,
+/// lots, master-data changes with their entities and fields), snapshots and
+/// the closed sets they spell out — numbered after the migration that last
+/// changed it. A migration of local state only (stocktake sessions, print
+/// queues, excursions, …) leaves it alone, so workstations and the server
+/// need not upgrade in lockstep; a peer with another number is refused. The
+/// test `the_wire_shape_is_pinned` fails when the shape changes without it.
+pub const WIRE_SCHEMA: i64 = 11;
+
 /// One replicated fact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -2305,5 +2314,171 @@ impl Ledger {
         tx.commit()?;
         self.hlc = self.hlc.max(hlc);
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod wire_shape {
+    use super::*;
+    use crate::model::{DocumentKind, IdentifierScheme, Lang, LocationKind, MovementKind, Role, StockStatus};
+
+    /// Every JSON path of `value` (arrays as `[]`), prefixed.
+    fn paths(prefix: &str, value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    paths(&format!("{prefix}.{key}"), v, out);
+                }
+            }
+            Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => out.push(prefix.into()),
+            Value::Array(items) => {
+                for item in items {
+                    paths(&format!("{prefix}[]"), item, out);
+                }
+            }
+            _ => out.push(prefix.into()),
+        }
+    }
+
+    /// What travels, one line per field, entity column and closed-set value.
+    fn shape() -> Vec<String> {
+        let id = Uuid::nil();
+        let some = Some("x".to_string());
+        let master = MasterChange {
+            id,
+            hlc: 1,
+            node_id: id,
+            entity: "item".into(),
+            entity_id: id,
+            // Field names are the entities' columns, listed below.
+            fields: BTreeMap::from([("<field>".to_string(), Value::from("x"))]),
+            base: BTreeMap::from([("<safety field>".to_string(), (1, id))]),
+        };
+        let lot = LotRecord { item_id: id, lot: "L".into(), expires_on: some.clone(), produced_on: some.clone() };
+        let document = DocumentRecord {
+            id,
+            kind: "receipt".into(),
+            number: some.clone(),
+            node_id: id,
+            created_by: id,
+            created_at_ms: 1,
+            posted_by: Some(id),
+            posted_hlc: Some(1),
+            posted_at_ms: Some(1),
+            location_id: Some(id),
+            to_location_id: Some(id),
+            department_id: Some(id),
+            supplier_id: Some(id),
+            override_by: Some(id),
+            reason: some.clone(),
+            corrects_document: Some(id),
+            note: String::new(),
+            lines: vec![DocumentLineRecord {
+                line_no: 1,
+                item_id: id,
+                lot: "L".into(),
+                expires_on: some.clone(),
+                produced_on: some.clone(),
+                serial: String::new(),
+                quantity: 1,
+                unit_cost: some.clone(),
+            }],
+        };
+        let movement = MovementWire {
+            id,
+            hlc: 1,
+            node_id: id,
+            recorded_at_ms: 1,
+            user_id: id,
+            kind: "receive".into(),
+            item_id: id,
+            lot: "L".into(),
+            serial: String::new(),
+            location_id: id,
+            status: "available".into(),
+            quantity: 1,
+            expected_quantity: Some(1),
+            unit_cost: some.clone(),
+            department_id: Some(id),
+            supplier_id: Some(id),
+            document_id: Some(id),
+            reason: some.clone(),
+            corrects: Some(id),
+            override_by: Some(id),
+            note: String::new(),
+        };
+        let events = [
+            Event::Master(master.clone()),
+            Event::Lot(lot.clone()),
+            Event::Document(document),
+            Event::Movement(movement),
+        ];
+        let mut out = Vec::new();
+        for event in &events {
+            paths(&format!("event {}", event.kind()), &serde_json::to_value(event).expect("serialises"), &mut out);
+        }
+        let snapshot = Snapshot {
+            cursor: 1,
+            changes: vec![master],
+            lots: vec![lot],
+            balances: vec![BalanceRecord {
+                item_id: id,
+                lot: "L".into(),
+                serial: String::new(),
+                location_id: id,
+                status: "available".into(),
+                quantity: 1,
+                last_count: Some((1, id)),
+            }],
+            history: Vec::new(),
+            cursor_key: some,
+        };
+        paths("snapshot", &serde_json::to_value(&snapshot).expect("serialises"), &mut out);
+        for entity in ENTITIES {
+            for (column, col) in entity.columns {
+                out.push(format!("entity {}.{column}: {col:?}", entity.name));
+            }
+            out.push(format!("entity {} unique {} safety {:?}", entity.name, entity.unique, entity.safety));
+        }
+        out.push(format!("field prefix {IDENTIFIER_PREFIX}, creation {CREATED}"));
+        let sets: [(&str, Vec<&str>); 7] = [
+            ("movement kind", MovementKind::ALL.iter().map(|v| v.as_str()).collect()),
+            ("stock status", StockStatus::ALL.iter().map(|v| v.as_str()).collect()),
+            ("document kind", DocumentKind::ALL.iter().map(|v| v.as_str()).collect()),
+            ("role", Role::ALL.iter().map(|v| v.as_str()).collect()),
+            ("language", Lang::ALL.iter().map(|v| v.as_str()).collect()),
+            ("location kind", LocationKind::ALL.iter().map(|v| v.as_str()).collect()),
+            ("identifier scheme", IdentifierScheme::ALL.iter().map(|v| v.as_str()).collect()),
+        ];
+        for (set, values) in sets {
+            out.push(format!("{set}: {}", values.join(" ")));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn the_wire_shape_is_pinned() {
+        let pinned = include_str!("wire_shape.txt");
+        let (head, body) = pinned.split_once('\n').expect("a first line");
+        let number: i64 = head.strip_prefix("wire schema ").and_then(|n| n.trim().parse().ok()).expect("wire schema N");
+        let now = shape().join("\n") + "\n";
+        if std::env::var_os("MEDLEDGER_PIN_WIRE").is_some() && now != body {
+            assert!(
+                WIRE_SCHEMA > number,
+                "what travels changed: raise WIRE_SCHEMA (to the new migration's number) first"
+            );
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/wire_shape.txt");
+            std::fs::write(path, format!("wire schema {WIRE_SCHEMA}\n{now}")).expect("writes the pin");
+            return;
+        }
+        assert!(
+            now == body,
+            "what travels between nodes changed: raise WIRE_SCHEMA in replication.rs (to the number of the migration \
+             that comes with it), then re-pin with MEDLEDGER_PIN_WIRE=1 cargo test -p ledger the_wire_shape_is_pinned.\n\
+             now:\n{now}"
+        );
+        assert_eq!(number, WIRE_SCHEMA, "WIRE_SCHEMA changed but the shape did not: keep it at {number}");
     }
 }

@@ -198,8 +198,11 @@ impl Http {
             return Err(SyncError::Refused {
                 code: "incompatible_version".into(),
                 message: format!(
-                    "this workstation speaks protocol {} with schema {}, the server {:?} with {:?}",
-                    ours.protocol, ours.schema, protocol, schema
+                    "this workstation speaks protocol {} with wire schema {}, the server {} with {}: upgrade the older side",
+                    ours.protocol,
+                    ours.schema,
+                    protocol.map_or("?".into(), |p| p.to_string()),
+                    schema.map_or("?".into(), |s| s.to_string())
                 ),
             });
         }

@@ -1,9 +1,11 @@
 //! The messages between a workstation and the hospital server. Every body is
-//! JSON, gzip-compressed, and carries the protocol and schema versions; a
-//! peer speaking another version is refused before anything is read further.
+//! JSON, gzip-compressed, and carries the protocol and wire-schema versions
+//! (the shape of what travels, not the database's migrations: peers on
+//! different local schemas still sync); a peer speaking another version is
+//! refused before anything is read further.
 
 use ledger::lineage::Lineage;
-use ledger::replication::{ConflictView, Event, PROTOCOL_VERSION};
+use ledger::replication::{ConflictView, Event, PROTOCOL_VERSION, WIRE_SCHEMA};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -15,14 +17,14 @@ pub const BODY_MAX_BYTES: usize = 32 * 1024 * 1024;
 pub struct Versions {
     /// Wire protocol.
     pub protocol: u32,
-    /// Database schema (the number of migrations).
+    /// The shape of what travels (`ledger::replication::WIRE_SCHEMA`).
     pub schema: i64,
 }
 
 impl Versions {
     /// This build's versions.
     pub fn ours() -> Versions {
-        Versions { protocol: PROTOCOL_VERSION, schema: ledger::SCHEMA_VERSION }
+        Versions { protocol: PROTOCOL_VERSION, schema: WIRE_SCHEMA }
     }
 }
 

@@ -203,7 +203,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
             StatusCode::CONFLICT,
             "incompatible_version",
             format!(
-                "the server speaks protocol {} with schema {}, the request protocol {} with schema {}",
+                "the server speaks protocol {} with wire schema {}, the request protocol {} with wire schema {}: upgrade the older side",
                 ours.protocol,
                 ours.schema,
                 protocol.map_or("?".into(), |p| p.to_string()),

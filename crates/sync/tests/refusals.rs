@@ -3,7 +3,7 @@
 //! bodies, events of another node — each with a stable code, and nothing of
 //! the request lands in its ledger.
 
-use ledger::replication::Event;
+use ledger::replication::{Event, WIRE_SCHEMA};
 use ledger::*;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -95,12 +95,11 @@ fn each_refusal_has_its_code_and_applies_nothing() {
         &s,
         "v1/pull",
         None,
-        serde_json::to_vec(&json!({"protocol": 1, "schema": SCHEMA_VERSION, "cursor": 0, "limit": 10})).unwrap(),
+        serde_json::to_vec(&json!({"protocol": 1, "schema": WIRE_SCHEMA, "cursor": 0, "limit": 10})).unwrap(),
     );
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
     // Another protocol, another schema.
-    for versions in
-        [json!({"protocol": 99, "schema": SCHEMA_VERSION}), json!({"protocol": 1, "schema": SCHEMA_VERSION + 1})]
+    for versions in [json!({"protocol": 99, "schema": WIRE_SCHEMA}), json!({"protocol": 1, "schema": WIRE_SCHEMA + 1})]
     {
         let (status, body) = post(&s, "v1/push", Some(&token), push_body(&s, versions));
         assert_eq!((status, body["code"].as_str()), (409, Some("incompatible_version")), "{body}");
@@ -132,7 +131,7 @@ fn each_refusal_has_its_code_and_applies_nothing() {
     let (status, answer) = post(&s, "v1/push", Some(&token), serde_json::to_vec(&body).unwrap());
     assert_eq!((status, answer["code"].as_str()), (400, Some("malformed")), "{answer}");
     // Oversized (after decompression: a small gzip of a huge body is refused too).
-    let mut huge = format!(r#"{{"protocol":1,"schema":{SCHEMA_VERSION},"events":[],"pad":""#).into_bytes();
+    let mut huge = format!(r#"{{"protocol":1,"schema":{WIRE_SCHEMA},"events":[],"pad":""#).into_bytes();
     huge.extend(std::iter::repeat_n(b'a', BODY_MAX_BYTES + 10));
     huge.extend_from_slice(b"\"}");
     let (status, _) = post(&s, "v1/push", Some(&token), huge);
