@@ -301,6 +301,7 @@ const zh = {
   flagAmbiguous: '时间存疑',
   flagNotOnBooks: '账外',
   flagFoundElsewhere: '在别处盘到（此处记为 0）',
+  flagSerialCountedTwice: '同一序列号在两处盘到：请复盘',
 
   roleClerk: '库管员',
   roleStocktaker: '盘点员',
@@ -612,6 +613,7 @@ const en: Dictionary = {
   flagAmbiguous: 'ambiguous timing',
   flagNotOnBooks: 'not on books',
   flagFoundElsewhere: 'found elsewhere (zero here)',
+  flagSerialCountedTwice: 'serial counted in two places: recount',
 
   roleClerk: 'Clerk',
   roleStocktaker: 'Stocktaker',

@@ -19,6 +19,7 @@ export const FLAG_TEXT: Record<VarianceFlag, TextKey> = {
   ambiguous: 'flagAmbiguous',
   not_on_books: 'flagNotOnBooks',
   found_elsewhere: 'flagFoundElsewhere',
+  serial_counted_twice: 'flagSerialCountedTwice',
 };
 
 /** How loud a flag is: blocks posting (danger), needs a decision (warn), informs (info), settled (ok). */
@@ -30,6 +31,7 @@ export const FLAG_TONE: Record<VarianceFlag, 'danger' | 'warn' | 'info' | 'ok'> 
   uncounted: 'info',
   not_on_books: 'info',
   found_elsewhere: 'info',
+  serial_counted_twice: 'danger',
   recounted: 'ok',
 };
 

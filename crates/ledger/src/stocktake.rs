@@ -201,6 +201,9 @@ pub enum VarianceFlag {
     /// under another lot) in this stocktake: posting counts it as zero here,
     /// so the unit is in one place, where it was found.
     FoundElsewhere,
+    /// One serial unit counted at two keys (two locations or lots) in this
+    /// stocktake: one of them is wrong; recount.
+    SerialCountedTwice,
 }
 
 impl VarianceFlag {
@@ -214,11 +217,12 @@ impl VarianceFlag {
             VarianceFlag::Ambiguous => "ambiguous",
             VarianceFlag::NotOnBooks => "not_on_books",
             VarianceFlag::FoundElsewhere => "found_elsewhere",
+            VarianceFlag::SerialCountedTwice => "serial_counted_twice",
         }
     }
     /// Blocks posting until a recount (or, for over-tolerance, an explicit acceptance).
     fn blocks(self) -> bool {
-        matches!(self, VarianceFlag::Disagreement | VarianceFlag::RecountPending)
+        matches!(self, VarianceFlag::Disagreement | VarianceFlag::RecountPending | VarianceFlag::SerialCountedTwice)
     }
 }
 
@@ -721,6 +725,8 @@ struct KeyState {
     last_at_ms: Option<i64>,
     /// Uncounted, and the books had here a serial unit this stocktake saw elsewhere.
     found: Option<Found>,
+    /// Its serial unit was counted at another key of this stocktake too.
+    serial_counted_twice: bool,
 }
 
 /// A serial unit seen elsewhere, for a key the books had it at.
@@ -870,6 +876,18 @@ fn fold(conn: &Connection, header: &Header) -> Result<(BTreeMap<CountKey, KeySta
             state.expires_on = o.expires_on;
         }
     }
+    // A serial unit is in one place: counted at two keys, one count is wrong.
+    let mut seen: HashMap<(Uuid, String), usize> = HashMap::new();
+    for (key, state) in &keys {
+        if !key.2.is_empty() && state.counters.values().any(|(_, total)| *total > 0) {
+            *seen.entry((key.0, key.2.clone())).or_default() += 1;
+        }
+    }
+    for (key, state) in keys.iter_mut() {
+        state.serial_counted_twice = !key.2.is_empty()
+            && state.counters.values().any(|(_, total)| *total > 0)
+            && seen.get(&(key.0, key.2.clone())).is_some_and(|n| *n > 1);
+    }
     Ok((keys, items))
 }
 
@@ -956,6 +974,9 @@ fn judge(conn: &Connection, header: &Header, node: Uuid, state: &KeyState, unit_
             None
         }
     };
+    if state.serial_counted_twice {
+        flags.push(VarianceFlag::SerialCountedTwice);
+    }
     let expected = state.last_expected.unwrap_or(state.on_books);
     if counted.is_some() && !state.in_scope_on_books && expected == 0 {
         flags.push(VarianceFlag::NotOnBooks);
@@ -1835,9 +1856,19 @@ fn posted_variance(conn: &Connection, header: &Header) -> Result<VarianceReport>
 
 fn parse_flag(text: &str) -> Option<VarianceFlag> {
     use VarianceFlag::*;
-    [Uncounted, Disagreement, RecountPending, OverTolerance, Recounted, Ambiguous, NotOnBooks, FoundElsewhere]
-        .into_iter()
-        .find(|f| f.as_str() == text)
+    [
+        Uncounted,
+        Disagreement,
+        RecountPending,
+        OverTolerance,
+        Recounted,
+        Ambiguous,
+        NotOnBooks,
+        FoundElsewhere,
+        SerialCountedTwice,
+    ]
+    .into_iter()
+    .find(|f| f.as_str() == text)
 }
 
 struct NewObservation<'a> {

@@ -496,39 +496,34 @@ fn a_serial_that_left_the_books_place_after_it_was_seen_elsewhere_never_goes_bel
 }
 
 #[test]
-fn a_serial_counted_in_both_places_keeps_both_counts() {
+fn a_serial_counted_in_two_places_blocks_posting_until_a_recount_settles_it() {
     let mut h = hospital();
     h.ledger
         .post(&request(DocumentKind::Receipt, "wang", "ICU-STORE", vec![serial_line(STENT, "S1", "SN-1")]))
         .unwrap();
-    let st = h
-        .ledger
-        .start_stocktake(&StocktakeRequest {
-            user: "counter".into(),
-            locations: vec!["MAIN".into(), "ICU-STORE".into()],
-            ..StocktakeRequest::default()
-        })
-        .unwrap();
-    for (location, quantity) in [("MAIN", Some(1)), ("ICU-STORE", Some(0))] {
+    let st = stocktake_of(&mut h, &["MAIN", "ICU-STORE"]);
+    for location in ["MAIN", "ICU-STORE"] {
         h.clock.advance_ms(1_000);
-        let stent = CountEntry {
-            user: "counter".into(),
-            item: STENT.into(),
-            lot: Some("S1".into()),
-            serial: Some("SN-1".into()),
-            location: Some(location.into()),
-            quantity,
-            ..CountEntry::default()
-        };
-        h.ledger.record_count(&st.id, &stent).unwrap();
+        h.ledger.record_count(&st.id, &stent_at(location)).unwrap();
     }
-    // Somebody counted ICU-STORE (none there): that count stands, nothing is added.
     let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
-    assert!(report.rows.iter().all(|r| !r.flags.contains(&VarianceFlag::FoundElsewhere)));
-    let posted = post(&mut h, &st, false).unwrap();
-    assert_eq!((posted.movements, posted.found_elsewhere), (2, 0));
-    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "ICU-STORE"), 0);
-    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "MAIN"), 1);
+    assert_eq!(report.keys_needing_recount, 2);
+    assert!(report.rows.iter().all(|r| r.flags.contains(&VarianceFlag::SerialCountedTwice)), "{:?}", report.rows);
+    let before = snapshot(&h.ledger);
+    assert_eq!(post(&mut h, &st, false).unwrap_err().code(), "stocktake_needs_recount");
+    assert_eq!(snapshot(&h.ledger), before);
+    // The recount finds nothing in MAIN: ICU-STORE's count stands.
+    let main =
+        RecountKey { item: STENT.into(), lot: Some("S1".into()), serial: Some("SN-1".into()), location: "MAIN".into() };
+    h.ledger.request_recount(&st.id, "boss", &[main]).unwrap();
+    h.clock.advance_ms(1_000);
+    h.ledger.record_count(&st.id, &CountEntry { quantity: Some(0), ..stent_at("MAIN") }).unwrap();
+    let report = h.ledger.stocktake_variance(&st.id, "boss").unwrap();
+    assert!(report.rows.iter().all(|r| !r.flags.contains(&VarianceFlag::SerialCountedTwice)));
+    post(&mut h, &st, false).unwrap();
+    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "ICU-STORE"), 1);
+    assert_eq!(on_hand(&h.ledger, STENT, Some("S1"), "MAIN"), 0);
+    assert!(balance::verify(h.ledger.connection()).unwrap().is_empty());
 }
 
 #[test]

@@ -246,7 +246,12 @@ interface KeyState {
   last: Observation | null;
   /** Uncounted, and the books had here a serial unit this stocktake saw elsewhere (the core's `Found`). */
   found?: { hlc: number; then: number; count: number };
+  /** Its serial unit was counted at another key of this stocktake too. */
+  serialCountedTwice?: boolean;
 }
+
+/** Flags that block posting until a recount (the core's `VarianceFlag::blocks`). */
+const blocks = (f: VarianceFlag) => f === 'disagreement' || f === 'recount_pending' || f === 'serial_counted_twice';
 
 const isGtin = (code: string) => /^(\d{8}|\d{12,14})$/.test(code) && gs1CheckDigit(code.slice(0, -1)) === Number(code[code.length - 1]);
 
@@ -938,6 +943,11 @@ export class FakeBackend implements Backend {
       s.counters.set(o.counter, (s.counters.get(o.counter) ?? 0) + o.quantity);
       if (!s.last || o.hlc > s.last.hlc) s.last = o;
     }
+    // A serial unit is in one place: counted at two keys, one count is wrong.
+    const present = (s: KeyState) => s.key.serial !== '' && [...s.counters.values()].some((n) => n > 0);
+    const seen = new Map<string, number>();
+    for (const s of keys.values()) if (present(s)) seen.set(`${s.key.item}\u0000${s.key.serial}`, (seen.get(`${s.key.item}\u0000${s.key.serial}`) ?? 0) + 1);
+    for (const s of keys.values()) s.serialCountedTwice = present(s) && (seen.get(`${s.key.item}\u0000${s.key.serial}`) ?? 0) > 1;
     return keys;
   }
 
@@ -984,6 +994,7 @@ export class FakeBackend implements Backend {
     if (totals.size === 0) flags.push(s.round > 0 ? 'recount_pending' : 'uncounted');
     else if (totals.size === 1) counted = [...totals][0];
     else flags.push('disagreement');
+    if (s.serialCountedTwice) flags.push('serial_counted_twice');
     // Counting has ended: an uncounted key shows its books as of then (what closing the scope writes off).
     const expected = st.ended !== undefined && flags.includes('uncounted')
       ? this.zeroAsOf(s, st.ended)?.then ?? 0
@@ -1201,7 +1212,7 @@ export class FakeBackend implements Backend {
     for (const s of states) {
       const it = this.items.find((i) => i.code === s.key.item)!;
       const j = this.judge(st, s);
-      needing += j.flags.some((f) => f === 'disagreement' || f === 'recount_pending') ? 1 : 0;
+      needing += j.flags.some(blocks) ? 1 : 0;
       over += j.flags.includes('over_tolerance') ? 1 : 0;
       rows.push({
         code: it.code, name: it.name, name_en: it.name_en, specification: it.specification, unit: it.unit,
@@ -1291,10 +1302,10 @@ export class FakeBackend implements Backend {
       const keys = this.fold(st);
       this.markFoundElsewhere(keys);
       const judged = [...keys.values()].map((s) => ({ s, j: this.judge(st, s) }));
-      const blocking = judged.filter(({ j }) => j.flags.some((f) => f === 'disagreement' || f === 'recount_pending')).length;
+      const blocking = judged.filter(({ j }) => j.flags.some(blocks)).length;
       if (blocking > 0) {
-        this.fail('stocktake_needs_recount', `盘点单 ${st.number} 有 ${blocking} 个品规需要复盘（盘点人结果不一致或复盘未完成）。请复盘后再过账。`,
-          `Stocktake ${st.number} has ${blocking} keys that need a recount (counters disagree or a recount is pending). Recount them, then post.`);
+        this.fail('stocktake_needs_recount', `盘点单 ${st.number} 有 ${blocking} 个品规需要复盘（盘点人结果不一致、复盘未完成，或同一序列号在两处盘到）。请复盘后再过账。`,
+          `Stocktake ${st.number} has ${blocking} keys that need a recount (counters disagree, a recount is pending, or one serial was counted in two places). Recount them, then post.`);
       }
       const over = judged.filter(({ j }) => j.flags.includes('over_tolerance')).length;
       if (over > 0 && !request.accept_over_tolerance) {

@@ -180,6 +180,18 @@ describe('FakeBackend stocktakes', () => {
     expect(places).toEqual(['MAIN']);
   });
 
+  it('blocks posting while one serial is counted in two places', async () => {
+    const { id } = await backend.startStocktake(startRequest({ locations: ['MAIN', 'CARD-STORE'] }));
+    for (const location of ['MAIN', 'CARD-STORE']) {
+      await backend.recordCount(id, entry({ item: STENT, lot: 'B2609245', serial: 'SN42998747', location }));
+    }
+    as('zhaoqiang');
+    const report = await backend.stocktakeVariance(id);
+    const rows = report.rows.filter((r) => r.serial === 'SN42998747');
+    expect(rows.map((r) => [r.location, r.flags.includes('serial_counted_twice')])).toEqual(expect.arrayContaining([['MAIN', true], ['CARD-STORE', true]]));
+    await expect(backend.postStocktake(id, { user: '', close_scope: false, accept_over_tolerance: false })).rejects.toMatchObject({ code: 'stocktake_needs_recount' });
+  });
+
   it('refuses what lies outside the scope, a second count of a serial, and a missing location', async () => {
     const { id } = await backend.startStocktake(startRequest());
     await expect(backend.recordCount(id, entry({ item: GLUCOSE, lot: '26010538', location: 'COLD' })))

@@ -3,4 +3,4 @@
 /**
  * Why a variance row needs attention.
  */
-export type VarianceFlag = "uncounted" | "disagreement" | "recount_pending" | "over_tolerance" | "recounted" | "ambiguous" | "not_on_books" | "found_elsewhere";
+export type VarianceFlag = "uncounted" | "disagreement" | "recount_pending" | "over_tolerance" | "recounted" | "ambiguous" | "not_on_books" | "found_elsewhere" | "serial_counted_twice";
