@@ -44,9 +44,11 @@ impl Ledger {
     pub fn stock(&self, filter: &StockFilter) -> Result<Vec<StockRow>> {
         // Items and locations are few next to balance keys: load them once,
         // ranked by code, and scan the balances table alone (it carries the
-        // lot's expiry). Sorting compares ranks, not strings.
-        let (items, item_rank) = item_infos(&self.conn)?;
-        let (locations, location_rank) = location_infos(&self.conn)?;
+        // lot's expiry). Sorting compares ranks, not strings. All of it from one
+        // snapshot of the read connection, whose cache holds the whole table.
+        let read = self.reader()?.unchecked_transaction()?;
+        let (items, item_rank) = item_infos(&read)?;
+        let (locations, location_rank) = location_infos(&read)?;
         let location_id = match &filter.location {
             Some(code) if !code.is_empty() => Some(
                 location_rank
@@ -70,7 +72,7 @@ impl Ledger {
                 }
             })
             .collect();
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = read.prepare_cached(
             "SELECT item_id, lot, serial, location_id, status, expires_on, quantity FROM balances
              WHERE (?1 OR quantity <> 0) AND (?2 IS NULL OR location_id = ?2)",
         )?;
@@ -78,10 +80,8 @@ impl Ledger {
         // index lookup), and vectors sized once spare the allocator a series of
         // copies and page faults. A filtered list grows as it goes.
         let room = if location_id.is_none() && search.is_none() {
-            let keys: i64 = self
-                .conn
-                .prepare_cached("SELECT coalesce(max(key_id), 0) FROM balances")?
-                .query_row([], |r| r.get(0))?;
+            let keys: i64 =
+                read.prepare_cached("SELECT coalesce(max(key_id), 0) FROM balances")?.query_row([], |r| r.get(0))?;
             usize::try_from(keys).unwrap_or(0).min(STOCK_PRESIZE_MAX)
         } else {
             0

@@ -41,6 +41,13 @@ pub const STATEMENT_CACHE_CAPACITY: usize = 256;
 /// of a million-movement ledger. The operating system's file cache holds the rest.
 pub const PAGE_CACHE_KIB: i64 = 8 * 1024;
 
+/// The page cache of the read connection that whole-table reports (the stock
+/// list) scan through, KiB: room for the balances of a large storeroom (about
+/// 8 MiB per 100,000 keys), which the writer's small cache cannot hold — a
+/// sequential scan of a table just larger than an LRU cache misses on every
+/// page. It never commits, so its size costs posting nothing.
+pub const READ_CACHE_KIB: i64 = 32 * 1024;
+
 /// WAL pages after which a commit copies the WAL into the database itself.
 /// A fallback: with a [`Checkpointer`] running, the WAL never gets this long
 /// and no post waits for a checkpoint.
@@ -73,6 +80,8 @@ pub struct Ledger {
     /// `PRAGMA data_version` when this handle last looked: it changes when another
     /// handle (the CLI beside the app) commits, and then the HLC catches up.
     pub(crate) data_version: i64,
+    /// A read-only connection to the same file for large reads, opened on first use.
+    pub(crate) reader: std::cell::OnceCell<Connection>,
 }
 
 impl Ledger {
@@ -103,7 +112,7 @@ impl Ledger {
             None => 0,
         };
         let data_version = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(Ledger { conn, clock, ids, node, hlc: Hlc(hlc_high), data_version })
+        Ok(Ledger { conn, clock, ids, node, hlc: Hlc(hlc_high), data_version, reader: std::cell::OnceCell::new() })
     }
 
     /// Creates this node's identity and the initial admin user.
@@ -157,6 +166,26 @@ impl Ledger {
     /// The raw connection, for tests and benchmarks that inspect the file.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The connection for large reads outside any write transaction: a second,
+    /// read-only connection to the same file with its own large page cache
+    /// ([`READ_CACHE_KIB`]); WAL lets it read beside the writer and it sees
+    /// every commit. An in-memory database reads through its one connection.
+    pub(crate) fn reader(&self) -> Result<&Connection> {
+        if let Some(reader) = self.reader.get() {
+            return Ok(reader);
+        }
+        let path = match self.conn.path() {
+            Some(path) if !path.is_empty() => path.to_string(),
+            _ => return Ok(&self.conn),
+        };
+        let reader = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.execute_batch(&format!("PRAGMA query_only = ON; PRAGMA cache_size = -{READ_CACHE_KIB};"))?;
+        Ok(self.reader.get_or_init(|| reader))
     }
 
     /// Starts a write transaction that takes the write lock at once, so two
