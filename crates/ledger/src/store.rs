@@ -72,6 +72,10 @@ pub(crate) struct Node {
 
 /// One workstation's ledger: a SQLite file plus the injected clock and id source.
 pub struct Ledger {
+    /// A read-only connection to the same file for large reads, opened on
+    /// first use. Declared first, so it closes first: the writer, closing
+    /// last, checkpoints the WAL and removes it.
+    pub(crate) reader: std::cell::OnceCell<Connection>,
     pub(crate) conn: Connection,
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) ids: Box<dyn IdSource>,
@@ -80,8 +84,6 @@ pub struct Ledger {
     /// `PRAGMA data_version` when this handle last looked: it changes when another
     /// handle (the CLI beside the app) commits, and then the HLC catches up.
     pub(crate) data_version: i64,
-    /// A read-only connection to the same file for large reads, opened on first use.
-    pub(crate) reader: std::cell::OnceCell<Connection>,
 }
 
 impl Ledger {

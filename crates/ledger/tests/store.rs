@@ -70,6 +70,48 @@ fn the_file_is_wal_with_foreign_keys_and_full_sync() {
 }
 
 #[test]
+fn the_stock_list_reads_every_commit_and_a_closed_ledger_leaves_no_write_ahead_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let mut ledger = Ledger::open(&path).unwrap();
+    ledger.init("S01", "test").unwrap();
+    ledger
+        .add_location(&NewLocation {
+            code: "MAIN".into(),
+            name: "MAIN".into(),
+            name_en: "MAIN".into(),
+            kind: LocationKind::Storeroom,
+            department: None,
+            min_temp_c: None,
+            max_temp_c: None,
+        })
+        .unwrap();
+    ledger.add_item(&NewItem { code: "X1".into(), name: "x".into(), pack_size: 1, ..NewItem::default() }).unwrap();
+    let receipt = |quantity: i64| DocumentRequest {
+        kind: DocumentKind::Receipt,
+        user: "admin".into(),
+        location: "MAIN".into(),
+        to_location: None,
+        department: None,
+        supplier: None,
+        lines: vec![LineRequest { item: "X1".into(), lot: Some("L1".into()), quantity, ..LineRequest::default() }],
+        note: String::new(),
+        override_: None,
+    };
+    // The list reads through its own connection: each commit shows at once.
+    for (quantity, total) in [(3, 3), (4, 7)] {
+        ledger.post(&receipt(quantity)).unwrap();
+        let stock = ledger.stock(&StockFilter::default()).unwrap();
+        assert_eq!(stock.iter().map(|r| r.quantity).sum::<i64>(), total);
+    }
+    drop(ledger);
+    // The reader closed before the writer, which checkpointed and removed the WAL.
+    assert!(!dir.path().join("ledger.sqlite-wal").exists(), "a WAL file was left behind");
+    let reopened = Ledger::open(&path).unwrap();
+    assert_eq!(reopened.stock(&StockFilter::default()).unwrap()[0].quantity, 7);
+}
+
+#[test]
 fn a_database_from_a_newer_version_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.sqlite");
